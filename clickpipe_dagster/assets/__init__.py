@@ -1,0 +1,1 @@
+"""One module per zone: raw, processed (later athena, rds, quicksight)."""

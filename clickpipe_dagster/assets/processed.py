@@ -1,0 +1,78 @@
+"""The processed zone: clean, typed, deduplicated Parquet written by Glue Job 1."""
+
+import dagster as dg
+
+from clickpipe_dagster.assets.common import OWNERS, table_schema
+from clickpipe_dagster.checks import processed_check_specs
+from clickpipe_dagster.contracts import BATCH_DATASETS, get_dataset
+from clickpipe_dagster.partitions import daily_partitions
+from clickpipe_dagster.resources.glue import GlueJobsResource
+from clickpipe_dagster.resources.lake import LakeResource
+from glue_scripts import layout
+
+JOB1 = "raw_to_processed.py"
+
+
+def run_job1(context: dg.AssetExecutionContext, dataset: str, lake: LakeResource, glue: GlueJobsResource):
+    """Run Glue Job 1 for this asset's partition(s); yield its materialization and check results."""
+    invocation = glue.run(
+        context,
+        script=JOB1,
+        arguments={"--dataset": dataset, "--lake": lake.job_uri},
+        env=lake.job_env(),
+    )
+    errors = [m["error"] for m in invocation.get_custom_messages() if isinstance(m, dict) and "error" in m]
+    if errors:
+        raise dg.Failure(description="; ".join(errors), allow_retries=False)
+    for result in invocation.get_results():
+        if isinstance(result, dg.MaterializeResult):
+            md = dict(result.metadata or {})
+            rows_out = md.get("rows_out")
+            extra = {
+                "dagster/row_count": getattr(rows_out, "value", rows_out),
+                "location": dg.MetadataValue.url(lake.console_url(layout.processed_prefix(dataset))),
+                "quarantine": dg.MetadataValue.url(lake.console_url(f"{layout.QUARANTINE}/{dataset}/")),
+            }
+            yield dg.MaterializeResult(metadata={**md, **extra})
+        else:
+            yield result
+
+
+def processed_batch_asset(dataset: str) -> dg.AssetsDefinition:
+    ds = get_dataset(dataset)
+    key = dg.AssetKey(f"processed_{dataset}")
+    layout_note = (
+        f"`processed/{dataset}/dt=YYYY-MM-DD/part-ingest_date=…parquet`, by the UTC date of `{ds.partition_time_column}`"
+        if ds.partition_time_column
+        else f"`processed/{dataset}/{dataset}.parquet`, the current snapshot (per key, the newest ingest date wins)"
+    )
+    deps = [dg.AssetDep(f"raw_{dataset}")]
+    # A referenced dataset's snapshot merges all its partitions, so every one of them matters.
+    deps += [
+        dg.AssetDep(f"processed_{target}", partition_mapping=dg.AllPartitionMapping())
+        for target, _ in ds.references.values()
+    ]
+
+    @dg.asset(
+        key=key,
+        partitions_def=daily_partitions,
+        deps=deps,
+        check_specs=processed_check_specs(ds, key),
+        group_name="processed",
+        kinds={"glue", "duckdb", "parquet"},
+        owners=OWNERS,
+        code_version="job1-v1",
+        description=(
+            f"{ds.description} Cleaned by Glue Job 1 (`glue_scripts/{JOB1}`) from the raw partition of the "
+            f"same ingest date: validated against the contract, trimmed and normalized, deduplicated on "
+            f"`{ds.key}`, bad rows sent to `quarantine/{dataset}/` with a reason. Layout: {layout_note}."
+        ),
+        metadata={"dagster/column_schema": table_schema(ds), "key": ds.key},
+    )
+    def processed_asset(context: dg.AssetExecutionContext, lake: LakeResource, glue: GlueJobsResource):
+        yield from run_job1(context, dataset, lake, glue)
+
+    return processed_asset
+
+
+processed_assets = [processed_batch_asset(d) for d in BATCH_DATASETS]

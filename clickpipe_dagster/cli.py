@@ -1,0 +1,81 @@
+"""The ``clickpipe`` command: generate sample data, upload files to the raw zone, run the demo."""
+
+from __future__ import annotations
+
+import sys
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import click
+
+from clickpipe_dagster.contracts import BATCH_DATASETS
+
+
+def _date(_ctx, _param, value):
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date like 2026-11-01") from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main():
+    """clickpipe: batch + streaming analytics on Dagster, on a laptop or on AWS."""
+
+
+@main.command()
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Directory to write into")
+@click.option("--days", type=click.IntRange(min=1), default=3, show_default=True)
+@click.option("--users", type=click.IntRange(min=1), default=1000, show_default=True)
+@click.option("--transactions-per-day", type=click.IntRange(min=0), default=5000, show_default=True)
+@click.option("--seed", type=int, default=7, show_default=True)
+@click.option("--dirty-rate", type=click.FloatRange(0, 1), default=0.02, show_default=True)
+@click.option("--start", callback=_date, default="2026-11-01", show_default=True, help="First day of the extracts")
+def generate(out, days, users, transactions_per_day, seed, dirty_rate, start):
+    """Write a deterministic users.csv and one transactions.csv per day (with a manifest)."""
+    from clickpipe_dagster.generator.batch import generate as run
+
+    sample = run(out, days=days, users=users, transactions_per_day=transactions_per_day,
+                 seed=seed, dirty_rate=dirty_rate, start=start)  # fmt: skip
+    m = sample.manifest
+    click.echo(f"users:        {sample.users_file}  ({m['users']['rows']:,} rows, dirty: {m['users']['dirty']})")
+    for day, path in sorted(sample.transaction_files.items()):
+        click.echo(f"transactions: {path}")
+    click.echo(f"              {m['transactions']['rows']:,} rows, dirty: {m['transactions']['dirty']}")
+    click.echo(f"manifest:     {out / 'manifest.json'}")
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dataset", type=click.Choice(BATCH_DATASETS), required=True)
+@click.option("--date", "ingest_date", callback=_date, default=None, help="Ingest date (default: today, UTC)")
+def upload(file, dataset, ingest_date):
+    """Put FILE into the raw zone as raw/DATASET/ingest_date=DATE/FILE."""
+    from clickpipe_dagster.definitions import defs
+    from glue_scripts import layout
+
+    ingest_date = ingest_date or datetime.now(timezone.utc).date()
+    lake = defs.resources["lake"]
+    key = layout.raw_batch_key(dataset, ingest_date.isoformat(), file.name)
+    lake.upload(file, key)
+    click.echo(f"uploaded {file} -> {lake.console_url(key)}")
+
+
+@main.command()
+@click.option("--days", type=click.IntRange(min=1), default=3, show_default=True)
+@click.option("--users", type=click.IntRange(min=1), default=1000, show_default=True)
+@click.option("--transactions-per-day", type=click.IntRange(min=0), default=5000, show_default=True)
+@click.option("--seed", type=int, default=7, show_default=True)
+@click.option("--dirty-rate", type=click.FloatRange(0, 1), default=0.02, show_default=True)
+def demo(days, users, transactions_per_day, seed, dirty_rate):
+    """Generate a sample, load it into the raw zone, materialize everything, print a summary."""
+    from clickpipe_dagster.demo import run_demo
+
+    ok = run_demo(days=days, users=users, transactions_per_day=transactions_per_day, seed=seed, dirty_rate=dirty_rate)
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()

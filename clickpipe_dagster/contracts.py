@@ -1,0 +1,140 @@
+"""The datasets' contracts: one source for the generator, the Glue jobs, the checks and the DDL.
+
+Pure Python on purpose (no Dagster import): the Glue jobs import this module on Glue workers.
+
+A contract lists the columns a clean row has, their logical types, and the rules a raw value must
+pass. The jobs turn these rules into SQL (``glue_scripts/cleaning.py``); every violated rule has a
+stable *reason* string that lands in the quarantine zone next to the row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Logical types and what each target calls them. Arrow strings are pyarrow type factories' names.
+LOGICAL_TYPES = {
+    #            arrow                        duckdb                athena / glue       postgres
+    "string": ("string", "VARCHAR", "string", "text"),
+    "money": ("decimal128(18, 2)", "DECIMAL(18,2)", "decimal(18,2)", "numeric(18,2)"),
+    "timestamp": ("timestamp[us, tz=UTC]", "TIMESTAMPTZ", "timestamp", "timestamptz"),
+    "date": ("date32", "DATE", "date", "date"),
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str = "string"
+    required: bool = True
+    description: str = ""
+    allowed: tuple[str, ...] | None = None  # closed set of values, after normalization
+    pattern: str | None = None  # regular expression the (normalized) value must match fully
+    min_value: float | None = None  # inclusive lower bound for money
+    normalize: str | None = None  # "upper" | "lower"; values are always trimmed
+    max_length: int | None = None
+
+    def __post_init__(self):
+        if self.type not in LOGICAL_TYPES:
+            raise ValueError(f"column {self.name}: unknown logical type {self.type!r}")
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    description: str
+    columns: tuple[Column, ...]
+    key: str
+    raw_format: str  # "csv" | "ndjson"
+    # Column whose UTC date decides the processed partition (dt=...); None for snapshots.
+    partition_time_column: str | None = None
+    # column -> (dataset, column) that must exist there
+    references: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @property
+    def required_columns(self) -> list[str]:
+        return [c.name for c in self.columns if c.required]
+
+    @property
+    def money_columns(self) -> list[str]:
+        return [c.name for c in self.columns if c.type == "money"]
+
+    def column(self, name: str) -> Column:
+        return next(c for c in self.columns if c.name == name)
+
+    @property
+    def processed_columns(self) -> list[tuple[str, str]]:
+        """(name, logical type) of a processed file: the contract, then lineage columns."""
+        return [(c.name, c.type) for c in self.columns] + [(n, t) for n, t in LINEAGE_COLUMNS]
+
+
+# Every processed row says which raw partition it came from: this is what makes re-runs replace
+# exactly their own output (DESIGN rule 2).
+LINEAGE_COLUMNS = (("ingest_date", "date"),)
+
+# The quarantine zone's schema, the same for every dataset.
+QUARANTINE_COLUMNS = (
+    ("reason", "string"),  # a stable code, e.g. invalid_amount
+    ("detail", "string"),  # a human sentence
+    ("source_file", "string"),
+    ("source_line", "string"),  # line number in the raw file, when known
+    ("record", "string"),  # the raw record as received (JSON of the fields, or the raw line)
+    ("ingest_date", "date"),
+)
+
+CURRENCIES = ("USD", "EUR", "GBP", "JPY", "INR", "BRL", "CAD", "AUD", "CHF", "SEK", "MXN", "ZAR")
+TRANSACTION_STATUSES = ("completed", "pending", "failed", "refunded")
+PAYMENT_METHODS = ("card", "paypal", "bank_transfer", "apple_pay", "gift_card")
+PLANS = ("free", "plus", "pro")
+
+USERS = Dataset(
+    name="users",
+    description="Registered users; each users.csv is a full or partial extract, merged into the current snapshot.",
+    key="user_id",
+    raw_format="csv",
+    columns=(
+        Column("user_id", description="Stable user identifier", max_length=64),
+        Column("full_name", description="Display name (any script)", max_length=200),
+        Column(
+            "email",
+            required=False,
+            normalize="lower",
+            pattern=r"[^@\s]+@[^@\s]+\.[^@\s]+",
+            description="Contact e-mail, lower-cased",
+        ),
+        Column("country", normalize="upper", pattern=r"[A-Z]{2}", description="ISO 3166-1 alpha-2"),
+        Column("signup_date", type="date", description="Date the account was created"),
+        Column("plan", required=False, normalize="lower", allowed=PLANS, description="Subscription plan"),
+    ),
+)
+
+TRANSACTIONS = Dataset(
+    name="transactions",
+    description="Payments from the daily transactions extract, one row per transaction.",
+    key="transaction_id",
+    raw_format="csv",
+    partition_time_column="transaction_ts",
+    references={"user_id": ("users", "user_id")},
+    columns=(
+        Column("transaction_id", description="Unique transaction identifier", max_length=64),
+        Column("user_id", description="The paying user (must exist in users)", max_length=64),
+        Column("amount", type="money", min_value=0, description="Amount in `currency`, 2 decimals"),
+        Column("currency", normalize="upper", allowed=CURRENCIES, description="ISO 4217 code"),
+        Column("status", normalize="lower", allowed=TRANSACTION_STATUSES, description="Payment status"),
+        Column("payment_method", required=False, normalize="lower", allowed=PAYMENT_METHODS),
+        Column("transaction_ts", type="timestamp", description="When the payment happened (UTC)"),
+    ),
+)
+
+DATASETS: dict[str, Dataset] = {d.name: d for d in (USERS, TRANSACTIONS)}
+BATCH_DATASETS = ("users", "transactions")
+
+
+def get_dataset(name: str) -> Dataset:
+    try:
+        return DATASETS[name]
+    except KeyError:
+        raise ValueError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}") from None

@@ -1,0 +1,1 @@
+"""Sample data: batch files (users, transactions) and, later, the click event generator."""

@@ -1,0 +1,181 @@
+"""The cleaning rules of Glue Job 1 as SQL, built from the contracts, for any engine.
+
+An engine (DuckDB here, Spark later) loads the raw records as all-text columns into a relation
+called ``src`` with two bookkeeping columns, ``__file`` and ``__row``, and then runs the SQL from
+``classify_sql``: one row per input record with its typed values and either a quarantine
+``reason`` or NULL. Dedup and the output projection are SQL too. Only ``Dialect`` differs
+between engines, so the rules themselves exist once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from clickpipe_dagster.contracts import LOGICAL_TYPES, Column, Dataset
+
+DUPLICATE_REASON = "duplicate_key"
+
+# Text that may be cast to each logical type. The guard keeps the engines' casts on the same
+# inputs (DuckDB and Spark accept different exotic spellings, e.g. '1e3' or '+5').
+TYPE_GUARDS = {
+    "money": r"-?[0-9]{1,16}(\.[0-9]+)?",
+    "date": r"[0-9]{4}-[0-9]{2}-[0-9]{2}",
+    "timestamp": r"[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?)?(Z|[+-][0-9]{2}:?[0-9]{2})?",
+}
+
+
+def sql_string(value: str) -> str:
+    """A SQL string literal (values in rules come from the contract, but quote them properly anyway)."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """The few spellings that differ between engines."""
+
+    name: str
+
+    def full_match(self, expr: str, pattern: str) -> str:
+        if self.name == "duckdb":
+            return f"regexp_full_match({expr}, {sql_string(pattern)})"
+        return f"({expr} RLIKE {sql_string('^(' + pattern + ')$')})"
+
+    def try_cast(self, expr: str, logical_type: str) -> str:
+        sql_type = LOGICAL_TYPES[logical_type][1 if self.name == "duckdb" else 2]
+        if self.name == "spark" and logical_type == "timestamp":
+            return f"try_to_timestamp({expr})"
+        return f"TRY_CAST({expr} AS {sql_type})"
+
+    def utc_date(self, expr: str) -> str:
+        if self.name == "duckdb":  # the session time zone is UTC, set by the engine
+            return f"CAST({expr} AS DATE)"
+        return f"to_date({expr})"
+
+    def cast(self, expr: str, logical_type: str) -> str:
+        sql_type = LOGICAL_TYPES[logical_type][1 if self.name == "duckdb" else 2]
+        return f"CAST({expr} AS {sql_type})"
+
+
+DUCKDB = Dialect("duckdb")
+SPARK = Dialect("spark")
+
+
+def _normalized(col: Column) -> str:
+    expr = f"NULLIF(TRIM({col.name}), '')"
+    if col.normalize == "upper":
+        expr = f"UPPER({expr})"
+    elif col.normalize == "lower":
+        expr = f"LOWER({expr})"
+    return expr
+
+
+def column_rules(col: Column, d: Dialect) -> list[tuple[str, str, str]]:
+    """(condition, reason, detail expression) for one column, in the order they are tried.
+
+    Conditions read the normalized text ``n_<col>`` and the typed value ``t_<col>``.
+    """
+    n, t = f"n_{col.name}", f"t_{col.name}"
+    shown = f"COALESCE({n}, '')"
+    rules = []
+    if col.required:
+        rules.append((f"{n} IS NULL", f"missing_{col.name}", sql_string(f"{col.name} is required")))
+    if col.max_length:
+        rules.append(
+            (
+                f"length({n}) > {col.max_length}",
+                f"too_long_{col.name}",
+                sql_string(f"{col.name} longer than {col.max_length} characters"),
+            )
+        )
+    if col.type in TYPE_GUARDS:
+        rules.append(
+            (
+                f"{n} IS NOT NULL AND (NOT {d.full_match(n, TYPE_GUARDS[col.type])} OR {t} IS NULL)",
+                f"invalid_{col.name}",
+                f"concat({sql_string(f'{col.name} is not a valid {col.type}: ')}, {shown})",
+            )
+        )
+    if col.pattern:
+        rules.append(
+            (
+                f"{n} IS NOT NULL AND NOT {d.full_match(n, col.pattern)}",
+                f"invalid_{col.name}",
+                f"concat({sql_string(f'{col.name} has an invalid format: ')}, {shown})",
+            )
+        )
+    if col.allowed:
+        allowed = ", ".join(sql_string(v) for v in col.allowed)
+        rules.append(
+            (
+                f"{n} IS NOT NULL AND {n} NOT IN ({allowed})",
+                f"not_allowed_{col.name}",
+                f"concat({sql_string(f'{col.name} not in the allowed set: ')}, {shown})",
+            )
+        )
+    if col.min_value is not None:
+        rules.append(
+            (
+                f"{t} < {col.min_value}",
+                "negative_" + col.name if col.min_value == 0 else f"below_min_{col.name}",
+                f"concat({sql_string(f'{col.name} below {col.min_value}: ')}, {shown})",
+            )
+        )
+    return rules
+
+
+def classify_sql(ds: Dataset, d: Dialect, *, reference_tables: dict[str, str] | None = None) -> str:
+    """SQL over ``src``: every record, typed, with its first failed rule as ``reason``.
+
+    ``reference_tables`` maps a referencing column to a relation with the referenced keys
+    (e.g. ``{"user_id": "ref_users"}``, a relation with one column ``key``).
+    """
+    present = ds.column_names
+    normalized = ",\n    ".join(f"{_normalized(c)} AS n_{c.name}" for c in ds.columns)
+    typed = ",\n    ".join(
+        (d.try_cast(f"n_{c.name}", c.type) if c.type != "string" else f"n_{c.name}") + f" AS t_{c.name}"
+        for c in ds.columns
+    )
+    whens = []
+    for c in ds.columns:
+        whens += column_rules(c, d)
+    for column, table in (reference_tables or {}).items():
+        target = ds.references[column]
+        whens.append(
+            (
+                f"n_{column} IS NOT NULL AND n_{column} NOT IN (SELECT key FROM {table})",
+                f"unknown_{column}",
+                f"concat({sql_string(f'{column} not found in {target[0]}.{target[1]}: ')}, n_{column})",
+            )
+        )
+    reason = "CASE " + " ".join(f"WHEN {cond} THEN {sql_string(r)}" for cond, r, _ in whens) + " END"
+    detail = "CASE " + " ".join(f"WHEN {cond} THEN {det}" for cond, _, det in whens) + " END"
+    raw_cols = ", ".join(present)
+    return f"""
+WITH normalized AS (
+  SELECT __file, __row, {raw_cols},
+    {normalized}
+  FROM src
+), typed AS (
+  SELECT *,
+    {typed}
+  FROM normalized
+)
+SELECT *, {reason} AS reason, {detail} AS detail FROM typed
+"""
+
+
+def dedup_sql(ds: Dataset, classified: str) -> str:
+    """Valid records ranked within their key: the first one (file order) wins, the rest are duplicates."""
+    return f"""
+SELECT *, ROW_NUMBER() OVER (PARTITION BY t_{ds.key} ORDER BY __file, __row) AS __rank
+FROM {classified} WHERE reason IS NULL
+"""
+
+
+def clean_projection(ds: Dataset, d: Dialect, ingest_date: str) -> str:
+    """The processed columns, typed exactly as the contract says, plus lineage (and dt)."""
+    cols = [d.cast(f"t_{c.name}", c.type) + f" AS {c.name}" for c in ds.columns]
+    cols.append(f"{d.cast(sql_string(ingest_date), 'date')} AS ingest_date")
+    if ds.partition_time_column:
+        cols.append(f"CAST({d.utc_date('t_' + ds.partition_time_column)} AS VARCHAR) AS dt")
+    return ", ".join(cols)

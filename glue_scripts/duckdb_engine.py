@@ -1,0 +1,315 @@
+"""Glue Job 1 on DuckDB: one raw batch partition in, clean Parquet and quarantine rows out.
+
+The rules live in ``cleaning.py`` (SQL from the contracts); this module only loads the raw
+records, runs that SQL, writes the files into a staging area and publishes them.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from clickpipe_dagster.contracts import Dataset
+from glue_scripts import cleaning, layout
+from glue_scripts.checks import check_output
+from glue_scripts.lake_store import LocalStore, S3Store
+
+MAX_LINE_BYTES = 8 * 1024 * 1024  # a longer line is quarantined, not a crash
+HEAD_BYTES = 64 * 1024
+
+# DuckDB's CSV reject types, mapped to our stable quarantine reasons.
+CSV_REJECT_REASONS = {
+    "TOO MANY COLUMNS": "too_many_columns",
+    "MISSING COLUMNS": "too_few_columns",
+    "INVALID ENCODING": "invalid_encoding",
+    "INVALID UNICODE": "invalid_encoding",
+    "LINE SIZE OVER MAXIMUM": "line_too_long",
+    "UNQUOTED VALUE": "malformed_csv",
+}
+
+
+class JobInputError(Exception):
+    """Bad input that stops the whole partition; the message says what and how to fix it."""
+
+
+@dataclass
+class PartitionResult:
+    dataset: str
+    ingest_date: str
+    rows_in: int = 0
+    rows_out: int = 0
+    quarantined: int = 0
+    duplicates: int = 0
+    files_in: list[str] = field(default_factory=list)
+    bytes_in: int = 0
+    files_out: list[str] = field(default_factory=list)
+    bytes_out: int = 0
+    quarantine_reasons: dict[str, int] = field(default_factory=dict)
+    messages: list[str] = field(default_factory=list)
+    dt_partitions: list[str] = field(default_factory=list)
+    snapshot_rows: int | None = None
+    checks: list[dict] = field(default_factory=list)
+
+    def metadata(self) -> dict:
+        md = {
+            "rows_in": self.rows_in,
+            "rows_out": self.rows_out,
+            "rows_quarantined": self.quarantined,
+            "duplicates_dropped": self.duplicates,
+            "files_in": len(self.files_in),
+            "bytes_in": self.bytes_in,
+            "files_out": len(self.files_out),
+            "bytes_out": self.bytes_out,
+            "quarantine_reasons": dict(sorted(self.quarantine_reasons.items())),
+            "dt_partitions": self.dt_partitions,
+            "messages": self.messages,
+        }
+        if self.snapshot_rows is not None:
+            md["snapshot_rows"] = self.snapshot_rows
+        return md
+
+
+def _header_problem(ds: Dataset, head: bytes) -> tuple[list[str], str | None]:
+    """The normalized header names and, when the header cannot be used, why."""
+    first = head.split(b"\n", 1)[0].rstrip(b"\r")
+    if first.startswith(b"\xef\xbb\xbf"):
+        first = first[3:]
+    try:
+        text = first.decode("utf-8")
+    except UnicodeDecodeError:
+        return [], "the header line is not UTF-8 text"
+    names = [n.strip().lower() for n in next(csv.reader([text]), [])]
+    expected = ds.column_names
+    missing = [c for c in ds.required_columns if c not in names]
+    unknown = [n for n in names if n not in expected]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if missing or unknown or dupes:
+        parts = []
+        if missing:
+            parts.append("missing " + ", ".join(missing))
+        if unknown:
+            parts.append("unexpected " + ", ".join(repr(u) for u in unknown))
+        if dupes:
+            parts.append("repeated " + ", ".join(dupes))
+        return names, f"header does not match the {ds.name} contract ({'; '.join(parts)}); expected {','.join(expected)}"
+    return names, None
+
+
+class DuckDBJob:
+    """Runs one dataset's raw partition through the cleaning rules on DuckDB."""
+
+    def __init__(self, store: LocalStore | S3Store, ds: Dataset, *, threads: int | None = None, log=print):
+        self.store, self.ds, self.log = store, ds, log
+        self.con = duckdb.connect()
+        self.con.execute("SET TimeZone = 'UTC'")
+        if threads:
+            self.con.execute(f"SET threads = {int(threads)}")
+        self.dialect = cleaning.DUCKDB
+
+    # -- loading ---------------------------------------------------------------------------
+    def _create_tables(self) -> None:
+        cols = ", ".join(f"{c} VARCHAR" for c in self.ds.column_names)
+        self.con.execute(f"CREATE OR REPLACE TABLE src (__file VARCHAR, __row BIGINT, {cols})")
+        self.con.execute(
+            "CREATE OR REPLACE TABLE bad_input (reason VARCHAR, detail VARCHAR, source_file VARCHAR, "
+            "source_line VARCHAR, record VARCHAR)"
+        )
+
+    def _quarantine_lines(self, path: Path, key: str, reason: str, detail: str) -> int:
+        """Every record line of an unusable file goes to quarantine, raw, with one reason."""
+        rows = []
+        with open(path, "rb") as f:
+            next(f, None)  # the header
+            for lineno, raw in enumerate(f, start=2):
+                line = raw.rstrip(b"\r\n")
+                if line.strip():
+                    rows.append((reason, detail, key, f"line {lineno}", line.decode("utf-8", "replace")))
+        if rows:
+            self.con.executemany("INSERT INTO bad_input VALUES (?, ?, ?, ?, ?)", rows)
+        return len(rows)
+
+    def _load_csv(self, key: str, path: Path, result: PartitionResult) -> None:
+        with open(path, "rb") as f:
+            head = f.read(HEAD_BYTES)
+        if not head.strip(b"\xef\xbb\xbf\r\n \t"):
+            result.messages.append(f"{key}: empty file, no records")
+            return
+        names, problem = _header_problem(self.ds, head)
+        if problem:
+            n = self._quarantine_lines(path, key, "wrong_header", problem)
+            result.messages.append(f"{key}: {problem}; {n} record(s) quarantined as wrong_header")
+            return
+        columns = "{" + ", ".join(f"{cleaning.sql_string(n)}: 'VARCHAR'" for n in names) + "}"
+        select = ", ".join(c if c in names else f"NULL AS {c}" for c in self.ds.column_names)
+        before = self.con.execute("SELECT count(*) FROM src").fetchone()[0]
+        self.con.execute(
+            f"""INSERT INTO src SELECT ?, row_number() OVER (), {select}
+            FROM read_csv(?, header = true, auto_detect = false, columns = {columns},
+                          delim = ',', quote = '"', escape = '"', max_line_size = {MAX_LINE_BYTES},
+                          store_rejects = true, rejects_table = 'csv_rejects', rejects_scan = 'csv_scans')""",
+            [key, str(path)],
+        )
+        loaded = self.con.execute("SELECT count(*) FROM src").fetchone()[0] - before
+        # One bad line can raise several errors: keep the first per line.
+        rejects = self.con.execute(
+            """SELECT line, arg_min(error_type, byte_position), arg_min(error_message, byte_position),
+                      arg_min(csv_line, byte_position)
+               FROM csv_rejects GROUP BY line ORDER BY line"""
+        ).fetchall()
+        self.con.execute("DROP TABLE csv_rejects; DROP TABLE csv_scans")
+        rows = [
+            (CSV_REJECT_REASONS.get(etype, "malformed_csv"), msg, key, f"line {line}", (raw or "").strip("\r\n"))
+            for line, etype, msg, raw in rejects
+        ]
+        if rows:
+            self.con.executemany("INSERT INTO bad_input VALUES (?, ?, ?, ?, ?)", rows)
+        if loaded == 0 and not rows:
+            result.messages.append(f"{key}: header only, no records")
+
+    def _load_references(self) -> dict[str, str]:
+        tables = {}
+        for column, (dataset, ref_column) in self.ds.references.items():
+            key = layout.snapshot_key(dataset)
+            if not self.store.exists(key):
+                raise JobInputError(
+                    f"{self.ds.name}.{column} must exist in {dataset}.{ref_column}, but there is no {dataset} "
+                    f"snapshot at {self.store.url(key)}: materialize processed_{dataset} first"
+                )
+            table = f"ref_{column}"
+            with self.store.local_copy(key) as p:
+                self.con.execute(
+                    f"CREATE OR REPLACE TABLE {table} AS SELECT DISTINCT {ref_column} AS key FROM read_parquet(?)",
+                    [str(p)],
+                )
+            tables[column] = table
+        return tables
+
+    # -- the job ---------------------------------------------------------------------------
+    def run(self, ingest_date: str) -> PartitionResult:
+        ds, store = self.ds, self.store
+        result = PartitionResult(ds.name, ingest_date)
+        prefix = layout.raw_partition_prefix(ds.name, ingest_date)
+        objects = [o for o in store.list(prefix) if layout.parse_raw_batch_key(o.key)]
+        if not objects:
+            raise JobInputError(
+                f"no raw {ds.name} file for {ingest_date}: nothing under {store.url(prefix)}. "
+                f"Upload one with `clickpipe upload FILE --dataset {ds.name} --date {ingest_date}`."
+            )
+        self._create_tables()
+        for obj in objects:
+            result.files_in.append(obj.key)
+            result.bytes_in += obj.size
+            with store.local_copy(obj.key) as path:
+                self._load_csv(obj.key, path, result)
+
+        refs = self._load_references()
+        self.con.execute("CREATE OR REPLACE TABLE classified AS " + cleaning.classify_sql(ds, self.dialect, reference_tables=refs))
+        self.con.execute("CREATE OR REPLACE TABLE ranked AS " + cleaning.dedup_sql(ds, "classified"))
+        record = "to_json(struct_pack(" + ", ".join(f"{c} := {c}" for c in ds.column_names) + "))"
+        self.con.execute(
+            f"""INSERT INTO bad_input
+            SELECT reason, detail, __file, 'record ' || __row, {record} FROM classified WHERE reason IS NOT NULL
+            UNION ALL
+            SELECT '{cleaning.DUPLICATE_REASON}', '{ds.key} ' || t_{ds.key} || ' seen before in this partition',
+                   __file, 'record ' || __row, {record} FROM ranked WHERE __rank > 1"""
+        )
+        counts = dict(self.con.execute("SELECT reason, count(*) FROM bad_input GROUP BY reason").fetchall())
+        result.duplicates = counts.pop(cleaning.DUPLICATE_REASON, 0)
+        result.quarantined = sum(counts.values())
+        result.quarantine_reasons = counts
+        src_rows = self.con.execute("SELECT count(*) FROM src").fetchone()[0]
+        bad_input_not_in_src = result.quarantined - self.con.execute(
+            "SELECT count(*) FROM classified WHERE reason IS NOT NULL"
+        ).fetchone()[0]
+        result.rows_in = src_rows + bad_input_not_in_src
+
+        staging = store.staging_dir()
+        try:
+            staged = self._write(staging, ingest_date, result)
+            result.checks = check_output(self.con, ds, staged, result)
+            self._publish(staged, ingest_date, result)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return result
+
+    def _write(self, staging: Path, ingest_date: str, result: PartitionResult) -> dict[str, Path]:
+        """Write every output file into ``staging``; returns lake key -> staged file."""
+        ds, staged = self.ds, {}
+        projection = cleaning.clean_projection(ds, self.dialect, ingest_date)
+        self.con.execute(f"CREATE OR REPLACE TEMP VIEW clean AS SELECT {projection} FROM ranked WHERE __rank = 1")
+        result.rows_out = self.con.execute("SELECT count(*) FROM clean").fetchone()[0]
+        parquet = "FORMAT parquet, COMPRESSION snappy"
+        if ds.partition_time_column:
+            out = staging / "processed"
+            if result.rows_out:
+                self.con.execute(
+                    f"COPY (SELECT * FROM clean ORDER BY dt, {ds.key}) TO '{out}' "
+                    f"({parquet}, PARTITION_BY (dt), FILENAME_PATTERN 'part-{{i}}')"
+                )
+            for dt_dir in sorted(out.glob("dt=*")) if out.exists() else []:
+                dt = dt_dir.name[3:]
+                for i, f in enumerate(sorted(dt_dir.glob("*.parquet"))):
+                    name = layout.source_file_name(ingest_date)
+                    if i:
+                        name = name.replace(".parquet", f"-{i}.parquet")
+                    staged[f"{layout.processed_prefix(ds.name)}dt={dt}/{name}"] = f
+                result.dt_partitions.append(dt)
+        else:
+            # A snapshot: this partition's rows replace its own earlier rows; per key the newest
+            # ingest_date wins, whatever order partitions are processed in.
+            key = layout.snapshot_key(ds.name)
+            union = "SELECT * FROM clean"
+            if self.store.exists(key):
+                with self.store.local_copy(key) as p:
+                    self.con.execute("CREATE OR REPLACE TABLE previous AS SELECT * FROM read_parquet(?)", [str(p)])
+                union = f"SELECT * FROM previous WHERE ingest_date <> DATE '{ingest_date}' UNION ALL {union}"
+            target = staging / "snapshot.parquet"
+            self.con.execute(
+                f"""COPY (SELECT * EXCLUDE (__rank) FROM (
+                        SELECT *, ROW_NUMBER() OVER (PARTITION BY {ds.key} ORDER BY ingest_date DESC) AS __rank
+                        FROM ({union})) WHERE __rank = 1 ORDER BY {ds.key}) TO '{target}' ({parquet})"""
+            )
+            result.snapshot_rows = self.con.execute(f"SELECT count(*) FROM read_parquet('{target}')").fetchone()[0]
+            staged[key] = target
+        if result.quarantined + result.duplicates:
+            target = staging / "quarantine.parquet"
+            self.con.execute(
+                f"""COPY (SELECT reason, detail, source_file, source_line, record, DATE '{ingest_date}' AS ingest_date
+                    FROM bad_input ORDER BY source_file, source_line, reason) TO '{target}' ({parquet})"""
+            )
+            staged[layout.quarantine_key(ds.name, ingest_date)] = target
+        return staged
+
+    def _publish(self, staged: dict[str, Path], ingest_date: str, result: PartitionResult) -> None:
+        """Replace this source's output, file by file (each replace is atomic), then drop stale files."""
+        own_name = layout.source_file_name(ingest_date).removesuffix(".parquet")
+        stale = [
+            o.key
+            for prefix in (layout.processed_prefix(self.ds.name), layout.quarantine_key(self.ds.name, ingest_date))
+            for o in self.store.list(prefix)
+            if o.key.rsplit("/", 1)[-1].startswith(own_name) and o.key not in staged
+        ]
+        for key, path in sorted(staged.items()):
+            result.bytes_out += os.path.getsize(path)
+            self.store.put_file(path, key, move=True)
+            result.files_out.append(key)
+        for key in stale:
+            self.store.delete(key)
+        if stale:
+            result.messages.append(f"removed {len(stale)} file(s) this partition no longer produces")
+
+
+def run_partition(store, ds: Dataset, ingest_date: str, **kwargs) -> PartitionResult:
+    return DuckDBJob(store, ds, **kwargs).run(ingest_date)
+
+
+def describe(result: PartitionResult) -> str:
+    return json.dumps(result.metadata(), indent=2, default=str)
+
+

@@ -1,0 +1,60 @@
+"""The lake's key layout: one place that knows where every zone keeps its objects.
+
+The same keys are used in the local lake directory and in S3, so anything that can read one can
+read the other.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+RAW, PROCESSED, QUARANTINE = "raw", "processed", "quarantine"
+
+_INGEST_DATE = re.compile(r"^raw/(?P<dataset>[a-z_]+)/ingest_date=(?P<date>\d{4}-\d{2}-\d{2})/(?P<name>[^/]+)$")
+
+
+def raw_partition_prefix(dataset: str, ingest_date: str) -> str:
+    return f"{RAW}/{dataset}/ingest_date={ingest_date}/"
+
+
+def raw_batch_key(dataset: str, ingest_date: str, filename: str) -> str:
+    return raw_partition_prefix(dataset, ingest_date) + filename
+
+
+def parse_raw_batch_key(key: str) -> tuple[str, str] | None:
+    """(dataset, ingest_date) of a raw batch object, or None when the key is not in the layout."""
+    m = _INGEST_DATE.match(key)
+    if not m or m["name"].startswith((".", "_")):
+        return None
+    try:
+        date.fromisoformat(m["date"])
+    except ValueError:
+        return None
+    return m["dataset"], m["date"]
+
+
+def processed_prefix(dataset: str) -> str:
+    return f"{PROCESSED}/{dataset}/"
+
+
+def source_file_name(ingest_date: str) -> str:
+    """Processed files are named after the raw partition they came from (DESIGN rule 2)."""
+    return f"part-ingest_date={ingest_date}.parquet"
+
+
+def processed_partition_key(dataset: str, dt: str, ingest_date: str) -> str:
+    return f"{processed_prefix(dataset)}dt={dt}/{source_file_name(ingest_date)}"
+
+
+def snapshot_key(dataset: str) -> str:
+    return f"{processed_prefix(dataset)}{dataset}.parquet"
+
+
+def quarantine_key(dataset: str, ingest_date: str) -> str:
+    return f"{QUARANTINE}/{dataset}/ingest_date={ingest_date}/{source_file_name(ingest_date)}"
+
+
+def parse_dt(key: str) -> str | None:
+    m = re.search(r"/dt=(\d{4}-\d{2}-\d{2})/", key)
+    return m.group(1) if m else None

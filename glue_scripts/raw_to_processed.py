@@ -1,0 +1,104 @@
+"""Glue Job 1: raw zone -> processed zone (clean, typed, deduplicated Parquet) + quarantine.
+
+One script for every dataset (``--dataset``). Launched by Dagster Pipes (``PipesSubprocessClient``
+locally, ``PipesGlueClient`` on AWS) or by hand:
+
+    python glue_scripts/raw_to_processed.py --dataset transactions --lake .clickpipe/lake \
+        --partition 2026-11-01
+
+It reports, per run, one materialization (rows in / out / quarantined / duplicates, files, bytes)
+and the data checks. Bad input never ends in a traceback: a partition that cannot be processed
+is reported as one message that says why (exit status 2 when run by hand).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+if __package__ in (None, ""):  # run as a file (Glue, subprocess): make the repo importable
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from clickpipe_dagster.contracts import BATCH_DATASETS, get_dataset  # noqa: E402
+from glue_scripts.lake_store import open_store  # noqa: E402
+from glue_scripts.pipes_session import pipes_session  # noqa: E402
+
+ENGINES = ("duckdb",)
+EXIT_BAD_INPUT = 2
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--dataset", required=True, choices=BATCH_DATASETS)
+    p.add_argument("--lake", required=True, help="lake root: a directory, file:///dir or s3://bucket/prefix")
+    p.add_argument("--engine", default="duckdb", choices=ENGINES)
+    p.add_argument("--partition", action="append", default=[], help="ingest date(s) when run without Dagster")
+    p.add_argument("--threads", type=int, default=None)
+    # Glue adds its own arguments (--JOB_NAME, --job-bookmark-option, pipes params...): ignore them.
+    args, _ = p.parse_known_args(argv)
+    return args
+
+
+def combine_metadata(parts: list[dict]) -> dict:
+    """Counts add up, lists join, reason counts merge."""
+    out: dict = {}
+    for md in parts:
+        for k, v in md.items():
+            if isinstance(v, dict):
+                merged = out.setdefault(k, {})
+                for rk, rv in v.items():
+                    merged[rk] = merged.get(rk, 0) + rv
+            elif isinstance(v, list):
+                out[k] = sorted(set(out.get(k, [])) | set(v)) if k == "dt_partitions" else out.get(k, []) + v
+            elif isinstance(v, (int, float)):
+                out[k] = out.get(k, 0) + v
+            else:
+                out[k] = v
+    return out
+
+
+def pipes_metadata(metadata: dict) -> dict:
+    """Pipes takes scalars as they are; structured values must say they are JSON."""
+    return {k: {"raw_value": v, "type": "json"} if isinstance(v, (dict, list)) else v for k, v in metadata.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    from glue_scripts.duckdb_engine import JobInputError, run_partition
+
+    ds = get_dataset(args.dataset)
+    store = open_store(args.lake)
+    with pipes_session(args.partition) as pipes:
+        keys = pipes.partition_keys or args.partition
+        if not keys:
+            print("no partition given: pass --partition YYYY-MM-DD", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        results = []
+        for ingest_date in keys:
+            try:
+                results.append(run_partition(store, ds, ingest_date, threads=args.threads))
+            except JobInputError as e:
+                # Under Dagster the asset turns this message into a clear run failure; by hand it
+                # is one line on stderr and exit status 2.
+                pipes.report_error(f"{ingest_date}: {e}")
+                return 0 if pipes.is_pipes else EXIT_BAD_INPUT
+            for message in results[-1].messages:
+                pipes.log.warning(message)
+        # One report per run, however many partitions it covered (a single-run backfill).
+        metadata = combine_metadata([r.metadata() for r in results])
+        metadata["partitions"] = keys
+        metadata["lake"] = store.uri
+        pipes.report_asset_materialization(metadata=pipes_metadata(metadata))
+        for name in [c["name"] for c in results[0].checks]:
+            outcomes = {r.ingest_date: next(c for c in r.checks if c["name"] == name) for r in results}
+            passed = all(c["passed"] for c in outcomes.values())
+            check_md = outcomes[keys[0]]["metadata"] if len(keys) == 1 else {
+                "failed_partitions": [k for k, c in outcomes.items() if not c["passed"]]
+            }
+            pipes.report_asset_check(check_name=name, passed=passed, metadata=pipes_metadata(check_md))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
