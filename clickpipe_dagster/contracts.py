@@ -49,6 +49,8 @@ class Dataset:
     partition_time_column: str | None = None
     # column -> (dataset, column) that must exist there
     references: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # Contract columns that become directory levels after dt (``event_type=X/``), not file columns.
+    partition_value_columns: tuple[str, ...] = ()
 
     @property
     def column_names(self) -> list[str]:
@@ -66,9 +68,16 @@ class Dataset:
         return next(c for c in self.columns if c.name == name)
 
     @property
+    def partition_columns(self) -> list[str]:
+        """Directory levels of the processed layout, outermost first: dt, then value columns."""
+        return (["dt"] if self.partition_time_column else []) + list(self.partition_value_columns)
+
+    @property
     def processed_columns(self) -> list[tuple[str, str]]:
-        """(name, logical type) of a processed file: the contract, then lineage columns."""
-        return [(c.name, c.type) for c in self.columns] + [(n, t) for n, t in LINEAGE_COLUMNS]
+        """(name, logical type) of a processed *file*: the contract minus directory-level columns,
+        then lineage columns."""
+        file_cols = [(c.name, c.type) for c in self.columns if c.name not in self.partition_value_columns]
+        return file_cols + list(LINEAGE_COLUMNS)
 
 
 # Every processed row says which raw partition it came from: this is what makes re-runs replace
@@ -129,7 +138,37 @@ TRANSACTIONS = Dataset(
     ),
 )
 
-DATASETS: dict[str, Dataset] = {d.name: d for d in (USERS, TRANSACTIONS)}
+EVENT_TYPES = ("page_view", "click", "search", "add_to_cart", "remove_from_cart", "checkout", "purchase")
+DEVICES = ("desktop", "mobile", "tablet")
+
+CLICKS = Dataset(
+    name="clicks",
+    description="Click-stream events from the web and app, delivered by Firehose as gzip NDJSON.",
+    key="event_id",
+    raw_format="ndjson",
+    partition_time_column="ts",
+    partition_value_columns=("event_type",),
+    columns=(
+        Column(
+            "event_id",
+            normalize="lower",
+            pattern=r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+            description="UUID of the event; at-least-once delivery repeats it",
+        ),
+        Column("user_id", max_length=64, description="The user (from users)"),
+        Column("session_id", max_length=64, description="Browsing session; events of a session share it"),
+        Column("event_type", normalize="lower", allowed=EVENT_TYPES, description="What happened"),
+        Column("page", max_length=2048, description="URL path of the page"),
+        Column("referrer", required=False, max_length=2048, description="Referring URL"),
+        Column("device", normalize="lower", allowed=DEVICES),
+        Column("user_agent", required=False, max_length=1024),
+        Column("country", normalize="upper", pattern=r"[A-Z]{2}", description="ISO 3166-1 alpha-2"),
+        Column("ts", type="timestamp", description="Event time, ISO-8601 UTC"),
+        Column("properties", required=False, max_length=65536, description="Free-form JSON object, as text"),
+    ),
+)
+
+DATASETS: dict[str, Dataset] = {d.name: d for d in (USERS, TRANSACTIONS, CLICKS)}
 BATCH_DATASETS = ("users", "transactions")
 
 
