@@ -1,0 +1,84 @@
+"""Shared fixtures: a temporary CLICKPIPE_HOME, lakes on a directory and on an S3 emulator, samples."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from pathlib import Path
+
+import boto3
+import pytest
+
+from clickpipe_dagster.generator.batch import generate
+from glue_scripts import layout
+from glue_scripts.lake_store import LocalStore, S3Store
+
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+os.environ.setdefault("DAGSTER_TELEMETRY_ENABLED", "false")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint():
+    """A real moto server (the AWS API emulator) on localhost; botocore validates every request."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_bucket(moto_endpoint):
+    client = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
+    bucket = f"lake-{uuid.uuid4().hex[:12]}"
+    client.create_bucket(Bucket=bucket)
+    return client, bucket
+
+
+@pytest.fixture(params=["local", "s3"])
+def store(request, tmp_path):
+    """The same tests run against the local lake and the S3 lake."""
+    if request.param == "local":
+        return LocalStore(tmp_path / "lake")
+    client, bucket = request.getfixturevalue("s3_bucket")
+    return S3Store(client, bucket, "clickpipe")
+
+
+@pytest.fixture
+def local_store(tmp_path):
+    return LocalStore(tmp_path / "lake")
+
+
+@pytest.fixture(scope="session")
+def sample(tmp_path_factory):
+    """A small dirty sample: 2 days, every dirty kind present."""
+    return generate(tmp_path_factory.mktemp("sample"), days=2, users=400, transactions_per_day=1500, seed=11, dirty_rate=0.08)
+
+
+def load_sample(store, sample, *, users=True, transactions=True) -> None:
+    if users:
+        store.put_file(sample.users_file, layout.raw_batch_key("users", sample.days[0], "users.csv"))
+    if transactions:
+        for day, path in sample.transaction_files.items():
+            store.put_file(path, layout.raw_batch_key("transactions", day, "transactions.csv"))
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch) -> Path:
+    """An isolated CLICKPIPE_HOME and Dagster instance directory."""
+    h = tmp_path / "home"
+    monkeypatch.setenv("CLICKPIPE_HOME", str(h))
+    monkeypatch.setenv("DAGSTER_HOME", str(h / "dagster"))
+    (h / "dagster").mkdir(parents=True)
+    return h
