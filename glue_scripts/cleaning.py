@@ -1,9 +1,9 @@
 """The cleaning rules of Glue Job 1 as SQL, built from the contracts, for any engine.
 
 An engine (DuckDB here, Spark later) loads the raw records as all-text columns into a relation
-called ``src`` with two bookkeeping columns, ``__file`` and ``__row``, and then runs the SQL from
-``classify_sql``: one row per input record with its typed values and either a quarantine
-``reason`` or NULL. Dedup and the output projection are SQL too. Only ``Dialect`` differs
+with two bookkeeping columns, ``__ord`` (input order across files) and ``__file``, and then runs
+the SQL from ``classify_sql``: one row per input record with its typed values and either a
+quarantine ``reason`` or NULL. Dedup (first occurrence wins) and the output projection are SQL too. Only ``Dialect`` differs
 between engines, so the rules themselves exist once.
 """
 
@@ -123,15 +123,25 @@ def column_rules(col: Column, d: Dialect) -> list[tuple[str, str, str]]:
     return rules
 
 
-def classify_sql(ds: Dataset, d: Dialect, *, reference_tables: dict[str, str] | None = None) -> str:
-    """SQL over ``src``: every record, typed, with its first failed rule as ``reason``.
+def classify_sql(
+    ds: Dataset,
+    d: Dialect,
+    *,
+    source: str = "src",
+    reference_tables: dict[str, str] | None = None,
+    explain: bool = False,
+    carry: tuple[str, ...] = ("__ord", "__file"),
+) -> str:
+    """SQL over ``source`` (the ``carry`` bookkeeping columns and the raw text columns): every
+    record, typed, with the first rule it fails as ``reason`` (NULL when clean) and, for failed
+    records only, the raw text.
 
-    ``reference_tables`` maps a referencing column to a relation with the referenced keys
-    (e.g. ``{"user_id": "ref_users"}``, a relation with one column ``key``).
+    With ``explain`` the result also has ``detail`` (a sentence); engines ask for that only for
+    the few failed records, which keeps the hot path lean.
+    ``reference_tables`` maps a referencing column to a relation with one column ``key``.
     """
-    present = ds.column_names
     normalized = ",\n    ".join(f"{_normalized(c)} AS n_{c.name}" for c in ds.columns)
-    typed = ",\n    ".join(
+    typed = ", ".join(
         (d.try_cast(f"n_{c.name}", c.type) if c.type != "string" else f"n_{c.name}") + f" AS t_{c.name}"
         for c in ds.columns
     )
@@ -148,28 +158,49 @@ def classify_sql(ds: Dataset, d: Dialect, *, reference_tables: dict[str, str] | 
             )
         )
     reason = "CASE " + " ".join(f"WHEN {cond} THEN {sql_string(r)}" for cond, r, _ in whens) + " END"
-    detail = "CASE " + " ".join(f"WHEN {cond} THEN {det}" for cond, _, det in whens) + " END"
-    raw_cols = ", ".join(present)
+    outputs = [*carry, *(f"t_{c.name}" for c in ds.columns), "reason"]
+    if explain:
+        outputs.append("CASE " + " ".join(f"WHEN {cond} THEN {det}" for cond, _, det in whens) + " END AS detail")
+        outputs += ds.column_names
+    else:  # keep the raw text of failed records only (NULL costs next to nothing)
+        outputs += [f"CASE WHEN reason IS NOT NULL THEN {c} END AS {c}" for c in ds.column_names]
+    raw = ", ".join(ds.column_names)
     return f"""
 WITH normalized AS (
-  SELECT __file, __row, {raw_cols},
+  SELECT {", ".join(carry)}, {raw},
     {normalized}
-  FROM src
+  FROM {source}
 ), typed AS (
-  SELECT *,
-    {typed}
-  FROM normalized
+  SELECT *, {typed} FROM normalized
+), checked AS (
+  SELECT *, {reason} AS reason FROM typed
 )
-SELECT *, {reason} AS reason, {detail} AS detail FROM typed
+SELECT {", ".join(outputs)} FROM checked
 """
 
 
-def dedup_sql(ds: Dataset, classified: str) -> str:
-    """Valid records ranked within their key: the first one (file order) wins, the rest are duplicates."""
+def first_of_duplicates_sql(ds: Dataset, classified: str) -> str:
+    """Keys that occur more than once among clean records, with the first occurrence (input order).
+
+    A hash aggregate, not a window over every record: duplicates are rare, so this is cheap.
+    """
     return f"""
-SELECT *, ROW_NUMBER() OVER (PARTITION BY t_{ds.key} ORDER BY __file, __row) AS __rank
-FROM {classified} WHERE reason IS NULL
+SELECT t_{ds.key} AS key, min(__ord) AS first_ord FROM {classified}
+WHERE reason IS NULL GROUP BY t_{ds.key} HAVING count(*) > 1
 """
+
+
+def duplicate_rows_sql(ds: Dataset, classified: str, firsts: str) -> str:
+    """Clean records whose key was seen earlier in the input: dropped, and kept in quarantine."""
+    return f"""
+SELECT c.* FROM {classified} c JOIN {firsts} f ON c.t_{ds.key} = f.key
+WHERE c.reason IS NULL AND c.__ord <> f.first_ord
+"""
+
+
+def clean_rows_sql(classified: str, duplicates: str) -> str:
+    """Records that passed every rule, minus the (few) duplicates: an anti-join on a small table."""
+    return f"SELECT * FROM {classified} WHERE reason IS NULL AND __ord NOT IN (SELECT __ord FROM {duplicates})"
 
 
 def clean_projection(ds: Dataset, d: Dialect, ingest_date: str) -> str:
@@ -177,5 +208,5 @@ def clean_projection(ds: Dataset, d: Dialect, ingest_date: str) -> str:
     cols = [d.cast(f"t_{c.name}", c.type) + f" AS {c.name}" for c in ds.columns]
     cols.append(f"{d.cast(sql_string(ingest_date), 'date')} AS ingest_date")
     if ds.partition_time_column:
-        cols.append(f"CAST({d.utc_date('t_' + ds.partition_time_column)} AS VARCHAR) AS dt")
+        cols.append(d.cast(d.utc_date("t_" + ds.partition_time_column), "string") + " AS dt")
     return ", ".join(cols)

@@ -113,9 +113,16 @@ class DuckDBJob:
         self.dialect = cleaning.DUCKDB
 
     # -- loading ---------------------------------------------------------------------------
-    def _create_tables(self) -> None:
-        cols = ", ".join(f"{c} VARCHAR" for c in self.ds.column_names)
-        self.con.execute(f"CREATE OR REPLACE TABLE src (__file VARCHAR, __row BIGINT, {cols})")
+    def _create_tables(self, refs: dict[str, str]) -> None:
+        # One pass per file: parse, normalize, type and check straight into ``classified``. DuckDB
+        # keeps insertion order, so its rowid is the input order (``__ord``) that dedup relies on.
+        empty = ", ".join(f"NULL::VARCHAR AS {c}" for c in self.ds.column_names)
+        shape = cleaning.classify_sql(
+            self.ds, self.dialect, source=f"(SELECT NULL::VARCHAR AS __file, {empty})", reference_tables=refs, carry=("__file",)
+        )
+        self.con.execute(f"CREATE OR REPLACE TABLE classified AS SELECT * FROM ({shape}) LIMIT 0")
+        self.con.execute("CREATE OR REPLACE VIEW classified_ord AS SELECT rowid AS __ord, * FROM classified")
+        self.con.execute("CREATE OR REPLACE TABLE src_files (__file VARCHAR, first_ord BIGINT)")
         self.con.execute(
             "CREATE OR REPLACE TABLE bad_input (reason VARCHAR, detail VARCHAR, source_file VARCHAR, "
             "source_line VARCHAR, record VARCHAR)"
@@ -134,7 +141,7 @@ class DuckDBJob:
             self.con.executemany("INSERT INTO bad_input VALUES (?, ?, ?, ?, ?)", rows)
         return len(rows)
 
-    def _load_csv(self, key: str, path: Path, result: PartitionResult) -> None:
+    def _load_csv(self, key: str, path: Path, result: PartitionResult, refs: dict[str, str]) -> None:
         with open(path, "rb") as f:
             head = f.read(HEAD_BYTES)
         if not head.strip(b"\xef\xbb\xbf\r\n \t"):
@@ -147,15 +154,17 @@ class DuckDBJob:
             return
         columns = "{" + ", ".join(f"{cleaning.sql_string(n)}: 'VARCHAR'" for n in names) + "}"
         select = ", ".join(c if c in names else f"NULL AS {c}" for c in self.ds.column_names)
-        before = self.con.execute("SELECT count(*) FROM src").fetchone()[0]
-        self.con.execute(
-            f"""INSERT INTO src SELECT ?, row_number() OVER (), {select}
-            FROM read_csv(?, header = true, auto_detect = false, columns = {columns},
+        before = self.con.execute("SELECT count(*) FROM classified").fetchone()[0]
+        self.con.execute("INSERT INTO src_files VALUES (?, ?)", [key, before])
+        source = f"""(SELECT {cleaning.sql_string(key)} AS __file, {select}
+            FROM read_csv({cleaning.sql_string(str(path))}, header = true, auto_detect = false, columns = {columns},
                           delim = ',', quote = '"', escape = '"', max_line_size = {MAX_LINE_BYTES},
-                          store_rejects = true, rejects_table = 'csv_rejects', rejects_scan = 'csv_scans')""",
-            [key, str(path)],
+                          store_rejects = true, rejects_table = 'csv_rejects', rejects_scan = 'csv_scans'))"""
+        self.con.execute(
+            "INSERT INTO classified "
+            + cleaning.classify_sql(self.ds, self.dialect, source=source, reference_tables=refs, carry=("__file",))
         )
-        loaded = self.con.execute("SELECT count(*) FROM src").fetchone()[0] - before
+        loaded = self.con.execute("SELECT count(*) FROM classified").fetchone()[0] - before
         # One bad line can raise several errors: keep the first per line.
         rejects = self.con.execute(
             """SELECT line, arg_min(error_type, byte_position), arg_min(error_message, byte_position),
@@ -201,33 +210,45 @@ class DuckDBJob:
                 f"no raw {ds.name} file for {ingest_date}: nothing under {store.url(prefix)}. "
                 f"Upload one with `clickpipe upload FILE --dataset {ds.name} --date {ingest_date}`."
             )
-        self._create_tables()
+        refs = self._load_references()
+        self._create_tables(refs)
         for obj in objects:
             result.files_in.append(obj.key)
             result.bytes_in += obj.size
             with store.local_copy(obj.key) as path:
-                self._load_csv(obj.key, path, result)
+                self._load_csv(obj.key, path, result, refs)
 
-        refs = self._load_references()
-        self.con.execute("CREATE OR REPLACE TABLE classified AS " + cleaning.classify_sql(ds, self.dialect, reference_tables=refs))
-        self.con.execute("CREATE OR REPLACE TABLE ranked AS " + cleaning.dedup_sql(ds, "classified"))
-        record = "to_json(struct_pack(" + ", ".join(f"{c} := {c}" for c in ds.column_names) + "))"
+        d = self.dialect
+        self.con.execute("CREATE OR REPLACE TABLE firsts AS " + cleaning.first_of_duplicates_sql(ds, "classified_ord"))
+        # Only the failed records are explained (detail): cheap, they are few.
+        raw = ", ".join(ds.column_names)
+        failed = f"(SELECT __ord, __file, {raw} FROM classified_ord WHERE reason IS NOT NULL)"
+        explained = cleaning.classify_sql(ds, d, source=failed, reference_tables=refs, explain=True)
+        record = "to_json(struct_pack(" + ", ".join(f"{c} := {{p}}{c}" for c in ds.column_names) + "))"
         self.con.execute(
             f"""INSERT INTO bad_input
-            SELECT reason, detail, __file, 'record ' || __row, {record} FROM classified WHERE reason IS NOT NULL
-            UNION ALL
+            SELECT reason, detail, e.__file, 'record ' || (__ord - first_ord + 1), {record.format(p='')}
+            FROM ({explained}) e JOIN src_files USING (__file)"""
+        )
+        self.con.execute(
+            "CREATE OR REPLACE TABLE duplicates AS " + cleaning.duplicate_rows_sql(ds, "classified_ord", "firsts")
+        )
+        self.con.execute(
+            f"""INSERT INTO bad_input
             SELECT '{cleaning.DUPLICATE_REASON}', '{ds.key} ' || t_{ds.key} || ' seen before in this partition',
-                   __file, 'record ' || __row, {record} FROM ranked WHERE __rank > 1"""
+                   x.__file, 'record ' || (__ord - first_ord + 1), {record.format(p='t_')}
+            FROM duplicates x JOIN src_files USING (__file)"""
         )
         counts = dict(self.con.execute("SELECT reason, count(*) FROM bad_input GROUP BY reason").fetchall())
         result.duplicates = counts.pop(cleaning.DUPLICATE_REASON, 0)
         result.quarantined = sum(counts.values())
         result.quarantine_reasons = counts
-        src_rows = self.con.execute("SELECT count(*) FROM src").fetchone()[0]
-        bad_input_not_in_src = result.quarantined - self.con.execute(
-            "SELECT count(*) FROM classified WHERE reason IS NOT NULL"
-        ).fetchone()[0]
-        result.rows_in = src_rows + bad_input_not_in_src
+        # Records that never reached classified (unparseable lines, files with a wrong header) are quarantined
+        # by line number; everything else by record number.
+        loaded, unparsed = self.con.execute(
+            "SELECT (SELECT count(*) FROM classified), (SELECT count(*) FROM bad_input WHERE source_line LIKE 'line %')"
+        ).fetchone()
+        result.rows_in = loaded + unparsed
 
         staging = store.staging_dir()
         try:
@@ -242,14 +263,16 @@ class DuckDBJob:
         """Write every output file into ``staging``; returns lake key -> staged file."""
         ds, staged = self.ds, {}
         projection = cleaning.clean_projection(ds, self.dialect, ingest_date)
-        self.con.execute(f"CREATE OR REPLACE TEMP VIEW clean AS SELECT {projection} FROM ranked WHERE __rank = 1")
-        result.rows_out = self.con.execute("SELECT count(*) FROM clean").fetchone()[0]
+        self.con.execute(
+            f"CREATE OR REPLACE TEMP VIEW clean AS SELECT __ord, {projection} "
+            f"FROM ({cleaning.clean_rows_sql('classified_ord', 'duplicates')})"
+        )
         parquet = "FORMAT parquet, COMPRESSION snappy"
         if ds.partition_time_column:
             out = staging / "processed"
-            if result.rows_out:
+            if result.rows_in > result.quarantined + result.duplicates:
                 self.con.execute(
-                    f"COPY (SELECT * FROM clean ORDER BY dt, {ds.key}) TO '{out}' "
+                    f"COPY (SELECT * EXCLUDE (__ord) FROM clean ORDER BY __ord) TO '{out}' "
                     f"({parquet}, PARTITION_BY (dt), FILENAME_PATTERN 'part-{{i}}')"
                 )
             for dt_dir in sorted(out.glob("dt=*")) if out.exists() else []:
@@ -260,15 +283,19 @@ class DuckDBJob:
                         name = name.replace(".parquet", f"-{i}.parquet")
                     staged[f"{layout.processed_prefix(ds.name)}dt={dt}/{name}"] = f
                 result.dt_partitions.append(dt)
+            # Counted from the files themselves, so the conservation check can catch a lost row.
+            files = [str(p) for p in staged.values()]
+            result.rows_out = self.con.execute(f"SELECT count(*) FROM read_parquet({files!r})").fetchone()[0] if files else 0
         else:
             # A snapshot: this partition's rows replace its own earlier rows; per key the newest
             # ingest_date wins, whatever order partitions are processed in.
             key = layout.snapshot_key(ds.name)
-            union = "SELECT * FROM clean"
+            union = "SELECT * EXCLUDE (__ord) FROM clean"
             if self.store.exists(key):
                 with self.store.local_copy(key) as p:
                     self.con.execute("CREATE OR REPLACE TABLE previous AS SELECT * FROM read_parquet(?)", [str(p)])
                 union = f"SELECT * FROM previous WHERE ingest_date <> DATE '{ingest_date}' UNION ALL {union}"
+            result.rows_out = self.con.execute("SELECT count(*) FROM clean").fetchone()[0]
             target = staging / "snapshot.parquet"
             self.con.execute(
                 f"""COPY (SELECT * EXCLUDE (__rank) FROM (

@@ -1,0 +1,39 @@
+"""Run a benchmark step in a fresh subprocess and measure wall time and peak memory (RSS)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+OUT = Path(__file__).resolve().parent / "out"
+
+
+def measure(module: str, step: str, *args: str) -> dict:
+    """Runs ``python -m module step args...``; the child prints one JSON line with its own timing."""
+    done = subprocess.run(
+        [sys.executable, "-m", module, step, *args], capture_output=True, text=True,
+        cwd=Path(__file__).resolve().parents[1], env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise SystemExit(f"{module} {step} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def report_child(seconds: float, rows: int, **extra) -> None:
+    import resource
+
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"seconds": seconds, "rows": rows, "peak_mib": round(peak_mib, 1), **extra}))
+
+
+def table(title: str, results: dict[str, dict], floor: str) -> str:
+    lines = [title, f"{'implementation':<34}{'seconds':>9}{'rows/s':>14}{'peak MiB':>10}{f'x {floor}':>12}"]
+    base = results[floor]["seconds"]
+    for name, r in results.items():
+        lines.append(
+            f"{name:<34}{r['seconds']:>9.2f}{r['rows'] / r['seconds']:>14,.0f}{r['peak_mib']:>10,.0f}{r['seconds'] / base:>12.2f}"
+        )
+    return "\n".join(lines)
