@@ -32,6 +32,8 @@ class Column:
     min_value: float | None = None  # inclusive lower bound for money
     normalize: str | None = None  # "upper" | "lower"; values are always trimmed
     max_length: int | None = None
+    require_zone: bool = False  # timestamps must say their offset (Z or +hh:mm)
+    not_after_arrival: bool = False  # event times later than the record's arrival are rejected
 
     def __post_init__(self):
         if self.type not in LOGICAL_TYPES:
@@ -51,6 +53,8 @@ class Dataset:
     references: dict[str, tuple[str, str]] = field(default_factory=dict)
     # Contract columns that become directory levels after dt (``event_type=X/``), not file columns.
     partition_value_columns: tuple[str, ...] = ()
+    # Drop records whose key an earlier raw partition already delivered (at-least-once streams).
+    dedup_across_partitions: bool = False
 
     @property
     def column_names(self) -> list[str]:
@@ -148,6 +152,7 @@ CLICKS = Dataset(
     raw_format="ndjson",
     partition_time_column="ts",
     partition_value_columns=("event_type",),
+    dedup_across_partitions=True,
     columns=(
         Column(
             "event_id",
@@ -163,7 +168,13 @@ CLICKS = Dataset(
         Column("device", normalize="lower", allowed=DEVICES),
         Column("user_agent", required=False, max_length=1024),
         Column("country", normalize="upper", pattern=r"[A-Z]{2}", description="ISO 3166-1 alpha-2"),
-        Column("ts", type="timestamp", description="Event time, ISO-8601 UTC"),
+        Column(
+            "ts",
+            type="timestamp",
+            require_zone=True,
+            not_after_arrival=True,
+            description="Event time, ISO-8601 with its offset, stored in UTC",
+        ),
         Column("properties", required=False, max_length=65536, description="Free-form JSON object, as text"),
     ),
 )

@@ -13,14 +13,22 @@ from dagster_aws.s3 import S3Resource
 from clickpipe_dagster import settings
 from clickpipe_dagster.assets.processed import processed_assets
 from clickpipe_dagster.assets.raw import raw_assets
+from clickpipe_dagster.contracts import BATCH_DATASETS
 from clickpipe_dagster.partitions import daily_partitions
 from clickpipe_dagster.resources.glue import AwsGlueJobsResource, LocalGlueJobsResource
 from clickpipe_dagster.resources.lake import LocalLakeResource, S3LakeResource
 from clickpipe_dagster.sensors import sensors
 
+clicks_job = dg.define_asset_job(
+    "clicks_job",
+    selection=dg.AssetSelection.assets("raw_clicks", "processed_clicks"),
+    partitions_def=daily_partitions,
+    description="Firehose objects of one arrival day (or a range, in one run) through Glue Job 1.",
+)
+
 batch_job = dg.define_asset_job(
     "batch_job",
-    selection=dg.AssetSelection.groups("raw", "processed"),
+    selection=dg.AssetSelection.assets(*(f"{z}_{d}" for z in ("raw", "processed") for d in BATCH_DATASETS)),
     partitions_def=daily_partitions,
     description="Raw batch files of one ingest date through Glue Job 1 to the processed zone.",
 )
@@ -54,7 +62,7 @@ def build_definitions(env: str | None = None) -> dg.Definitions:
     return dg.Definitions(
         assets=[*raw_assets, *processed_assets],
         sensors=sensors,
-        jobs=[batch_job],
+        jobs=[batch_job, clicks_job],
         resources=resources_for(env or settings.environment()),
     )
 

@@ -86,29 +86,60 @@ def partition_runs(
     return requests, ignored
 
 
-def _batch_assets(dataset: str) -> list[str]:
+def raw_object_sensor(
+    name: str,
+    prefixes: list[str],
+    locate: Callable[[str], tuple[str, str] | None],
+    assets_for: Callable[[str], list[str]],
+    description: str,
+) -> dg.SensorDefinition:
+    """A sensor over raw prefixes: new objects -> one run per touched partition."""
+    targets = sorted({a for p in prefixes for a in assets_for(p.split("/")[1])})
+
+    @dg.sensor(
+        name=name,
+        minimum_interval_seconds=30,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        target=targets,
+        description=description,
+    )
+    def _sensor(context: dg.SensorEvaluationContext, lake: LakeResource) -> dg.SensorResult:
+        cursor = ObjectCursor.parse(context.cursor)
+        objects = [o for prefix in prefixes for o in lake.list(prefix)]
+        fresh, new_cursor = cursor.new_objects(objects)
+        requests, ignored = partition_runs(fresh, locate, assets_for)
+        if ignored:
+            context.log.warning(f"{len(ignored)} object(s) outside the raw layout were ignored, e.g. {ignored[:3]}")
+        skip = None if requests else f"nothing new ({len(objects)} objects listed)"
+        return dg.SensorResult(run_requests=requests, cursor=new_cursor.dump(), skip_reason=skip)
+
+    return _sensor
+
+
+def _assets(dataset: str) -> list[str]:
     return [f"raw_{dataset}", f"processed_{dataset}"]
 
 
-@dg.sensor(
-    name="raw_batch_files_sensor",
-    minimum_interval_seconds=30,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    target=[f"raw_{d}" for d in BATCH_DATASETS] + [f"processed_{d}" for d in BATCH_DATASETS],
-    description="Notices new or replaced files under raw/users/ and raw/transactions/ and processes their partitions.",
+def _locate_click(key: str) -> tuple[str, str] | None:
+    day = layout.parse_raw_clicks_key(key)
+    return ("clicks", day) if day else None
+
+
+raw_batch_files_sensor = raw_object_sensor(
+    "raw_batch_files_sensor",
+    [f"{layout.RAW}/{d}/" for d in BATCH_DATASETS],
+    layout.parse_raw_batch_key,
+    _assets,
+    "Notices new or replaced files under raw/users/ and raw/transactions/ and processes their partitions "
+    "(raw/<dataset>/ingest_date=YYYY-MM-DD/<file>).",
 )
-def raw_batch_files_sensor(context: dg.SensorEvaluationContext, lake: LakeResource) -> dg.SensorResult:
-    cursor = ObjectCursor.parse(context.cursor)
-    objects = [o for d in BATCH_DATASETS for o in lake.list(f"{layout.RAW}/{d}/")]
-    fresh, new_cursor = cursor.new_objects(objects)
-    requests, ignored = partition_runs(fresh, layout.parse_raw_batch_key, _batch_assets)
-    if ignored:
-        context.log.warning(
-            f"{len(ignored)} object(s) outside the raw layout raw/<dataset>/ingest_date=YYYY-MM-DD/<file> "
-            f"were ignored, e.g. {ignored[:3]}"
-        )
-    skip = None if requests else f"no new raw batch file ({len(objects)} listed)"
-    return dg.SensorResult(run_requests=requests, cursor=new_cursor.dump(), skip_reason=skip)
 
+raw_clicks_sensor = raw_object_sensor(
+    "raw_clicks_sensor",
+    [f"{layout.RAW}/clicks/"],
+    _locate_click,
+    _assets,
+    "Notices new Firehose objects under raw/clicks/YYYY/MM/DD/HH/ and processes their arrival days.",
+)
 
-sensors = [raw_batch_files_sensor]
+sensors = [raw_batch_files_sensor, raw_clicks_sensor]

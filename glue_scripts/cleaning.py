@@ -95,6 +95,22 @@ def column_rules(col: Column, d: Dialect) -> list[tuple[str, str, str]]:
                 f"concat({sql_string(f'{col.name} is not a valid {col.type}: ')}, {shown})",
             )
         )
+    if col.require_zone:
+        rules.append(
+            (
+                f"{n} IS NOT NULL AND NOT {d.full_match(n, '.*(Z|[+-][0-9]{2}:?[0-9]{2})')}",
+                f"no_timezone_{col.name}",
+                f"concat({sql_string(f'{col.name} has no time zone: ')}, {shown})",
+            )
+        )
+    if col.not_after_arrival:
+        rules.append(
+            (
+                f"{t} > __not_after",
+                f"future_{col.name}",
+                f"concat({sql_string(f'{col.name} is later than the record arrived: ')}, {shown})",
+            )
+        )
     if col.pattern:
         rules.append(
             (
@@ -131,13 +147,17 @@ def classify_sql(
     reference_tables: dict[str, str] | None = None,
     explain: bool = False,
     carry: tuple[str, ...] = ("__ord", "__file"),
+    pre_checked: bool = False,
 ) -> str:
     """SQL over ``source`` (the ``carry`` bookkeeping columns and the raw text columns): every
     record, typed, with the first rule it fails as ``reason`` (NULL when clean) and, for failed
     records only, the raw text.
 
     With ``explain`` the result also has ``detail`` (a sentence); engines ask for that only for
-    the few failed records, which keeps the hot path lean.
+    the few failed records, which keeps the hot path lean. With ``pre_checked`` the source has
+    ``__pre_reason``/``__pre_detail`` from parsing (e.g. malformed JSON), which come first.
+    ``carry`` may include ``__not_after`` (the record's arrival, for ``not_after_arrival``) and
+    ``__record`` (the raw record, kept for failed records).
     ``reference_tables`` maps a referencing column to a relation with one column ``key``.
     """
     normalized = ",\n    ".join(f"{_normalized(c)} AS n_{c.name}" for c in ds.columns)
@@ -145,7 +165,7 @@ def classify_sql(
         (d.try_cast(f"n_{c.name}", c.type) if c.type != "string" else f"n_{c.name}") + f" AS t_{c.name}"
         for c in ds.columns
     )
-    whens = []
+    whens = [("__pre_reason IS NOT NULL", "__pre_reason", "__pre_detail")] if pre_checked else []
     for c in ds.columns:
         whens += column_rules(c, d)
     for column, table in (reference_tables or {}).items():
@@ -157,14 +177,18 @@ def classify_sql(
                 f"concat({sql_string(f'{column} not found in {target[0]}.{target[1]}: ')}, n_{column})",
             )
         )
-    reason = "CASE " + " ".join(f"WHEN {cond} THEN {sql_string(r)}" for cond, r, _ in whens) + " END"
-    outputs = [*carry, *(f"t_{c.name}" for c in ds.columns), "reason"]
+    reason = "CASE " + " ".join(f"WHEN {cond} THEN {r if r == '__pre_reason' else sql_string(r)}" for cond, r, _ in whens) + " END"
+    raw_text = [*ds.column_names, *(c for c in carry if c == "__record")]
+    raw_text += ["__pre_reason", "__pre_detail"] if pre_checked else []
+    carried = [c for c in carry if c != "__record"]
+    outputs = [*carried, *(f"t_{c.name}" for c in ds.columns), "reason"]
     if explain:
         outputs.append("CASE " + " ".join(f"WHEN {cond} THEN {det}" for cond, _, det in whens) + " END AS detail")
-        outputs += ds.column_names
+        outputs += [c for c in raw_text if not c.startswith("__pre_")]
     else:  # keep the raw text of failed records only (NULL costs next to nothing)
-        outputs += [f"CASE WHEN reason IS NOT NULL THEN {c} END AS {c}" for c in ds.column_names]
-    raw = ", ".join(ds.column_names)
+        outputs += [f"CASE WHEN reason IS NOT NULL THEN {c} END AS {c}" for c in raw_text]
+    raw = ", ".join(raw_text)
+    carry = tuple(carried)
     return f"""
 WITH normalized AS (
   SELECT {", ".join(carry)}, {raw},

@@ -6,17 +6,19 @@ records, runs that SQL, writes the files into a staging area and publishes them.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
 import shutil
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import duckdb
 
 from clickpipe_dagster.contracts import Dataset
-from glue_scripts import cleaning, layout
+from glue_scripts import cleaning, layout, ndjson_reader
 from glue_scripts.checks import check_output
 from glue_scripts.lake_store import LocalStore, S3Store
 
@@ -113,13 +115,25 @@ class DuckDBJob:
         self.dialect = cleaning.DUCKDB
 
     # -- loading ---------------------------------------------------------------------------
-    def _create_tables(self, refs: dict[str, str]) -> None:
-        # One pass per file: parse, normalize, type and check straight into ``classified``. DuckDB
-        # keeps insertion order, so its rowid is the input order (``__ord``) that dedup relies on.
-        empty = ", ".join(f"NULL::VARCHAR AS {c}" for c in self.ds.column_names)
-        shape = cleaning.classify_sql(
-            self.ds, self.dialect, source=f"(SELECT NULL::VARCHAR AS __file, {empty})", reference_tables=refs, carry=("__file",)
+    @property
+    def _carry(self) -> tuple[str, ...]:
+        """Bookkeeping columns that travel with each record through the rules."""
+        return ("__file",) if self.ds.raw_format == "csv" else ("__file", "__not_after", "__record")
+
+    def _classify(self, source: str, refs: dict[str, str], **kw) -> str:
+        return cleaning.classify_sql(
+            self.ds, self.dialect, source=source, reference_tables=refs, pre_checked=self.ds.raw_format == "ndjson", **kw
         )
+
+    def _create_tables(self, refs: dict[str, str]) -> None:
+        # Records are parsed, normalized, typed and checked straight into ``classified``. DuckDB
+        # keeps insertion order, so its rowid is the input order (``__ord``) that dedup relies on.
+        types = {"__not_after": "TIMESTAMPTZ"}
+        empty = ", ".join(
+            f"NULL::{types.get(c, 'VARCHAR')} AS {c}"
+            for c in [*self._carry, *self.ds.column_names, *(("__pre_reason", "__pre_detail") if self.ds.raw_format == "ndjson" else ())]
+        )
+        shape = self._classify(f"(SELECT {empty})", refs, carry=self._carry)
         self.con.execute(f"CREATE OR REPLACE TABLE classified AS SELECT * FROM ({shape}) LIMIT 0")
         self.con.execute("CREATE OR REPLACE VIEW classified_ord AS SELECT rowid AS __ord, * FROM classified")
         self.con.execute("CREATE OR REPLACE TABLE src_files (__file VARCHAR, first_ord BIGINT)")
@@ -160,10 +174,7 @@ class DuckDBJob:
             FROM read_csv({cleaning.sql_string(str(path))}, header = true, auto_detect = false, columns = {columns},
                           delim = ',', quote = '"', escape = '"', max_line_size = {MAX_LINE_BYTES},
                           store_rejects = true, rejects_table = 'csv_rejects', rejects_scan = 'csv_scans'))"""
-        self.con.execute(
-            "INSERT INTO classified "
-            + cleaning.classify_sql(self.ds, self.dialect, source=source, reference_tables=refs, carry=("__file",))
-        )
+        self.con.execute("INSERT INTO classified " + self._classify(source, refs, carry=self._carry))
         loaded = self.con.execute("SELECT count(*) FROM classified").fetchone()[0] - before
         # One bad line can raise several errors: keep the first per line.
         rejects = self.con.execute(
@@ -200,89 +211,153 @@ class DuckDBJob:
         return tables
 
     # -- the job ---------------------------------------------------------------------------
+    def _raw_objects(self, ingest_date: str) -> list:
+        ds, store = self.ds, self.store
+        if ds.raw_format == "csv":
+            prefix = layout.raw_partition_prefix(ds.name, ingest_date)
+            objects = [o for o in store.list(prefix) if layout.parse_raw_batch_key(o.key)]
+            if not objects:
+                raise JobInputError(
+                    f"no raw {ds.name} file for {ingest_date}: nothing under {store.url(prefix)}. "
+                    f"Upload one with `clickpipe upload FILE --dataset {ds.name} --date {ingest_date}`."
+                )
+            return objects
+        prefix = layout.raw_clicks_day_prefix(ingest_date)
+        return [o for o in store.list(prefix) if layout.parse_raw_clicks_key(o.key) == ingest_date]
+
+    def _load_ndjson(self, objects: list, result: PartitionResult, refs: dict[str, str], workdir: Path) -> None:
+        with contextlib.ExitStack() as stack:
+            files = [(o.key, stack.enter_context(self.store.local_copy(o.key))) for o in objects]
+            bad_rows: list = []
+            ndjson_reader.load_lines(self.con, files, bad_rows, workdir)
+        if bad_rows:
+            self.con.executemany("INSERT INTO bad_input VALUES (?, ?, ?, ?, ?)", bad_rows)
+        arrivals = [
+            (o.key, layout.parse_raw_clicks_arrival(o.key) + timedelta(hours=1) + ndjson_reader.CLOCK_SKEW) for o in objects
+        ]
+        self.con.execute("CREATE OR REPLACE TABLE arrivals (__file VARCHAR, __not_after TIMESTAMPTZ)")
+        self.con.executemany("INSERT INTO arrivals VALUES (?, ?)", arrivals)
+        self.con.execute("INSERT INTO src_files SELECT __file, min(rowid) FROM lines GROUP BY __file")
+        source = f"({ndjson_reader.fields_sql(self.ds, '(SELECT * FROM lines JOIN arrivals USING (__file))')})"
+        self.con.execute("INSERT INTO classified " + self._classify(source, refs, carry=self._carry))
+
+    def _already_delivered(self, ingest_date: str) -> str | None:
+        """Keys that earlier raw partitions delivered for the days this run touches (at-least-once
+        delivery repeats events across partitions): a table ``seen(key, src)``, or None."""
+        ds = self.ds
+        days = [r[0] for r in self.con.execute(
+            f"SELECT DISTINCT {self.dialect.cast(self.dialect.utc_date('t_' + ds.partition_time_column), 'string')} "
+            "FROM classified WHERE reason IS NULL"
+        ).fetchall()]  # fmt: skip
+        own = layout.source_file_name(ingest_date)
+        earlier = [
+            o.key
+            for day in days
+            for o in self.store.list(f"{layout.processed_prefix(ds.name)}dt={day}/")
+            if o.key.rsplit("/", 1)[-1] < own and o.key.rsplit("/", 1)[-1].startswith("part-ingest_date=")
+        ]
+        if not earlier:
+            return None
+        self.con.execute("CREATE OR REPLACE TABLE seen (key VARCHAR, src DATE)")
+        with contextlib.ExitStack() as stack:
+            paths = [str(stack.enter_context(self.store.local_copy(k))) for k in earlier]
+            self.con.execute(
+                f"INSERT INTO seen SELECT {ds.key}, min(ingest_date) FROM read_parquet(?) GROUP BY 1", [paths]
+            )
+        return "seen"
+
     def run(self, ingest_date: str) -> PartitionResult:
         ds, store = self.ds, self.store
         result = PartitionResult(ds.name, ingest_date)
-        prefix = layout.raw_partition_prefix(ds.name, ingest_date)
-        objects = [o for o in store.list(prefix) if layout.parse_raw_batch_key(o.key)]
-        if not objects:
-            raise JobInputError(
-                f"no raw {ds.name} file for {ingest_date}: nothing under {store.url(prefix)}. "
-                f"Upload one with `clickpipe upload FILE --dataset {ds.name} --date {ingest_date}`."
-            )
+        objects = self._raw_objects(ingest_date)
         refs = self._load_references()
         self._create_tables(refs)
-        for obj in objects:
-            result.files_in.append(obj.key)
-            result.bytes_in += obj.size
-            with store.local_copy(obj.key) as path:
-                self._load_csv(obj.key, path, result, refs)
-
-        d = self.dialect
-        self.con.execute("CREATE OR REPLACE TABLE firsts AS " + cleaning.first_of_duplicates_sql(ds, "classified_ord"))
-        # Only the failed records are explained (detail): cheap, they are few.
-        raw = ", ".join(ds.column_names)
-        failed = f"(SELECT __ord, __file, {raw} FROM classified_ord WHERE reason IS NOT NULL)"
-        explained = cleaning.classify_sql(ds, d, source=failed, reference_tables=refs, explain=True)
-        record = "to_json(struct_pack(" + ", ".join(f"{c} := {{p}}{c}" for c in ds.column_names) + "))"
-        self.con.execute(
-            f"""INSERT INTO bad_input
-            SELECT reason, detail, e.__file, 'record ' || (__ord - first_ord + 1), {record.format(p='')}
-            FROM ({explained}) e JOIN src_files USING (__file)"""
-        )
-        self.con.execute(
-            "CREATE OR REPLACE TABLE duplicates AS " + cleaning.duplicate_rows_sql(ds, "classified_ord", "firsts")
-        )
-        self.con.execute(
-            f"""INSERT INTO bad_input
-            SELECT '{cleaning.DUPLICATE_REASON}', '{ds.key} ' || t_{ds.key} || ' seen before in this partition',
-                   x.__file, 'record ' || (__ord - first_ord + 1), {record.format(p='t_')}
-            FROM duplicates x JOIN src_files USING (__file)"""
-        )
-        counts = dict(self.con.execute("SELECT reason, count(*) FROM bad_input GROUP BY reason").fetchall())
-        result.duplicates = counts.pop(cleaning.DUPLICATE_REASON, 0)
-        result.quarantined = sum(counts.values())
-        result.quarantine_reasons = counts
-        # Records that never reached classified (unparseable lines, files with a wrong header) are quarantined
-        # by line number; everything else by record number.
-        loaded, unparsed = self.con.execute(
-            "SELECT (SELECT count(*) FROM classified), (SELECT count(*) FROM bad_input WHERE source_line LIKE 'line %')"
-        ).fetchone()
-        result.rows_in = loaded + unparsed
-
         staging = store.staging_dir()
         try:
-            staged = self._write(staging, ingest_date, result)
+            result.files_in = [o.key for o in objects]
+            result.bytes_in = sum(o.size for o in objects)
+            if not objects:
+                result.messages.append(f"no raw {ds.name} object arrived on {ingest_date}: an empty partition")
+            elif ds.raw_format == "csv":
+                for obj in objects:
+                    with store.local_copy(obj.key) as path:
+                        self._load_csv(obj.key, path, result, refs)
+            else:
+                self._load_ndjson(objects, result, refs, staging)
+            self._quarantine_and_dedup(ingest_date, result, refs)
+            staged = self._write(staging / "out", ingest_date, result)
             result.checks = check_output(self.con, ds, staged, result)
             self._publish(staged, ingest_date, result)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         return result
 
-    def _write(self, staging: Path, ingest_date: str, result: PartitionResult) -> dict[str, Path]:
-        """Write every output file into ``staging``; returns lake key -> staged file."""
+    def _quarantine_and_dedup(self, ingest_date: str, result: PartitionResult, refs: dict[str, str]) -> None:
+        ds = self.ds
+        self.con.execute("CREATE OR REPLACE TABLE firsts AS " + cleaning.first_of_duplicates_sql(ds, "classified_ord"))
+        # Only the failed records are explained (detail): cheap, they are few.
+        keep = ["__ord", *self._carry, *ds.column_names] + (["__pre_reason", "__pre_detail"] if ds.raw_format == "ndjson" else [])
+        failed = f"(SELECT {', '.join(keep)} FROM classified_ord WHERE reason IS NOT NULL)"
+        explained = self._classify(failed, refs, explain=True, carry=("__ord", *self._carry))
+        record = (
+            "__record" if ds.raw_format == "ndjson"
+            else "to_json(struct_pack(" + ", ".join(f"{c} := {c}" for c in ds.column_names) + "))"
+        )  # fmt: skip
+        self.con.execute(
+            f"""INSERT INTO bad_input
+            SELECT reason, detail, e.__file, 'record ' || (__ord - first_ord + 1), {record}
+            FROM ({explained}) e JOIN src_files USING (__file)"""
+        )
+        dupes = cleaning.duplicate_rows_sql(ds, "classified_ord", "firsts")
+        self.con.execute(f"CREATE OR REPLACE TABLE duplicates AS SELECT *, 'seen before in this partition' AS why FROM ({dupes})")
+        if ds.dedup_across_partitions and (seen := self._already_delivered(ingest_date)):
+            self.con.execute(
+                f"""INSERT INTO duplicates
+                SELECT c.*, 'already delivered by ingest_date ' || seen.src FROM classified_ord c
+                JOIN seen ON c.t_{ds.key} = seen.key
+                WHERE c.reason IS NULL AND c.__ord NOT IN (SELECT __ord FROM duplicates)"""
+            )
+        typed = "to_json(struct_pack(" + ", ".join(f"{c} := t_{c}" for c in ds.column_names) + "))"
+        self.con.execute(
+            f"""INSERT INTO bad_input
+            SELECT '{cleaning.DUPLICATE_REASON}', '{ds.key} ' || t_{ds.key} || ' ' || why,
+                   x.__file, 'record ' || (__ord - first_ord + 1), {typed}
+            FROM duplicates x JOIN src_files USING (__file)"""
+        )
+        counts = dict(self.con.execute("SELECT reason, count(*) FROM bad_input GROUP BY reason").fetchall())
+        result.duplicates = counts.pop(cleaning.DUPLICATE_REASON, 0)
+        result.quarantined = sum(counts.values())
+        result.quarantine_reasons = counts
+        # Records that never became rows (unparseable lines, files with a wrong header, damaged
+        # objects) are quarantined by line number; everything else by record number.
+        loaded, unparsed = self.con.execute(
+            "SELECT (SELECT count(*) FROM classified), (SELECT count(*) FROM bad_input WHERE source_line LIKE 'line %')"
+        ).fetchone()
+        result.rows_in = loaded + unparsed
+
+    def _write(self, out: Path, ingest_date: str, result: PartitionResult) -> dict[str, Path]:
+        """Write every output file under ``out``; returns lake key -> staged file."""
         ds, staged = self.ds, {}
+        out.mkdir(parents=True)
         projection = cleaning.clean_projection(ds, self.dialect, ingest_date)
         self.con.execute(
             f"CREATE OR REPLACE TEMP VIEW clean AS SELECT __ord, {projection} "
             f"FROM ({cleaning.clean_rows_sql('classified_ord', 'duplicates')})"
         )
         parquet = "FORMAT parquet, COMPRESSION snappy"
-        if ds.partition_time_column:
-            out = staging / "processed"
+        if ds.partition_columns:
+            data = out / "processed"
             if result.rows_in > result.quarantined + result.duplicates:
                 self.con.execute(
-                    f"COPY (SELECT * EXCLUDE (__ord) FROM clean ORDER BY __ord) TO '{out}' "
-                    f"({parquet}, PARTITION_BY (dt), FILENAME_PATTERN 'part-{{i}}')"
+                    f"COPY (SELECT * EXCLUDE (__ord) FROM clean ORDER BY __ord) TO '{data}' "
+                    f"({parquet}, PARTITION_BY ({', '.join(ds.partition_columns)}), FILENAME_PATTERN 'part-{{i}}')"
                 )
-            for dt_dir in sorted(out.glob("dt=*")) if out.exists() else []:
-                dt = dt_dir.name[3:]
-                for i, f in enumerate(sorted(dt_dir.glob("*.parquet"))):
-                    name = layout.source_file_name(ingest_date)
-                    if i:
-                        name = name.replace(".parquet", f"-{i}.parquet")
-                    staged[f"{layout.processed_prefix(ds.name)}dt={dt}/{name}"] = f
-                result.dt_partitions.append(dt)
+            name = layout.source_file_name(ingest_date)
+            for directory in sorted({f.parent for f in data.rglob("*.parquet")}):
+                rel = directory.relative_to(data).as_posix()
+                for i, f in enumerate(sorted(directory.glob("*.parquet"))):
+                    staged[f"{layout.processed_prefix(ds.name)}{rel}/" + (name if not i else name.replace(".parquet", f"-{i}.parquet"))] = f
+            result.dt_partitions = sorted({layout.parse_dt(k) for k in staged})
             # Counted from the files themselves, so the conservation check can catch a lost row.
             files = [str(p) for p in staged.values()]
             result.rows_out = self.con.execute(f"SELECT count(*) FROM read_parquet({files!r})").fetchone()[0] if files else 0
@@ -296,7 +371,7 @@ class DuckDBJob:
                     self.con.execute("CREATE OR REPLACE TABLE previous AS SELECT * FROM read_parquet(?)", [str(p)])
                 union = f"SELECT * FROM previous WHERE ingest_date <> DATE '{ingest_date}' UNION ALL {union}"
             result.rows_out = self.con.execute("SELECT count(*) FROM clean").fetchone()[0]
-            target = staging / "snapshot.parquet"
+            target = out / "snapshot.parquet"
             self.con.execute(
                 f"""COPY (SELECT * EXCLUDE (__rank) FROM (
                         SELECT *, ROW_NUMBER() OVER (PARTITION BY {ds.key} ORDER BY ingest_date DESC) AS __rank
@@ -305,7 +380,7 @@ class DuckDBJob:
             result.snapshot_rows = self.con.execute(f"SELECT count(*) FROM read_parquet('{target}')").fetchone()[0]
             staged[key] = target
         if result.quarantined + result.duplicates:
-            target = staging / "quarantine.parquet"
+            target = out / "quarantine.parquet"
             self.con.execute(
                 f"""COPY (SELECT reason, detail, source_file, source_line, record, DATE '{ingest_date}' AS ingest_date
                     FROM bad_input ORDER BY source_file, source_line, reason) TO '{target}' ({parquet})"""

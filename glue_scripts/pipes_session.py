@@ -58,10 +58,17 @@ class _Pipes:
 
     @property
     def partition_keys(self) -> list[str]:
-        """Every daily key in scope: one for a normal run, many for a single-run backfill."""
-        if not self.ctx.is_partition_step:
+        """Every daily key in scope: one for a normal run, many for a single-run backfill.
+
+        Dagster 1.13.27 leaves the key range out of the Pipes context when a run targets a range
+        (it checks ``has_partition_key``), so the launching asset also sends the keys as an extra.
+        """
+        if self.extras.get("partition_keys"):
+            return list(self.extras["partition_keys"])
+        try:
+            rng = self.ctx.partition_key_range
+        except Exception:  # DagsterPipesError: the step targets no partition
             return []
-        rng = self.ctx.partition_key_range
         return daily_keys(rng["start"], rng["end"])
 
     @property

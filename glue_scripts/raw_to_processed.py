@@ -20,7 +20,7 @@ import sys
 if __package__ in (None, ""):  # run as a file (Glue, subprocess): make the repo importable
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from clickpipe_dagster.contracts import BATCH_DATASETS, get_dataset  # noqa: E402
+from clickpipe_dagster.contracts import DATASETS, get_dataset  # noqa: E402
 from glue_scripts.lake_store import open_store  # noqa: E402
 from glue_scripts.pipes_session import pipes_session  # noqa: E402
 
@@ -30,7 +30,7 @@ EXIT_BAD_INPUT = 2
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--dataset", required=True, choices=BATCH_DATASETS)
+    p.add_argument("--dataset", required=True, choices=list(DATASETS))
     p.add_argument("--lake", required=True, help="lake root: a directory, file:///dir or s3://bucket/prefix")
     p.add_argument("--engine", default="duckdb", choices=ENGINES)
     p.add_argument("--partition", action="append", default=[], help="ingest date(s) when run without Dagster")

@@ -85,3 +85,24 @@ def test_objects_outside_the_layout_are_ignored_not_fatal(tmp_path):
     with dg.instance_for_test() as instance:
         requests, _ = tick(lake, instance)
         assert [r.partition_key for r in requests] == ["2026-11-01"]
+
+
+def test_click_sensor_requests_arrival_days():
+    import tempfile
+    from datetime import datetime, timezone
+
+    from clickpipe_dagster.sensors import raw_clicks_sensor
+
+    with tempfile.TemporaryDirectory() as d, dg.instance_for_test() as instance:
+        lake = LocalLakeResource(root=d)
+        store = lake.store()
+        for day, hour in (("2026-11-01", 23), ("2026-11-02", 0), ("2026-11-02", 5)):
+            y, m, dd = map(int, day.split("-"))
+            store.put_bytes(b"x", layout.raw_clicks_key("s", datetime(y, m, dd, hour, tzinfo=timezone.utc), f"{day}{hour}"))
+        store.put_bytes(b"x", "raw/clicks/2026/11/02/not-an-hour/x.gz")
+        ctx = dg.build_sensor_context(instance=instance, resources={"lake": lake}, definitions=build_definitions("local"))
+        result = raw_clicks_sensor(ctx)
+        assert {r.partition_key: r.tags["clickpipe/new_objects"] for r in result.run_requests} == {"2026-11-01": "1", "2026-11-02": "2"}
+        assert {k.to_user_string() for k in result.run_requests[0].asset_selection} == {"raw_clicks", "processed_clicks"}
+        ctx = dg.build_sensor_context(instance=instance, cursor=result.cursor, resources={"lake": lake}, definitions=build_definitions("local"))
+        assert not raw_clicks_sensor(ctx).run_requests

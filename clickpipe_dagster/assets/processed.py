@@ -4,7 +4,7 @@ import dagster as dg
 
 from clickpipe_dagster.assets.common import OWNERS, table_schema
 from clickpipe_dagster.checks import processed_check_specs
-from clickpipe_dagster.contracts import BATCH_DATASETS, get_dataset
+from clickpipe_dagster.contracts import DATASETS, get_dataset
 from clickpipe_dagster.partitions import daily_partitions
 from clickpipe_dagster.resources.glue import GlueJobsResource
 from clickpipe_dagster.resources.lake import LakeResource
@@ -20,6 +20,8 @@ def run_job1(context: dg.AssetExecutionContext, dataset: str, lake: LakeResource
         script=JOB1,
         arguments={"--dataset": dataset, "--lake": lake.job_uri},
         env=lake.job_env(),
+        # Pipes drops a partition key *range* from its context (Dagster 1.13.27): send the keys.
+        extras={"partition_keys": list(context.partition_keys)},
     )
     errors = [m["error"] for m in invocation.get_custom_messages() if isinstance(m, dict) and "error" in m]
     if errors:
@@ -38,11 +40,12 @@ def run_job1(context: dg.AssetExecutionContext, dataset: str, lake: LakeResource
             yield result
 
 
-def processed_batch_asset(dataset: str) -> dg.AssetsDefinition:
+def processed_asset_for(dataset: str) -> dg.AssetsDefinition:
     ds = get_dataset(dataset)
     key = dg.AssetKey(f"processed_{dataset}")
+    levels = "/".join(f"{c}=…" for c in ds.partition_columns)
     layout_note = (
-        f"`processed/{dataset}/dt=YYYY-MM-DD/part-ingest_date=…parquet`, by the UTC date of `{ds.partition_time_column}`"
+        f"`processed/{dataset}/{levels}/part-ingest_date=…parquet`, by the UTC date of `{ds.partition_time_column}`"
         if ds.partition_time_column
         else f"`processed/{dataset}/{dataset}.parquet`, the current snapshot (per key, the newest ingest date wins)"
     )
@@ -60,11 +63,14 @@ def processed_batch_asset(dataset: str) -> dg.AssetsDefinition:
         check_specs=processed_check_specs(ds, key),
         group_name="processed",
         kinds={"glue", "duckdb", "parquet"},
+        # A stream backfills a whole date range in one job run; batch partitions run one by one
+        # because transactions need the users snapshot of their own day.
+        backfill_policy=dg.BackfillPolicy.single_run() if ds.raw_format == "ndjson" else None,
         owners=OWNERS,
         code_version="job1-v1",
         description=(
             f"{ds.description} Cleaned by Glue Job 1 (`glue_scripts/{JOB1}`) from the raw partition of the "
-            f"same ingest date: validated against the contract, trimmed and normalized, deduplicated on "
+            f"same ingest (arrival) date: validated against the contract, trimmed and normalized, deduplicated on "
             f"`{ds.key}`, bad rows sent to `quarantine/{dataset}/` with a reason. Layout: {layout_note}."
         ),
         metadata={"dagster/column_schema": table_schema(ds), "key": ds.key},
@@ -75,4 +81,4 @@ def processed_batch_asset(dataset: str) -> dg.AssetsDefinition:
     return processed_asset
 
 
-processed_assets = [processed_batch_asset(d) for d in BATCH_DATASETS]
+processed_assets = [processed_asset_for(d) for d in DATASETS]

@@ -3,7 +3,7 @@
 import dagster as dg
 
 from clickpipe_dagster.assets.common import OWNERS
-from clickpipe_dagster.contracts import BATCH_DATASETS, get_dataset
+from clickpipe_dagster.contracts import BATCH_DATASETS, CLICKS, get_dataset
 from clickpipe_dagster.partitions import daily_partitions
 from clickpipe_dagster.resources.lake import LakeResource
 from glue_scripts import layout
@@ -47,4 +47,37 @@ def raw_batch_asset(dataset: str) -> dg.AssetsDefinition:
     return raw_asset
 
 
-raw_assets = [raw_batch_asset(d) for d in BATCH_DATASETS]
+@dg.asset(
+    name="raw_clicks",
+    partitions_def=daily_partitions,
+    group_name="raw",
+    kinds={"s3", "firehose", "json"},
+    owners=OWNERS,
+    description=(
+        f"The Firehose raw stream: gzip NDJSON objects under `raw/clicks/YYYY/MM/DD/HH/` by UTC arrival hour, "
+        f"one partition per arrival day. {CLICKS.description} Materializing a partition takes stock of its "
+        "objects; a day with none is empty, not an error."
+    ),
+    backfill_policy=dg.BackfillPolicy.single_run(),
+)
+def raw_clicks(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+    objects, per_day = [], {}
+    for day in context.partition_keys:
+        prefix = layout.raw_clicks_day_prefix(day)
+        found = [o for o in lake.list(prefix) if layout.parse_raw_clicks_key(o.key) == day]
+        if not found:
+            context.log.warning(f"no click object arrived on {day} under {lake.console_url(prefix)}")
+        per_day[day] = len(found)
+        objects += found
+    first = context.partition_keys[0]
+    return dg.MaterializeResult(
+        metadata={
+            "object_count": len(objects),
+            "bytes": sum(o.size for o in objects),
+            "objects_per_day": per_day,
+            "location": dg.MetadataValue.url(lake.console_url(layout.raw_clicks_day_prefix(first))),
+        }
+    )
+
+
+raw_assets = [raw_batch_asset(d) for d in BATCH_DATASETS] + [raw_clicks]

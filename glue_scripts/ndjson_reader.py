@@ -1,0 +1,146 @@
+"""Reading Firehose objects (gzip NDJSON) into the text columns the cleaning rules expect.
+
+Each line is read as text, so a malformed line becomes a quarantine row rather than an error
+for the whole object. JSON-level problems (not JSON, not an object, a field of the wrong JSON
+type) become ``__pre_reason``; the contract's own rules run afterwards, like for CSV. A broken
+gzip object is salvaged in Python: the complete lines before the damage are kept and the rest is
+quarantined as one record that says what happened.
+"""
+
+from __future__ import annotations
+
+import zlib
+from datetime import timedelta
+from pathlib import Path
+
+import duckdb
+
+from clickpipe_dagster.contracts import Dataset
+from glue_scripts.cleaning import sql_string
+
+# Event times up to this much after the end of their arrival hour are clock skew, not the future.
+CLOCK_SKEW = timedelta(minutes=5)
+MAX_LINE_BYTES = 8 * 1024 * 1024
+
+
+def _line_reader(paths: list[str], *, compressed: bool) -> str:
+    files = "[" + ", ".join(sql_string(p) for p in paths) + "]"
+    # \x01 never appears unescaped in valid JSON: every line is one value.
+    return (
+        f"read_csv({files}, columns = {{'line': 'VARCHAR'}}, header = false, delim = '\\x01', quote = '', "
+        f"escape = '', auto_detect = false, filename = true, max_line_size = {MAX_LINE_BYTES}, "
+        f"compression = '{'gzip' if compressed else 'none'}', store_rejects = true, "
+        "rejects_table = 'json_rejects', rejects_scan = 'json_scans')"
+    )
+
+
+def salvage_gzip(path: Path) -> tuple[bytes, str | None]:
+    """The decompressed bytes up to the damage, and what the damage was (None if the object is fine)."""
+    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    out = []
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            try:
+                out.append(d.decompress(chunk))
+            except zlib.error as e:
+                return b"".join(out), f"corrupt gzip data ({e})"
+            if d.eof and d.unused_data:
+                # a second gzip member (concatenated objects are valid gzip): continue with it
+                rest = d.unused_data + f.read()
+                d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                try:
+                    out.append(d.decompress(rest))
+                except zlib.error as e:
+                    return b"".join(out), f"corrupt gzip data ({e})"
+    if not d.eof:
+        return b"".join(out), "gzip stream ends early (truncated object)"
+    return b"".join(out), None
+
+
+def load_lines(con: duckdb.DuckDBPyConnection, files: list[tuple[str, Path]], bad_rows: list, workdir: Path) -> None:
+    """Fill ``lines(__file, line)`` from the objects, in input order; unreadable parts go to bad_rows."""
+    con.execute("CREATE OR REPLACE TABLE lines (__file VARCHAR, line VARCHAR)")
+    con.execute("CREATE OR REPLACE TABLE file_paths (path VARCHAR, __file VARCHAR)")
+    con.executemany("INSERT INTO file_paths VALUES (?, ?)", [(str(p), k) for k, p in files])
+
+    def insert(paths: list[str], compressed: bool) -> None:
+        con.execute(
+            f"INSERT INTO lines SELECT fp.__file, r.line FROM {_line_reader(paths, compressed=compressed)} r "
+            "JOIN file_paths fp ON fp.path = r.filename"
+        )
+
+    paths = [str(p) for _, p in files]
+    try:
+        insert(paths, True)
+    except (duckdb.IOException, duckdb.InvalidInputException):
+        # Some object is damaged: read them one by one to find it, and salvage what can be read.
+        con.execute("DELETE FROM lines")
+        for n, (key, path) in enumerate(files):
+            try:
+                insert([str(path)], True)
+                continue
+            except (duckdb.IOException, duckdb.InvalidInputException):
+                pass
+            data, problem = salvage_gzip(path)
+            complete, _, partial = data.rpartition(b"\n")
+            if complete:
+                plain = workdir / f"salvaged-{n}.ndjson"
+                plain.write_bytes(complete + b"\n")
+                con.execute("INSERT INTO file_paths VALUES (?, ?)", [str(plain), key])
+                insert([str(plain)], False)
+            kept = complete.count(b"\n") + 1 if complete else 0
+            bad_rows.append(
+                (
+                    "corrupt_object",
+                    f"{problem or 'not a gzip object'}; the {kept} complete line(s) before the damage were kept",
+                    key,
+                    f"line {kept + 1}",
+                    partial.decode("utf-8", "replace")[:65536],
+                )
+            )
+    rejects = con.execute(
+        """SELECT fp.__file, line, arg_min(error_type, byte_position), arg_min(error_message, byte_position),
+                  arg_min(csv_line, byte_position)
+           FROM json_rejects r JOIN json_scans s USING (scan_id, file_id) JOIN file_paths fp ON fp.path = s.file_path
+           GROUP BY ALL ORDER BY 1, 2"""
+    ).fetchall()
+    for key, line, etype, msg, raw in rejects:
+        reason = "line_too_long" if "MAXIMUM" in etype else "invalid_encoding" if "ENCOD" in etype or "UNICODE" in etype else "malformed_json"
+        bad_rows.append((reason, msg, key, f"line {line}", (raw or "").strip("\r\n")[:65536]))
+    con.execute("DROP TABLE IF EXISTS json_rejects; DROP TABLE IF EXISTS json_scans")
+
+
+def fields_sql(ds: Dataset, source: str) -> str:
+    """From ``source(__file, line, ...)`` to the contract's text columns plus ``__pre_reason``."""
+    paths = "[" + ", ".join(sql_string(f"$.{c}") for c in ds.column_names) + "]"
+    json_cols = {c.name for c in ds.columns if c.name == "properties"}  # free-form JSON objects
+    type_checks = []
+    for i, c in enumerate(ds.columns, start=1):
+        allowed = "('OBJECT', 'NULL')" if c.name in json_cols else "('VARCHAR', 'NULL')"
+        type_checks.append(
+            (
+                f"types[{i}] IS NOT NULL AND types[{i}] NOT IN {allowed}",
+                f"wrong_type_{c.name}",
+                f"concat({sql_string(c.name + ' must be a JSON ' + ('object' if c.name in json_cols else 'string') + ', got ')}, lower(types[{i}]))",
+            )
+        )
+    whens = [
+        ("jt IS NULL", "malformed_json", "'not a JSON document'"),
+        ("jt <> 'OBJECT'", "not_an_object", "concat('a JSON ', lower(jt), ' instead of an object')"),
+        *type_checks,
+    ]
+    pre_reason = "CASE " + " ".join(f"WHEN {w} THEN {sql_string(r)}" for w, r, _ in whens) + " END"
+    pre_detail = "CASE " + " ".join(f"WHEN {w} THEN {d}" for w, _, d in whens) + " END"
+    values = ", ".join(
+        (f"CASE WHEN types[{i}] = 'OBJECT' THEN CAST(json_extract(line, '$.{c.name}') AS VARCHAR) END" if c.name in json_cols else f"vals[{i}]")
+        + f" AS {c.name}"
+        for i, c in enumerate(ds.columns, start=1)
+    )
+    return f"""
+SELECT __file, __not_after, line AS __record, {pre_reason} AS __pre_reason, {pre_detail} AS __pre_detail, {values}
+FROM (
+  SELECT *, CASE WHEN jt = 'OBJECT' THEN try(json_type(line, {paths})) END AS types,
+            CASE WHEN jt = 'OBJECT' THEN try(json_extract_string(line, {paths})) END AS vals
+  FROM (SELECT *, try(json_type(line)) AS jt FROM {source})
+)
+"""
