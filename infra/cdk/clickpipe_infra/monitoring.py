@@ -57,7 +57,7 @@ class Monitoring(Construct):
 
         widgets: list[cw.IWidget] = []
 
-        # Glue: a job run that ends FAILED, TIMEOUT or ERROR (EventBridge "Glue Job State Change").
+        # Glue: a job run that ends FAILED or TIMEOUT (EventBridge "Glue Job State Change" rules of the L2).
         for name, job in jobs.items():
             failed = job.metric_failure(period=FIVE_MIN, statistic="Sum")
             timed_out = job.metric_timeout(period=FIVE_MIN, statistic="Sum")

@@ -12,13 +12,20 @@ from cdk_nag import AwsSolutionsChecks
 from constructs import IConstruct
 
 
+# Context key the tests set to build the app without acknowledgements, to prove each one still
+# matches a real finding (a stale acknowledgement would hide nothing and explain nothing).
+SKIP_ACKNOWLEDGEMENTS = "clickpipe:nag-skip-acknowledgements"
+
+
 def acknowledge(scope: IConstruct, rule: str, reason: str, applies_to: list[str] | None = None) -> None:
     """Acknowledge ``rule`` (e.g. ``AwsSolutions-IAM5``) on scope; one id per ``applies_to`` finding."""
     if not rule.startswith("AwsSolutions-"):
         raise ValueError(f"acknowledge the full rule id, e.g. AwsSolutions-IAM5, not {rule!r}")
-    if len(reason.split()) < 6:
+    if len(reason.split()) < 8:
         raise ValueError(f"{rule}: give a specific reason, not {reason!r}")
     ids = [f"{rule}[{finding}]" for finding in applies_to] if applies_to else [rule]
+    if scope.node.try_get_context(SKIP_ACKNOWLEDGEMENTS):
+        return
     for rule_id in ids:
         cdk.Validations.of(scope).acknowledge(cdk.Acknowledgment(id=rule_id, reason=reason))
 

@@ -320,7 +320,7 @@ class Processing(Construct):
         acknowledge(
             role,
             "AwsSolutions-IAM5",
-            "EC2 Describe* actions used by Glue to place a job on a VPC connection support no resource-level permissions.",
+            "Glue places the job on the VPC connection with EC2 Describe* calls (subnets, security groups, endpoints, route tables), which support no resource-level permissions (read-only).",
             applies_to=["Resource::*"],
         )
         acknowledge(

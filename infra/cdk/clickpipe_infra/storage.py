@@ -13,7 +13,6 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from clickpipe_infra.layout import LakeLayout
-from clickpipe_infra.nag import acknowledge
 from clickpipe_infra.settings import Settings
 
 
@@ -40,12 +39,6 @@ class Storage(Construct):
                 s3.LifecycleRule(id="expire-access-logs", expiration=cdk.Duration.days(365), noncurrent_version_expiration=cdk.Duration.days(30)),
             ],
         )
-        acknowledge(
-            self.access_logs,
-            "AwsSolutions-S1",
-            "This is the access-log target bucket itself; logging it into itself would loop, and it holds only S3 access logs and VPC flow logs.",
-        )
-
         def data_bucket(cid: str, log_prefix: str, rules: list[s3.LifecycleRule]) -> s3.Bucket:
             return s3.Bucket(
                 self,

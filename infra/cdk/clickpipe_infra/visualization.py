@@ -50,7 +50,7 @@ class Visualization(Construct):
         acknowledge(
             self.role,
             "AwsSolutions-IAM5",
-            "ec2:DescribeSubnets and ec2:DescribeSecurityGroups support no resource-level permissions.",
+            "QuickSight validates the connection with ec2:DescribeSubnets and ec2:DescribeSecurityGroups, which support no resource-level permissions (read-only).",
             applies_to=["Resource::*"],
         )
 
