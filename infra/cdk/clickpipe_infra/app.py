@@ -33,7 +33,8 @@ def build_app(
         app.node.try_get_context("stack_name") or STACK_NAME,
         repo_root=repo_root,
         description="clickpipe: lake, click stream, Glue jobs, Athena, RDS, QuickSight VPC connection, alarms",
-        env=cdk.Environment(account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION")),
+        # Environment-agnostic on purpose: the template deployed is the one synthesized and tested
+        # offline (no AZ lookups); the account and region come from the deploying credentials.
     )
     cdk.Tags.of(app).add("project", "clickpipe")
     if nag:
