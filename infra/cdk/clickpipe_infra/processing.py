@@ -122,6 +122,8 @@ class Processing(Construct):
             **self._job_common(),
         )
 
+        self.job1.node.add_dependency(self.job1_role)  # its policy exists before the job can run
+
         # Job 2: processed -> RDS, inside the VPC.
         self.connection = glue.Connection(
             self,
@@ -164,6 +166,7 @@ class Processing(Construct):
                 },
                 **self._job_common(),
             )
+            self.job2.node.add_dependency(self.job2_role)
 
         self.jobs = [j for j in (self.job1, self.job2) if j is not None]
 
@@ -188,7 +191,7 @@ class Processing(Construct):
         role = iam.Role(
             self,
             cid,
-            assumed_by=iam.ServicePrincipal("glue.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": stack.account}}),
+            assumed_by=iam.ServicePrincipal("glue.amazonaws.com"),
             description=description,
         )
         key, storage = self._key, self._storage

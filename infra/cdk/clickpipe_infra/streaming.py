@@ -53,7 +53,8 @@ class Streaming(Construct):
         self.firehose_s3_role = iam.Role(
             self,
             "FirehoseS3Role",
-            assumed_by=iam.ServicePrincipal("firehose.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": cdk.Stack.of(self).account}}),
+            # Firehose passes the account as external id (its documented confused-deputy guard).
+            assumed_by=iam.ServicePrincipal("firehose.amazonaws.com", conditions={"StringEquals": {"sts:ExternalId": cdk.Stack.of(self).account}}),
             description="Firehose clicks delivery: write raw/clicks/ and the Firehose error prefix of the lake",
         )
         delivery_prefixes = [layout.clicks_raw, layout.firehose_errors]

@@ -21,9 +21,7 @@ class Visualization(Construct):
         self.role = iam.Role(
             self,
             "VpcConnectionRole",
-            assumed_by=iam.ServicePrincipal(
-                "quicksight.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": stack.account}}
-            ),
+            assumed_by=iam.ServicePrincipal("quicksight.amazonaws.com"),
             description="QuickSight VPC connection: manage its network interfaces in the clickpipe subnets",
         )
         arn = f"arn:{stack.partition}:ec2:{stack.region}:{stack.account}"
