@@ -76,7 +76,16 @@ class Processing(Construct):
             cloud_watch_encryption=glue.CloudWatchEncryption.kms(key),
             job_bookmarks_encryption=glue.JobBookmarksEncryption.client_side_kms(key),
         )
-        self.log_group = logs.LogGroup(self, "ContinuousLogs", retention=log_retention, encryption_key=key, removal_policy=cdk.RemovalPolicy.DESTROY)
+        # Under /aws-glue/ like Glue's own groups, so one grant covers the continuous logs and the
+        # output/error groups Glue derives from names at run time (Dagster Pipes reads .../output).
+        self.log_group = logs.LogGroup(
+            self,
+            "ContinuousLogs",
+            log_group_name=f"/aws-glue/{stack.stack_name.lower()}",
+            retention=log_retention,
+            encryption_key=key,
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+        )
 
         # Synth-time bundles. Assets are staged (copied into the cloud assembly) when constructed, so
         # the temporary directory can go right after.

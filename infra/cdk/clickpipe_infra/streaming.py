@@ -137,7 +137,6 @@ class Streaming(Construct):
             log_group=fn_logs,
             memory_size=256,
             timeout=cdk.Duration.seconds(60),
-            reserved_concurrent_executions=2,
             environment={"CLICKPIPE_KINESIS_STREAM": self.stream.stream_name, "CLICKPIPE_ENV": "aws"},
         )
         acknowledge(

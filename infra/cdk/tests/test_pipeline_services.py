@@ -99,6 +99,9 @@ def test_glue_job1_is_a_glue5_spark_job_with_its_modules_and_zip(default):
     assert p["SecurityConfiguration"] == {"Ref": default.logical_id(proc.security_configuration)}
     assert "Connections" not in p
     assert p["Name"] == "clickpipe-raw-to-processed"
+    # The role's /aws-glue/* log grant covers the continuous group and the groups Glue derives from it.
+    group = default.json["Resources"][default.logical_id(proc.log_group)]["Properties"]["LogGroupName"]
+    assert group.startswith("/aws-glue/")
 
 
 def test_job2_exists_only_when_its_script_does(default, variant):
