@@ -17,17 +17,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aws_cdk as cdk
-from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
 from clickpipe_infra.nag import acknowledge
-from clickpipe_infra.network import PG_PORT, Network
+from clickpipe_infra.network import Network
 from clickpipe_infra.repo import JOB1_SCRIPT, JOB2_SCRIPT, REPO_ROOT, write_glue_code_zip, write_vendor_zip
 from clickpipe_infra.storage import Storage
 
@@ -255,7 +253,7 @@ class Processing(Construct):
             role,
             "AwsSolutions-IAM5",
             "Glue names its output/error log groups at run time after the security configuration and role (/aws-glue/jobs-<config>-role/<role>/...); scoped to /aws-glue/ in this account and region.",
-            applies_to=[f"Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws-glue/*"],
+            applies_to=["Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws-glue/*"],
         )
         acknowledge(
             role,
