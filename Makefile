@@ -6,7 +6,7 @@ export CLICKPIPE_HOME ?= $(CURDIR)/.clickpipe
 export DAGSTER_HOME   := $(CLICKPIPE_HOME)/dagster
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: demo test dev bench clean reset
+.PHONY: demo test dev bench clean reset synth cdk-test
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,33 @@ dev: $(VENV)/.installed-base
 ## bench: benchmarks against named peers (not a test)
 bench: $(VENV)/.installed-bench
 	$(BIN)/python -m bench.run_all
+
+# The CDK app (infra/cdk) has its own venv (aws-cdk-lib + cdk-nag, ~460 MB) apart from .venv.
+CDK_DIR  := infra/cdk
+CDK_VENV := $(CDK_DIR)/.venv
+CDK_BIN  := $(CDK_VENV)/bin
+CDK_PIP  := $(CDK_BIN)/python -m pip --disable-pip-version-check -q
+# jsii runs the CDK on the machine's Node 20; these silence its untested/end-of-life banners.
+export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+
+$(CDK_BIN)/python:
+	$(PYTHON) -m venv $(CDK_VENV)
+	$(CDK_PIP) install --upgrade pip
+
+$(CDK_VENV)/.installed: $(CDK_BIN)/python $(CDK_DIR)/requirements.txt
+	$(CDK_PIP) install -r $(CDK_DIR)/requirements.txt
+	$(CDK_BIN)/python -m pip check
+	touch $@
+
+## synth: synthesize the CDK app into infra/cdk/cdk.out, offline, cdk-nag enforced (no CDK CLI needed)
+synth: $(CDK_VENV)/.installed
+	rm -rf $(CDK_DIR)/cdk.out
+	cd $(CDK_DIR) && .venv/bin/python app.py
+
+## cdk-test: the CDK app's tests (template assertions, cdk-nag, outputs_to_env)
+cdk-test: $(CDK_VENV)/.installed
+	$(CDK_BIN)/python -m pytest $(CDK_DIR)/tests
 
 ## reset: delete all local state (lake, Dagster instance, database, dashboard)
 reset:

@@ -1,0 +1,44 @@
+"""The lake's key layout on S3: the same keys as ``glue_scripts/layout.py`` uses locally.
+
+raw/users/ingest_date=YYYY-MM-DD/, raw/transactions/ingest_date=YYYY-MM-DD/, raw/clicks/YYYY/MM/DD/HH/
+(Firehose), processed/<dataset>/..., quarantine/<dataset>/..., all under an optional prefix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class LakeLayout:
+    prefix: str = ""
+
+    def key(self, *parts: str) -> str:
+        """A key prefix ending in '/': key("raw", "clicks") -> "raw/clicks/"."""
+        head = [self.prefix] if self.prefix else []
+        return "/".join(head + [p.strip("/") for p in parts]) + "/"
+
+    @property
+    def raw(self) -> str:
+        return self.key("raw")
+
+    @property
+    def processed(self) -> str:
+        return self.key("processed")
+
+    @property
+    def quarantine(self) -> str:
+        return self.key("quarantine")
+
+    @property
+    def clicks_raw(self) -> str:
+        return self.key("raw", "clicks")
+
+    @property
+    def firehose_errors(self) -> str:
+        """Records Firehose could not deliver; outside raw/ so sensors never read them as input."""
+        return self.key("errors", "firehose", "clicks")
+
+    def lake_uri(self, bucket_name: str) -> str:
+        """The ``--lake`` argument of the Glue jobs and the lake_uri of catalog.glue_table_input."""
+        return f"s3://{bucket_name}/{self.prefix}" if self.prefix else f"s3://{bucket_name}"

@@ -1,0 +1,341 @@
+"""Glue jobs for glue_scripts/ on Glue 5.0 (Spark 3.5, Python 3.11), launched by Dagster Pipes.
+
+Job 1 (raw_to_processed.py) is a PySpark ETL job: today its ``--engine duckdb`` runs on the driver, and
+the same job runs ``--engine spark`` later without a change of job type (bookmarks need a Spark job too).
+Job 2 (processed_to_rds.py) runs on a Glue NETWORK connection in the VPC; it is created only when the
+script exists in the repository.
+
+Both jobs get ``--extra-py-files`` = a zip of clickpipe_dagster/{__init__,contracts,catalog}.py and
+glue_scripts/*.py, built at synth time (no Docker), an encrypting security configuration and
+continuous CloudWatch logging into a KMS-encrypted log group.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import aws_cdk as cdk
+from aws_cdk import aws_glue as glue
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3_assets as s3_assets
+from constructs import Construct
+
+from clickpipe_infra.nag import acknowledge
+from clickpipe_infra.network import Network
+from clickpipe_infra.repo import JOB1_SCRIPT, JOB2_SCRIPT, REPO_ROOT, write_glue_code_zip, write_vendor_zip
+from clickpipe_infra.storage import Storage
+
+# What the job scripts import beyond Glue 5.0's own modules (pinned like pyproject.toml).
+GLUE_PYTHON_MODULES = ("dagster-pipes==1.13.27", "duckdb==2.0.0")
+PIPES_PREFIX = "dagster-pipes/"  # AwsGlueJobsResource.pipes_prefix default
+GLUE_TEMP_PREFIX = "glue-temp/"
+
+
+@dataclass(frozen=True)
+class RdsTarget:
+    """What Job 2 needs to reach PostgreSQL."""
+
+    secret_arn: str
+    host: str
+    port: str
+    database: str
+
+
+def _code(asset: s3_assets.Asset) -> glue.Code:
+    return glue.Code.from_bucket(asset.bucket, asset.s3_object_key)
+
+
+class Processing(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        key: kms.IKey,
+        storage: Storage,
+        network: Network,
+        rds: RdsTarget,
+        log_retention: logs.RetentionDays,
+        repo_root: Path = REPO_ROOT,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = cdk.Stack.of(self)
+        self._key, self._storage = key, storage
+        layout = storage.layout
+
+        self.security_configuration = glue.SecurityConfiguration(
+            self,
+            "Encryption",
+            s3_encryption=glue.S3Encryption.kms(key),
+            cloud_watch_encryption=glue.CloudWatchEncryption.kms(key),
+            job_bookmarks_encryption=glue.JobBookmarksEncryption.client_side_kms(key),
+        )
+        # Under /aws-glue/ like Glue's own groups, so one grant covers the continuous logs and the
+        # output/error groups Glue derives from names at run time (Dagster Pipes reads .../output).
+        self.log_group = logs.LogGroup(
+            self,
+            "ContinuousLogs",
+            log_group_name=f"/aws-glue/{stack.stack_name.lower()}",
+            retention=log_retention,
+            encryption_key=key,
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+        )
+
+        # Synth-time bundles. Assets are staged (copied into the cloud assembly) when constructed, so
+        # the temporary directory can go right after.
+        with tempfile.TemporaryDirectory(prefix="clickpipe-glue-") as tmp:
+            self.code_zip = s3_assets.Asset(self, "CodeZip", path=str(write_glue_code_zip(Path(tmp), repo_root)))
+            self.vendor_zip = s3_assets.Asset(self, "VendorZip", path=str(write_vendor_zip(Path(tmp))))
+        self.job1_script = s3_assets.Asset(self, "Job1Script", path=str(repo_root / JOB1_SCRIPT))
+        job2_exists = (repo_root / JOB2_SCRIPT).is_file()
+        self.job2_script = s3_assets.Asset(self, "Job2Script", path=str(repo_root / JOB2_SCRIPT)) if job2_exists else None
+
+        common_args = {
+            "--lake": storage.lake_uri,
+            "--job-bookmark-option": "job-bookmark-disable",  # available: pass job-bookmark-enable per run
+            "--TempDir": storage.pipes.s3_url_for_object(GLUE_TEMP_PREFIX),
+            "--enable-job-insights": "true",
+        }
+
+        # Job 1: raw -> processed + quarantine. No connection: Glue's own network reaches the package
+        # index for --additional-python-modules.
+        self.job1_role = self._role(
+            "Job1Role", "Glue Job 1 (raw -> processed): reads raw/, writes processed/ and quarantine/", [self.job1_script, self.code_zip]
+        )
+        self._grant_lake(
+            self.job1_role,
+            read=[layout.raw, layout.processed, layout.quarantine],
+            write=[layout.processed, layout.quarantine],
+        )
+        self.job1 = glue.PySparkEtlJob(
+            self,
+            "Job1",
+            job_name=f"{stack.stack_name.lower()}-raw-to-processed",
+            description="clickpipe Glue Job 1: raw zone -> processed zone (clean, dedup, quarantine)",
+            glue_version=glue.GlueVersion.V5_0,
+            role=self.job1_role.without_policy_updates(),
+            script=_code(self.job1_script),
+            extra_python_files=[_code(self.code_zip)],
+            worker_configuration=glue.WorkerConfiguration(worker_type=glue.WorkerType.G_1X, number_of_workers=2),
+            default_arguments={
+                **common_args,
+                "--engine": "duckdb",
+                "--additional-python-modules": ",".join(GLUE_PYTHON_MODULES),
+            },
+            **self._job_common(),
+        )
+
+        self.job1.node.add_dependency(self.job1_role)  # its policy exists before the job can run
+
+        # Job 2: processed -> RDS, inside the VPC.
+        self.connection = glue.Connection(
+            self,
+            "VpcConnection",
+            type=glue.ConnectionType.NETWORK,
+            description="clickpipe VPC (isolated subnet) for Glue jobs that reach RDS",
+            network=glue.ConnectionNetwork.subnet(network.vpc.isolated_subnets[0]),
+            security_groups=[network.glue_sg],
+        )
+        self.job2 = None
+        self.job2_role = None
+        if self.job2_script is not None:
+            self.job2_role = self._role(
+                "Job2Role",
+                "Glue Job 2 (processed -> RDS): reads processed/, reads the RDS secret",
+                [self.job2_script, self.code_zip, self.vendor_zip],
+            )
+            self._grant_lake(self.job2_role, read=[layout.processed], write=[])
+            self.job2_role.add_to_policy(
+                iam.PolicyStatement(sid="ReadRdsSecret", actions=["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"], resources=[rds.secret_arn])
+            )
+            self._grant_vpc_access(self.job2_role, network)
+            self.job2 = glue.PySparkEtlJob(
+                self,
+                "Job2",
+                job_name=f"{stack.stack_name.lower()}-processed-to-rds",
+                description="clickpipe Glue Job 2: processed zone -> marts in RDS PostgreSQL",
+                glue_version=glue.GlueVersion.V5_0,
+                role=self.job2_role.without_policy_updates(),
+                script=_code(self.job2_script),
+                connections=[self.connection],
+                extra_python_files=[_code(self.code_zip), _code(self.vendor_zip)],
+                worker_configuration=glue.WorkerConfiguration(worker_type=glue.WorkerType.G_1X, number_of_workers=2),
+                default_arguments={
+                    **common_args,
+                    "--rds-secret-arn": rds.secret_arn,
+                    "--rds-host": rds.host,
+                    "--rds-port": rds.port,
+                    "--rds-database": rds.database,
+                },
+                **self._job_common(),
+            )
+            self.job2.node.add_dependency(self.job2_role)
+
+        self.jobs = [j for j in (self.job1, self.job2) if j is not None]
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    def _job_common(self) -> dict:
+        return dict(
+            security_configuration=self.security_configuration,
+            continuous_logging=glue.ContinuousLoggingProps(enabled=True, log_group=self.log_group, quiet=True),
+            enable_metrics=True,
+            enable_observability_metrics=True,
+            max_concurrent_runs=10,  # one run per partition; a backfill is one run (BackfillPolicy.single_run)
+            max_retries=0,  # Dagster owns retries
+            timeout=cdk.Duration.hours(2),
+        )
+
+    def _role(self, cid: str, description: str, assets: list[s3_assets.Asset]) -> iam.Role:
+        """The job's role, with every permission written here: the job construct gets the role through
+        ``without_policy_updates()``, so the L2's broad grants (s3:GetObject*/List* on the whole asset
+        bucket) never land on it."""
+        stack = cdk.Stack.of(self)
+        role = iam.Role(
+            self,
+            cid,
+            assumed_by=iam.ServicePrincipal("glue.amazonaws.com"),
+            description=description,
+        )
+        key, storage = self._key, self._storage
+        # The job's script and zips: exactly these objects of the CDK asset bucket.
+        role.add_to_policy(
+            iam.PolicyStatement(sid="JobCode", actions=["s3:GetObject"], resources=[a.bucket.arn_for_objects(a.s3_object_key) for a in assets])
+        )
+        # Dagster Pipes context (PipesS3ContextLoader) and Glue's temp dir.
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="PipesContextAndGlueTemp",
+                actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                resources=[storage.pipes.arn_for_objects(PIPES_PREFIX + "*"), storage.pipes.arn_for_objects(GLUE_TEMP_PREFIX + "*")],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ListPipesAndGlueTemp",
+                actions=["s3:ListBucket"],
+                resources=[storage.pipes.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [PIPES_PREFIX + "*", GLUE_TEMP_PREFIX + "*"]}},
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(sid="DataKey", actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"], resources=[key.key_arn])
+        )
+        # Continuous logs go to our log group; Glue also writes /aws-glue/jobs-<security config>-role/...
+        # output and error groups, whose names it derives at run time.
+        glue_logs = f"arn:{stack.partition}:logs:{stack.region}:{stack.account}:log-group:/aws-glue/*"
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="GlueLogs",
+                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:AssociateKmsKey"],
+                resources=[self.log_group.log_group_arn, glue_logs],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="GlueJobMetrics",
+                actions=["cloudwatch:PutMetricData"],
+                resources=["*"],
+                conditions={"StringEquals": {"cloudwatch:namespace": "Glue"}},
+            )
+        )
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5",
+            "cloudwatch:PutMetricData supports no resource-level permissions; the statement is limited to the Glue metric namespace by condition.",
+            applies_to=["Resource::*"],
+        )
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5",
+            "Glue names its output/error log groups at run time after the security configuration and role (/aws-glue/jobs-<config>-role/<role>/...); scoped to /aws-glue/ in this account and region.",
+            applies_to=["Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws-glue/*"],
+        )
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5",
+            "Dagster Pipes writes one context object per run under dagster-pipes/ and Glue spills under glue-temp/ with run-generated keys; scoped to those prefixes of the Pipes bucket.",
+            applies_to=[
+                f"Resource::<{stack.get_logical_id(storage.pipes.node.default_child)}.Arn>/{PIPES_PREFIX}*",
+                f"Resource::<{stack.get_logical_id(storage.pipes.node.default_child)}.Arn>/{GLUE_TEMP_PREFIX}*",
+            ],
+        )
+        return role
+
+    def _grant_lake(self, role: iam.Role, *, read: list[str], write: list[str]) -> None:
+        stack = cdk.Stack.of(self)
+        lake = self._storage.lake
+        lake_id = stack.get_logical_id(lake.node.default_child)
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ListLakeZones",
+                actions=["s3:ListBucket"],
+                resources=[lake.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [p + "*" for p in read]}},
+            )
+        )
+        role.add_to_policy(iam.PolicyStatement(sid="ReadLakeZones", actions=["s3:GetObject"], resources=[lake.arn_for_objects(p + "*") for p in read]))
+        if write:
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="PublishLakeZones",
+                    actions=["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
+                    resources=[lake.arn_for_objects(p + "*") for p in write],
+                )
+            )
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5",
+            "Jobs read and publish partition files whose keys are derived from dataset, date and source file at run time; access is scoped to the zone prefixes this job uses.",
+            applies_to=[f"Resource::<{lake_id}.Arn>/{p}*" for p in sorted(set(read) | set(write))],
+        )
+
+    def _grant_vpc_access(self, role: iam.Role, network: Network) -> None:
+        stack = cdk.Stack.of(self)
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="DescribeVpcForConnection",
+                actions=[
+                    "ec2:DescribeNetworkInterfaces",
+                    "ec2:DescribeSubnets",
+                    "ec2:DescribeSecurityGroups",
+                    "ec2:DescribeVpcs",
+                    "ec2:DescribeVpcAttribute",
+                    "ec2:DescribeVpcEndpoints",
+                    "ec2:DescribeRouteTables",
+                ],
+                resources=["*"],
+            )
+        )
+        eni_arn = f"arn:{stack.partition}:ec2:{stack.region}:{stack.account}:network-interface/*"
+        subnet = network.vpc.isolated_subnets[0]
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="NetworkInterfacesInTheConnectionSubnet",
+                actions=["ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:CreateTags", "ec2:DeleteTags"],
+                resources=[
+                    eni_arn,
+                    f"arn:{stack.partition}:ec2:{stack.region}:{stack.account}:subnet/{subnet.subnet_id}",
+                    f"arn:{stack.partition}:ec2:{stack.region}:{stack.account}:security-group/{network.glue_sg.security_group_id}",
+                ],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(sid="ReadTheConnection", actions=["glue:GetConnection"], resources=[self.connection.connection_arn])
+        )
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5",
+            "Glue places the job on the VPC connection with EC2 Describe* calls (subnets, security groups, endpoints, route tables), which support no resource-level permissions (read-only).",
+            applies_to=["Resource::*"],
+        )
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5",
+            "Glue creates and deletes the job's network interfaces at run time, so their ids are unknown; scoped to network interfaces of this account and region.",
+            applies_to=["Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:network-interface/*"],
+        )

@@ -1,0 +1,177 @@
+"""Stream, Firehose, Lambda, Glue jobs, Athena, RDS, QuickSight: the properties the pipeline relies on."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+from clickpipe_infra.processing import GLUE_PYTHON_MODULES
+from clickpipe_infra.repo import LAMBDA_HANDLER, REPO_ROOT, glue_code_files
+
+
+def test_kinesis_is_on_demand_by_default_and_provisioned_on_request(default, variant):
+    _, stream = default.one("AWS::Kinesis::Stream")
+    assert stream["Properties"]["StreamModeDetails"] == {"StreamMode": "ON_DEMAND"}
+    assert "ShardCount" not in stream["Properties"]
+    _, stream = variant.one("AWS::Kinesis::Stream")
+    assert stream["Properties"]["StreamModeDetails"] == {"StreamMode": "PROVISIONED"}
+    assert stream["Properties"]["ShardCount"] == 2
+
+
+def test_firehose_lands_clicks_by_utc_hour_as_gzip_with_errors_and_logging(default):
+    s = default.stack.settings
+    _, fh = default.one("AWS::KinesisFirehose::DeliveryStream")
+    p = fh["Properties"]
+    assert p["DeliveryStreamType"] == "KinesisStreamAsSource"
+    dest = p["ExtendedS3DestinationConfiguration"]
+    assert dest["Prefix"] == "raw/clicks/!{timestamp:yyyy/MM/dd/HH}/"
+    assert dest["ErrorOutputPrefix"] == "errors/firehose/clicks/!{firehose:error-output-type}/!{timestamp:yyyy/MM/dd/HH}/"
+    assert dest["CompressionFormat"] == "GZIP"
+    assert dest["BufferingHints"] == {"IntervalInSeconds": s.firehose_buffer_seconds, "SizeInMBs": s.firehose_buffer_mib}
+    assert dest["CloudWatchLoggingOptions"]["Enabled"] is True
+    assert "CustomTimeZone" not in dest  # UTC, like the local Firehose stand-in
+
+
+def test_firehose_prefixes_follow_the_lake_prefix(variant):
+    _, fh = variant.one("AWS::KinesisFirehose::DeliveryStream")
+    assert fh["Properties"]["ExtendedS3DestinationConfiguration"]["Prefix"] == "lake/raw/clicks/!{timestamp:yyyy/MM/dd/HH}/"
+
+
+def test_generator_lambda_and_its_schedule(default):
+    _, fn = default.one("AWS::Lambda::Function")
+    p = fn["Properties"]
+    assert p["Handler"] == LAMBDA_HANDLER
+    assert p["Runtime"] == "python3.11"
+    assert p["Environment"]["Variables"]["CLICKPIPE_KINESIS_STREAM"] == {"Ref": default.logical_id(default.stack.streaming.stream)}
+    rules = [r for r in default.resources("AWS::Events::Rule").values() if "ScheduleExpression" in r["Properties"]]
+    assert len(rules) == 1
+    assert rules[0]["Properties"]["ScheduleExpression"] == "rate(1 minute)"
+    assert rules[0]["Properties"]["State"] == "ENABLED"
+    assert rules[0]["Properties"]["Targets"][0]["Arn"]["Fn::GetAtt"][0] == default.logical_id(default.stack.streaming.generator)
+
+
+def _staged(s, asset) -> Path:
+    """The staged copy of an s3_assets.Asset in the cloud assembly."""
+    path = s.outdir / asset.asset_path
+    assert path.exists(), path
+    return path
+
+
+def _lambda_asset_dir(s) -> Path:
+    dirs = [p for p in s.outdir.glob("asset.*") if p.is_dir() and (p / "clickpipe_dagster").exists()]
+    assert len(dirs) == 1, dirs
+    return dirs[0]
+
+
+def test_lambda_bundle_holds_only_the_generator_and_contracts(default):
+    root = _lambda_asset_dir(default)
+    files = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+    expected = ["clickpipe_dagster/__init__.py", "clickpipe_dagster/contracts.py"] + sorted(
+        p.relative_to(REPO_ROOT).as_posix() for p in (REPO_ROOT / "clickpipe_dagster/generator").rglob("*.py")
+    )
+    assert files == sorted(expected)
+
+
+def test_glue_code_zip_holds_the_package_modules_and_every_glue_script(default):
+    zpath = _staged(default, default.stack.processing.code_zip)
+    names = sorted(zipfile.ZipFile(zpath).namelist())
+    assert names == sorted(glue_code_files())
+    assert "clickpipe_dagster/catalog.py" in names and "glue_scripts/raw_to_processed.py" in names
+    assert not any("dagster_pipes" in n for n in names)
+
+
+def _job(s, construct) -> dict:
+    return s.json["Resources"][s.logical_id(construct)]["Properties"]
+
+
+def test_glue_job1_is_a_glue5_spark_job_with_its_modules_and_zip(default):
+    proc = default.stack.processing
+    p = _job(default, proc.job1)
+    assert p["GlueVersion"] == "5.0" and p["Command"]["Name"] == "glueetl"
+    args = p["DefaultArguments"]
+    assert args["--additional-python-modules"] == ",".join(GLUE_PYTHON_MODULES) == "dagster-pipes==1.13.27,duckdb==2.0.0"
+    assert args["--engine"] == "duckdb"
+    assert args["--job-bookmark-option"] == "job-bookmark-disable"
+    assert args["--lake"] == {"Fn::Join": ["", ["s3://", {"Ref": default.logical_id(default.stack.storage.lake)}]]}
+    assert args["--enable-continuous-cloudwatch-log"] == "true"
+    assert args["--continuous-log-logGroup"] == {"Ref": default.logical_id(proc.log_group)}
+    assert str(args["--extra-py-files"]).count(".zip") == 1
+    assert p["SecurityConfiguration"] == {"Ref": default.logical_id(proc.security_configuration)}
+    assert "Connections" not in p
+    assert p["Name"] == "clickpipe-raw-to-processed"
+    # The role's /aws-glue/* log grant covers the continuous group and the groups Glue derives from it.
+    group = default.json["Resources"][default.logical_id(proc.log_group)]["Properties"]["LogGroupName"]
+    assert group.startswith("/aws-glue/")
+
+
+def test_job2_exists_only_when_its_script_does(default, variant):
+    assert (REPO_ROOT / "glue_scripts/processed_to_rds.py").exists() == (default.stack.processing.job2 is not None)
+    assert variant.stack.processing.job2 is not None
+    assert len(variant.resources("AWS::Glue::Job")) == 2
+
+
+def test_glue_job2_runs_in_the_vpc_with_vendored_pipes_and_rds_arguments(variant):
+    proc = variant.stack.processing
+    p = _job(variant, proc.job2)
+    assert p["GlueVersion"] == "5.0"
+    assert p["Connections"] == {"Connections": [{"Ref": variant.logical_id(proc.connection)}]}
+    args = p["DefaultArguments"]
+    # No package index is reachable from the isolated subnets: no pip installs, the vendor zip instead.
+    assert "--additional-python-modules" not in args
+    assert str(args["--extra-py-files"]).count(".zip") == 2
+    assert args["--lake"] == {"Fn::Join": ["", ["s3://", {"Ref": variant.logical_id(variant.stack.storage.lake)}, "/lake"]]}
+    db = variant.logical_id(variant.stack.database.instance)
+    assert args["--rds-secret-arn"] == {"Fn::GetAtt": [db, "MasterUserSecret.SecretArn"]}
+    assert args["--rds-host"] == {"Fn::GetAtt": [db, "Endpoint.Address"]}
+
+
+def test_vendor_zip_carries_the_pinned_dagster_pipes(variant):
+    zpath = _staged(variant, variant.stack.processing.vendor_zip)
+    with zipfile.ZipFile(zpath) as zf:
+        version = zf.read("dagster_pipes/version.py").decode()
+    pin = next(m for m in GLUE_PYTHON_MODULES if m.startswith("dagster-pipes==")).split("==")[1]
+    assert f'"{pin}"' in version
+
+
+def test_athena_workgroup_enforces_its_configuration(default):
+    s = default.stack.settings
+    _, wg = default.one("AWS::Athena::WorkGroup")
+    c = wg["Properties"]["WorkGroupConfiguration"]
+    assert c["EnforceWorkGroupConfiguration"] is True
+    assert c["PublishCloudWatchMetricsEnabled"] is True
+    assert c["BytesScannedCutoffPerQuery"] == s.athena_bytes_scanned_cutoff
+    assert c["EngineVersion"] == {"SelectedEngineVersion": "Athena engine version 3"}
+    assert c["ResultConfiguration"]["OutputLocation"] == {
+        "Fn::Join": ["", ["s3://", {"Ref": default.logical_id(default.stack.storage.athena_results)}, "/results/"]]
+    }
+
+
+def test_rds_postgres_is_hardened(default):
+    s = default.stack.settings
+    _, db = default.one("AWS::RDS::DBInstance")
+    p = db["Properties"]
+    assert p["Engine"] == "postgres"
+    assert p["MultiAZ"] is True
+    assert p["EnableIAMDatabaseAuthentication"] is True
+    assert p["DeletionProtection"] is True
+    assert p["BackupRetentionPeriod"] == s.rds_backup_retention_days > 0
+    assert p["EnablePerformanceInsights"] is True
+    assert db["DeletionPolicy"] == "Snapshot"
+    _, params = default.one("AWS::RDS::DBParameterGroup")
+    assert params["Properties"]["Parameters"]["rds.force_ssl"] == "1"
+    assert not default.resources("AWS::SecretsManager::Secret")  # RDS manages (and rotates) the secret
+
+
+def test_multi_az_is_selectable(variant):
+    _, db = variant.one("AWS::RDS::DBInstance")
+    assert db["Properties"]["MultiAZ"] is False
+
+
+def test_quicksight_vpc_connection_and_role(default, variant):
+    _, qs = default.one("AWS::QuickSight::VPCConnection")
+    role = default.logical_id(default.stack.visualization.role)
+    assert qs["Properties"]["RoleArn"] == {"Fn::GetAtt": [role, "Arn"]}
+    assert qs["Properties"]["SecurityGroupIds"] == [{"Fn::GetAtt": [default.logical_id(default.stack.network.quicksight_sg), "GroupId"]}]
+    trust = default.json["Resources"][role]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]
+    assert trust["Principal"] == {"Service": "quicksight.amazonaws.com"}
+    assert not variant.resources("AWS::QuickSight::VPCConnection")  # -c quicksight=false
