@@ -6,6 +6,15 @@ export CLICKPIPE_HOME ?= $(CURDIR)/.clickpipe
 export DAGSTER_HOME   := $(CLICKPIPE_HOME)/dagster
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
+# The CDK app (infra/cdk) has its own venv (aws-cdk-lib + cdk-nag, ~460 MB) apart from .venv.
+CDK_DIR  := infra/cdk
+CDK_VENV := $(CDK_DIR)/.venv
+CDK_BIN  := $(CDK_VENV)/bin
+CDK_PIP  := $(CDK_BIN)/python -m pip --disable-pip-version-check -q
+# jsii runs the CDK on the machine's Node 20; these silence its untested/end-of-life banners.
+export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+
 .PHONY: demo test dev bench clean reset synth cdk-test
 
 $(BIN)/python:
@@ -31,9 +40,10 @@ $(VENV)/.installed-bench: $(VENV)/.installed-test
 demo: $(VENV)/.installed-base
 	$(BIN)/clickpipe demo
 
-## test: set up .venv with the test extras and run the test suite
-test: $(VENV)/.installed-test
+## test: set up .venv with the test extras and run the test suite, then the CDK app's tests
+test: $(VENV)/.installed-test $(CDK_VENV)/.installed
 	$(BIN)/python -m pytest
+	$(CDK_BIN)/python -m pytest $(CDK_DIR)/tests
 
 ## dev: open the Dagster UI on the same instance the demo used
 dev: $(VENV)/.installed-base
@@ -43,15 +53,6 @@ dev: $(VENV)/.installed-base
 ## bench: benchmarks against named peers (not a test)
 bench: $(VENV)/.installed-bench
 	$(BIN)/python -m bench.run_all
-
-# The CDK app (infra/cdk) has its own venv (aws-cdk-lib + cdk-nag, ~460 MB) apart from .venv.
-CDK_DIR  := infra/cdk
-CDK_VENV := $(CDK_DIR)/.venv
-CDK_BIN  := $(CDK_VENV)/bin
-CDK_PIP  := $(CDK_BIN)/python -m pip --disable-pip-version-check -q
-# jsii runs the CDK on the machine's Node 20; these silence its untested/end-of-life banners.
-export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
-export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 $(CDK_BIN)/python:
 	$(PYTHON) -m venv $(CDK_VENV)
