@@ -27,7 +27,7 @@ if __package__ in (None, ""):  # run as a file (Glue, subprocess): make the repo
 
 from glue_scripts.lake_store import open_store  # noqa: E402
 from glue_scripts.marts import MART_GROUPS  # noqa: E402
-from glue_scripts.pipes_session import pipes_session  # noqa: E402
+from glue_scripts.pipes_session import daily_keys, pipes_session  # noqa: E402
 
 ENGINES = ("duckdb",)
 EXIT_BAD_INPUT = 2
@@ -111,11 +111,13 @@ def main(argv: list[str] | None = None) -> int:
     from glue_scripts.pg_load import WarehouseError
 
     with pipes_session(args.partition) as pipes:
-        keys = pipes.partition_keys or args.partition
+        extras = pipes.extras or {}
+        rng = extras.get("partition_key_range")
+        keys = pipes.partition_keys or (daily_keys(rng["start"], rng["end"]) if rng else []) or args.partition
         if args.marts == "daily" and not keys:
             pipes.report_error("no partition given: pass --partition YYYY-MM-DD")
             return 0 if pipes.is_pipes else EXIT_BAD_INPUT
-        run_id = (pipes.extras or {}).get("run_id")
+        run_id = extras.get("run_id")
         try:
             results, applied, seconds = run(args, keys, run_id)
         except WarehouseError as e:

