@@ -212,7 +212,7 @@ def _athena_value(text: str | None, type_name: str):
 class AthenaQueryResource(QueryEngineResource):
     """Athena in a workgroup, with result reuse; bytes scanned come back with every result."""
 
-    athena: dg.ResourceDependency[AthenaClientResource]
+    athena: AthenaClientResource
     database: str = catalog.GLUE_DATABASE
     output_location: str | None = None  # None: the workgroup's configured result location
     result_reuse_max_age_minutes: int = 60  # 0 turns result reuse off
