@@ -124,3 +124,24 @@ def test_rds_credentials_come_from_secrets_manager_with_tls_required(aws_env):
         RdsWarehouseResource(secret_arn=arn, sslmode="disable").url()
     with pytest.raises(WarehouseError, match="CLICKPIPE_RDS_SECRET_ARN"):
         RdsWarehouseResource(secret_arn=arn.replace("rds-test", "missing")).url()
+
+
+def test_job2_reads_the_processed_zone_from_s3(aws_env, monkeypatch, lake, pg_url, fixture_rows):
+    """The same job with an s3:// lake: files are staged from S3, marts land in PostgreSQL."""
+    import psycopg
+
+    from serving_data import DAYS, expected_revenue
+    from test_serving_marts import run_job2
+
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="clickpipe-job2")
+    for f in lake.rglob("*.parquet"):
+        s3.upload_file(str(f), "clickpipe-job2", "prod/" + f.relative_to(lake).as_posix())
+    assert run_job2(monkeypatch, pg_url, "s3://clickpipe-job2/prod", "daily", DAYS) == 0
+    assert run_job2(monkeypatch, pg_url, "s3://clickpipe-job2/prod", "users") == 0
+    with psycopg.connect(pg_url) as con:
+        revenue = con.execute("SELECT SUM(revenue), COUNT(*) FROM marts.revenue_daily").fetchone()
+        users = con.execute("SELECT COUNT(*) FROM marts.users").fetchone()[0]
+    want = expected_revenue(fixture_rows)
+    assert revenue == (sum(v[2] for v in want.values()), len(want))
+    assert users == len(fixture_rows["users"])
