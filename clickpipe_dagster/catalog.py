@@ -76,3 +76,69 @@ def glue_table_input(ds: Dataset, lake_uri: str) -> dict:
 
 def processed_tables() -> list[Dataset]:
     return list(DATASETS.values())
+
+
+# -- DuckDB: the same tables as views over the processed Parquet ------------------------------------
+
+
+def sql_literal(value: str) -> str:
+    """A SQL string literal, for DDL that cannot take parameters (view definitions)."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def duckdb_columns(ds: Dataset) -> list[tuple[str, str]]:
+    """(name, DuckDB type) of the table, in Athena's order: file columns, then partition keys."""
+    return [(n, LOGICAL_TYPES[t][1]) for n, t in ds.processed_columns] + [(c, "VARCHAR") for c in ds.partition_columns]
+
+
+def duckdb_glob(ds: Dataset, lake_root: str) -> str:
+    """The files of the dataset's processed zone in a local lake directory."""
+    base = f"{str(lake_root).rstrip('/')}/processed/{ds.name}"
+    if not ds.partition_columns:
+        return f"{base}/{ds.name}.parquet"
+    return base + "/" + "/".join(f"{c}=*" for c in ds.partition_columns) + "/*.parquet"
+
+
+def duckdb_select(ds: Dataset, files: list[str]) -> str:
+    """A SELECT with the table's columns and types over ``files`` (paths or globs that match).
+
+    With no files it is an empty relation with the same columns, so a view over a dataset that
+    has no data yet still exists and answers queries (with no rows).
+    """
+    columns = duckdb_columns(ds)
+    if not files:
+        return "SELECT " + ", ".join(f"CAST(NULL AS {t}) AS {n}" for n, t in columns) + " WHERE false"
+    projection = ", ".join(f"CAST({n} AS {t}) AS {n}" for n, t in columns)
+    options = ""
+    if ds.partition_columns:
+        types = ", ".join(f"{sql_literal(c)}: 'VARCHAR'" for c in ds.partition_columns)
+        options = f", hive_partitioning = true, hive_types = {{{types}}}"
+    else:
+        options = ", hive_partitioning = false"
+    paths = "[" + ", ".join(sql_literal(f) for f in files) + "]"
+    return f"SELECT {projection} FROM read_parquet({paths}{options})"
+
+
+def duckdb_view_sql(ds: Dataset, files: list[str]) -> str:
+    return f"CREATE OR REPLACE VIEW {table_name(ds)} AS {duckdb_select(ds, files)}"
+
+
+def local_files(ds: Dataset, lake_root: str) -> list[str]:
+    """The glob of the dataset when it matches at least one file, else nothing (an empty view)."""
+    import glob
+
+    pattern = duckdb_glob(ds, lake_root)
+    return [pattern] if glob.glob(pattern) else []
+
+
+def create_duckdb_views(con, lake_root: str, datasets: list[Dataset] | None = None) -> dict[str, int]:
+    """Create (or replace) one view per processed dataset on a DuckDB connection; returns the
+    number of files each view reads now (0: an empty view, re-created when data arrives)."""
+    import glob
+
+    counts = {}
+    for ds in datasets or processed_tables():
+        files = local_files(ds, lake_root)
+        con.execute(duckdb_view_sql(ds, files))
+        counts[table_name(ds)] = len(glob.glob(files[0])) if files else 0
+    return counts

@@ -1,4 +1,4 @@
-"""The ``clickpipe`` command: generate sample data, upload files to the raw zone, run the demo."""
+"""The ``clickpipe`` command: generate sample data, upload files to the raw zone, query, run the demo."""
 
 from __future__ import annotations
 
@@ -61,6 +61,33 @@ def upload(file, dataset, ingest_date):
     key = layout.raw_batch_key(dataset, ingest_date.isoformat(), file.name)
     lake.upload(file, key)
     click.echo(f"uploaded {file} -> {lake.console_url(key)}")
+
+
+@main.command()
+@click.argument("sql", required=False)
+@click.option("--on", "target", type=click.Choice(["athena", "rds"]), default="athena", show_default=True,
+              help="athena: the processed zone's tables (Athena on AWS, DuckDB locally); rds: the marts in PostgreSQL")
+@click.option("--file", "sql_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Read the SQL from a .sql file instead")
+@click.option("--param", "params", multiple=True,
+              help="A query parameter, in order (? placeholders on athena, %s on rds); repeatable")
+@click.option("--max-rows", type=click.IntRange(min=1), default=200, show_default=True)
+def query(sql, target, sql_file, params, max_rows):
+    """Run SQL and print the answer as a table, e.g. clickpipe query "SELECT dt, COUNT(*) FROM transactions GROUP BY dt"."""
+    from clickpipe_dagster.definitions import defs
+    from clickpipe_dagster.resources.athena import QueryError
+    from clickpipe_dagster.resources.tabular import format_table
+    from glue_scripts.pg_load import WarehouseError
+
+    if bool(sql) == bool(sql_file):
+        raise click.UsageError("give either SQL text or --file FILE")
+    text = sql if sql else sql_file.read_text()
+    engine = defs.resources["query_engine" if target == "athena" else "warehouse"]
+    try:
+        result = engine.query(text, list(params) or None)
+    except (QueryError, WarehouseError) as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(format_table(result, max_rows=max_rows))  # fmt: skip
 
 
 @main.command()

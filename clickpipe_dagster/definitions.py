@@ -8,15 +8,26 @@ from __future__ import annotations
 import os
 
 import dagster as dg
+from dagster_aws.athena import AthenaClientResource
 from dagster_aws.s3 import S3Resource
 
 from clickpipe_dagster import settings
+from clickpipe_dagster.catalog import GLUE_DATABASE
+from clickpipe_dagster.assets.athena import athena_assets
 from clickpipe_dagster.assets.processed import processed_assets
 from clickpipe_dagster.assets.raw import raw_assets
+from clickpipe_dagster.assets.rds import rds_assets
 from clickpipe_dagster.contracts import BATCH_DATASETS
 from clickpipe_dagster.partitions import daily_partitions
 from clickpipe_dagster.resources.glue import AwsGlueJobsResource, LocalGlueJobsResource
+from clickpipe_dagster.resources.athena import (
+    AthenaQueryResource,
+    DuckDBQueryResource,
+    GlueCatalogResource,
+    LocalCatalogResource,
+)
 from clickpipe_dagster.resources.lake import LocalLakeResource, S3LakeResource
+from clickpipe_dagster.resources.warehouse import LocalWarehouseResource, RdsWarehouseResource
 from clickpipe_dagster.sensors import sensors
 
 clicks_job = dg.define_asset_job(
@@ -33,6 +44,19 @@ batch_job = dg.define_asset_job(
     description="Raw batch files of one ingest date through Glue Job 1 to the processed zone.",
 )
 
+serving_daily_job = dg.define_asset_job(
+    "serving_daily_job",
+    selection=dg.AssetSelection.assets("rds_daily_events", "rds_funnel", "rds_revenue", "rds_top_pages"),
+    partitions_def=daily_partitions,
+    description="Glue Job 2 for one event day (or a range, in one run): daily marts into PostgreSQL, then checks.",
+)
+
+serving_refresh_job = dg.define_asset_job(
+    "serving_refresh_job",
+    selection=dg.AssetSelection.groups("athena") | dg.AssetSelection.assets("rds_users"),
+    description="Create or update the Athena tables and rebuild the users dimension in PostgreSQL.",
+)
+
 
 def _required(name: str) -> str:
     value = os.environ.get(name)
@@ -46,23 +70,42 @@ def resources_for(env: str) -> dict:
         return {
             "lake": LocalLakeResource(root=str(settings.lake_dir())),
             "glue": LocalGlueJobsResource(),
+            "catalog_tables": LocalCatalogResource(duckdb_path=str(settings.athena_duckdb_path())),
+            "query_engine": DuckDBQueryResource(lake_root=str(settings.lake_dir())),
+            "warehouse": LocalWarehouseResource(
+                pg_dir=str(settings.pg_dir()), pg_url=os.environ.get("CLICKPIPE_PG_URL") or None
+            ),
         }
+    glue_database = os.environ.get("CLICKPIPE_GLUE_DATABASE", GLUE_DATABASE)
     s3 = S3Resource(endpoint_url=os.environ.get("AWS_ENDPOINT_URL_S3") or None, region_name=os.environ.get("AWS_REGION"))
     return {
         "lake": S3LakeResource(s3=s3, bucket=_required("CLICKPIPE_LAKE_BUCKET"), prefix=os.environ.get("CLICKPIPE_LAKE_PREFIX", "")),
         "glue": AwsGlueJobsResource(
-            job_names={"raw_to_processed.py": _required("CLICKPIPE_GLUE_JOB1")},
+            job_names={
+                "raw_to_processed.py": _required("CLICKPIPE_GLUE_JOB1"),
+                "processed_to_rds.py": _required("CLICKPIPE_GLUE_JOB2"),
+            },
             pipes_bucket=_required("CLICKPIPE_PIPES_BUCKET"),
             region_name=os.environ.get("AWS_REGION"),
+        ),
+        "catalog_tables": GlueCatalogResource(database=glue_database, region_name=os.environ.get("AWS_REGION")),
+        "query_engine": AthenaQueryResource(
+            athena=AthenaClientResource(workgroup=os.environ.get("CLICKPIPE_ATHENA_WORKGROUP", "primary"), polling_interval=2),
+            database=glue_database,
+            output_location=os.environ.get("CLICKPIPE_ATHENA_OUTPUT") or None,
+            result_reuse_max_age_minutes=int(os.environ.get("CLICKPIPE_ATHENA_REUSE_MINUTES", "60")),
+        ),
+        "warehouse": RdsWarehouseResource(
+            secret_arn=_required("CLICKPIPE_RDS_SECRET_ARN"), region_name=os.environ.get("AWS_REGION")
         ),
     }
 
 
 def build_definitions(env: str | None = None) -> dg.Definitions:
     return dg.Definitions(
-        assets=[*raw_assets, *processed_assets],
+        assets=[*raw_assets, *processed_assets, *athena_assets, *rds_assets],
         sensors=sensors,
-        jobs=[batch_job, clicks_job],
+        jobs=[batch_job, clicks_job, serving_daily_job, serving_refresh_job],
         resources=resources_for(env or settings.environment()),
     )
 

@@ -10,6 +10,7 @@ import dagster as dg
 
 from clickpipe_dagster import settings
 from clickpipe_dagster.generator.batch import generate
+from clickpipe_dagster.serving import event_days, run_serving, serving_summary
 from glue_scripts import layout
 
 
@@ -69,7 +70,12 @@ def run_demo(*, days: int, users: int, transactions_per_day: int, seed: int, dir
                     failed_checks.append(f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name} ({day})")
             if not result.success:
                 click.echo(f"   run for {day} failed; open the UI (make dev) to see why", err=True)
-    click.echo(f"3. materialized raw and processed assets for {', '.join(uploads)}\n")
+    click.echo(f"3. materialized raw and processed assets for {', '.join(uploads)}")
+    with dg.DagsterInstance.get() as instance:
+        serving_ok, serving_failed = run_serving(defs, instance, event_days(list(uploads)), run_config=quiet)
+    ok &= serving_ok
+    failed_checks += serving_failed
+    click.echo("4. loaded the marts into PostgreSQL and the Athena tables (DuckDB views) over the processed zone\n")
 
     click.echo(f"{'stage':<24}{'rows in':>10}{'out':>10}{'quarantined':>13}{'duplicates':>12}")
     for name, t in sorted(totals.items()):
@@ -80,6 +86,12 @@ def run_demo(*, days: int, users: int, transactions_per_day: int, seed: int, dir
             for reason, n in r.most_common():
                 click.echo(f"  {reason:<28}{n:>8,}")
     click.echo("\nchecks: " + ("all passed" if not failed_checks else "FAILED " + ", ".join(failed_checks)))
+    if serving_ok:
+        click.echo("")
+        for line in serving_summary(defs.resources["warehouse"]):
+            click.echo(line)
+        click.echo("        query it: clickpipe query --on rds \"SELECT * FROM marts.revenue_daily LIMIT 5\"")
+        click.echo(f"        Athena tables as DuckDB views: duckdb {settings.athena_duckdb_path()}")
     click.echo(f"\nfiles:  processed  {lake.console_url(layout.PROCESSED + '/')}")
     click.echo(f"        quarantine {lake.console_url(layout.QUARANTINE + '/')}")
     click.echo(f"        Dagster instance {settings.dagster_home()}")

@@ -1,7 +1,8 @@
 """Where local state lives and which deployment is active; read from the environment only.
 
 ``CLICKPIPE_HOME`` (default ``.clickpipe/`` in the current directory) holds everything a local run
-makes: ``lake/``, ``dagster/`` (the Dagster instance), later ``pg/`` and ``dashboard/``. Deleting it
+makes: ``lake/``, ``dagster/`` (the Dagster instance), ``pg/`` (embedded PostgreSQL),
+``athena.duckdb`` (the Athena tables as DuckDB views), later ``dashboard/``. Deleting it
 resets everything. ``CLICKPIPE_ENV`` is ``local`` (default) or ``aws``.
 """
 
@@ -23,6 +24,16 @@ def lake_dir() -> Path:
 
 def dagster_home() -> Path:
     return clickpipe_home() / "dagster"
+
+
+def pg_dir() -> Path:
+    """Data directory of the embedded PostgreSQL (used unless CLICKPIPE_PG_URL names a server)."""
+    return clickpipe_home() / "pg"
+
+
+def athena_duckdb_path() -> Path:
+    """The local stand-in for the Athena tables: DuckDB views over the processed Parquet."""
+    return clickpipe_home() / "athena.duckdb"
 
 
 def environment() -> str:

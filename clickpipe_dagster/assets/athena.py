@@ -1,0 +1,55 @@
+"""Athena tables over the processed zone (Glue Data Catalog on AWS, DuckDB views locally)."""
+
+import dagster as dg
+
+from clickpipe_dagster import catalog
+from clickpipe_dagster.assets.common import OWNERS, table_schema
+from clickpipe_dagster.resources.athena import CatalogResource, QueryError
+from clickpipe_dagster.resources.lake import LakeResource
+
+
+def _schema(ds) -> dg.TableSchema:
+    base = table_schema(ds)
+    cols = [c for c in base.columns if c.name not in ds.partition_columns]
+    cols += [dg.TableColumn(c, "string", description="Partition key (directory level), projected") for c in ds.partition_columns]
+    return dg.TableSchema(columns=cols)
+
+
+def _spec(ds) -> dg.AssetSpec:
+    name = catalog.table_name(ds)
+    layout = "/".join(f"{c}=…" for c in ds.partition_columns) or "one snapshot file"
+    return dg.AssetSpec(
+        key=f"athena_{name}",
+        deps=[f"processed_{ds.name}"],
+        group_name="athena",
+        kinds={"athena", "glue", "duckdb"},
+        owners=OWNERS,
+        description=(
+            f"Table `{catalog.GLUE_DATABASE}.{name}` over `processed/{ds.name}/` ({layout}). On AWS a Glue Data "
+            f"Catalog table with partition projection (no crawler: a new day is queryable at once); locally a DuckDB "
+            f"view of the same name in `$CLICKPIPE_HOME/athena.duckdb`. Both come from `clickpipe_dagster/catalog.py`. "
+            f"{ds.description}"
+        ),
+        metadata={"dagster/column_schema": _schema(ds), "dagster/table_name": f"{catalog.GLUE_DATABASE}.{name}"},
+    )
+
+
+@dg.multi_asset(
+    name="athena_tables",
+    specs=[_spec(ds) for ds in catalog.processed_tables()],
+    description="Create or update the processed zone's tables; idempotent.",
+)
+def athena_tables(context: dg.AssetExecutionContext, lake: LakeResource, catalog_tables: CatalogResource):
+    datasets = catalog.processed_tables()
+    try:
+        done = catalog_tables.ensure_tables(lake.job_uri, datasets)
+    except QueryError as e:
+        raise dg.Failure(description=str(e), allow_retries=False) from None
+    for ds in datasets:
+        md = dict(done[catalog.table_name(ds)])
+        if "rows" in md:
+            md["dagster/row_count"] = md.pop("rows")
+        yield dg.MaterializeResult(asset_key=f"athena_{catalog.table_name(ds)}", metadata=md)
+
+
+athena_assets = [athena_tables]

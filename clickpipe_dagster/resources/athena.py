@@ -1,0 +1,284 @@
+"""The query layer over the processed zone: Athena tables and ad-hoc SQL, locally or on AWS.
+
+Two services, each with a local and an AWS implementation:
+
+- catalog (table definitions): ``GlueCatalogResource`` creates or updates the Glue Data Catalog
+  database and one table per processed dataset, with partition projection; ``LocalCatalogResource``
+  writes the same tables as DuckDB views into ``$CLICKPIPE_HOME/athena.duckdb`` (open it with the
+  duckdb CLI). Both are built from ``clickpipe_dagster/catalog.py``.
+- query: ``AthenaQueryResource`` runs SQL on Athena (dagster-aws ``AthenaClientResource``: its
+  workgroup and polling settings) with result reuse and reports bytes scanned;
+  ``DuckDBQueryResource`` runs the same SQL on DuckDB over the local lake. Parameters are ``?``
+  on both.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import time
+from abc import ABC, abstractmethod
+from decimal import Decimal
+from pathlib import Path
+
+import dagster as dg
+from dagster_aws.athena import AthenaClientResource
+
+from clickpipe_dagster import catalog
+from clickpipe_dagster.contracts import Dataset
+from clickpipe_dagster.resources.tabular import QueryResult
+from glue_scripts.lake_store import open_store
+
+
+class QueryError(Exception):
+    """A query failed; the message says why (engine's own words) and where."""
+
+
+# -- catalog ------------------------------------------------------------------------------------------
+
+
+class CatalogResource(dg.ConfigurableResource, ABC):
+    """Creates or updates the processed zone's tables; idempotent."""
+
+    @abstractmethod
+    def ensure_tables(self, lake_uri: str, datasets: list[Dataset]) -> dict[str, dict]:
+        """Table name -> metadata (what was done, where the data is)."""
+
+
+class LocalCatalogResource(CatalogResource):
+    """The tables as DuckDB views in a database file a person can open with the duckdb CLI."""
+
+    duckdb_path: str
+
+    def ensure_tables(self, lake_uri, datasets):
+        import duckdb
+
+        root = str(open_store(lake_uri).root)
+        Path(self.duckdb_path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            con = duckdb.connect(self.duckdb_path)
+        except duckdb.IOException as e:
+            raise QueryError(f"cannot open {self.duckdb_path} for writing (is a duckdb CLI holding it open?): {e}") from None
+        out = {}
+        try:
+            con.execute("SET TimeZone = 'UTC'")
+            files = catalog.create_duckdb_views(con, root, datasets)
+            for ds in datasets:
+                name = catalog.table_name(ds)
+                out[name] = {
+                    "action": "view replaced",
+                    "files": files[name],
+                    "rows": con.execute(f"SELECT count(*) FROM {name}").fetchone()[0],
+                    "location": catalog.duckdb_glob(ds, root),
+                    "database": self.duckdb_path,
+                }
+        finally:
+            con.close()
+        return out
+
+
+class GlueCatalogResource(CatalogResource):
+    """A Glue Data Catalog database with one table per dataset (partition projection: no crawler)."""
+
+    database: str = catalog.GLUE_DATABASE
+    region_name: str | None = None
+    endpoint_url: str | None = None
+
+    def client(self):
+        import boto3
+
+        return boto3.client("glue", region_name=self.region_name, endpoint_url=self.endpoint_url)
+
+    @staticmethod
+    def _differs(current: dict, wanted: dict) -> bool:
+        sd_now, sd_want = current.get("StorageDescriptor", {}), wanted["StorageDescriptor"]
+        return (
+            current.get("Parameters", {}) != wanted["Parameters"]
+            or current.get("PartitionKeys", []) != wanted["PartitionKeys"]
+            or current.get("TableType") != wanted["TableType"]
+            or current.get("Description") != wanted["Description"]
+            or [(c["Name"], c["Type"]) for c in sd_now.get("Columns", [])] != [(c["Name"], c["Type"]) for c in sd_want["Columns"]]
+            or sd_now.get("Location") != sd_want["Location"]
+            or sd_now.get("InputFormat") != sd_want["InputFormat"]
+            or sd_now.get("SerdeInfo", {}).get("SerializationLibrary") != sd_want["SerdeInfo"]["SerializationLibrary"]
+        )
+
+    def ensure_tables(self, lake_uri, datasets):
+        glue = self.client()
+        try:
+            glue.get_database(Name=self.database)
+        except glue.exceptions.EntityNotFoundException:
+            glue.create_database(
+                DatabaseInput={"Name": self.database, "Description": "clickpipe processed zone (Athena tables)"}
+            )
+        out = {}
+        for ds in datasets:
+            wanted = catalog.glue_table_input(ds, lake_uri)
+            try:
+                current = glue.get_table(DatabaseName=self.database, Name=wanted["Name"])["Table"]
+            except glue.exceptions.EntityNotFoundException:
+                glue.create_table(DatabaseName=self.database, TableInput=wanted)
+                action = "created"
+            else:
+                if self._differs(current, wanted):
+                    glue.update_table(DatabaseName=self.database, TableInput=wanted)
+                    action = "updated"
+                else:
+                    action = "unchanged"
+            out[wanted["Name"]] = {
+                "action": action,
+                "database": self.database,
+                "location": wanted["StorageDescriptor"]["Location"],
+                "partition_projection": bool(catalog.projection_parameters(ds, lake_uri)),
+            }
+        return out
+
+
+# -- queries ------------------------------------------------------------------------------------------
+
+
+class QueryEngineResource(dg.ConfigurableResource, ABC):
+    """SQL over the processed zone's tables (users, transactions, clicks); ``?`` parameters."""
+
+    @abstractmethod
+    def query(self, sql: str, params: list | tuple | None = None) -> QueryResult: ...
+
+    def query_file(self, path: str | Path, params: list | tuple | None = None) -> QueryResult:
+        return self.query(Path(path).read_text(), params)
+
+
+class DuckDBQueryResource(QueryEngineResource):
+    """DuckDB in memory with the Athena tables as views over the local lake, made fresh per query."""
+
+    lake_root: str
+    threads: int | None = None
+
+    def query(self, sql, params=None):
+        import duckdb
+
+        con = duckdb.connect()
+        try:
+            con.execute("SET TimeZone = 'UTC'")
+            if self.threads:
+                con.execute(f"SET threads = {int(self.threads)}")
+            catalog.create_duckdb_views(con, self.lake_root)
+            try:
+                cur = con.execute(sql, list(params or []))
+            except duckdb.Error as e:
+                raise QueryError(f"DuckDB: {e}") from None
+            columns = [d[0] for d in cur.description] if cur.description else []
+            rows = cur.fetchall() if cur.description else []
+        finally:
+            con.close()
+        return QueryResult(columns, rows, engine="duckdb")
+
+
+def athena_literal(value) -> str:
+    """An Athena execution parameter: Athena substitutes each as SQL literal text."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, (int, float, Decimal)):
+        return str(value)
+    if isinstance(value, _dt.datetime):
+        return f"TIMESTAMP '{value.isoformat(sep=' ')}'"
+    if isinstance(value, _dt.date):
+        return f"DATE '{value.isoformat()}'"
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _athena_value(text: str | None, type_name: str):
+    if text is None:
+        return None
+    t = type_name.lower()
+    try:
+        if t in ("tinyint", "smallint", "integer", "int", "bigint"):
+            return int(text)
+        if t in ("double", "float", "real"):
+            return float(text)
+        if t.startswith("decimal"):
+            return Decimal(text)
+        if t == "boolean":
+            return text.lower() == "true"
+        if t == "date":
+            return _dt.date.fromisoformat(text)
+        if t.startswith("timestamp"):
+            return _dt.datetime.fromisoformat(text.replace(" UTC", "+00:00"))
+    except ValueError:
+        return text
+    return text
+
+
+class AthenaQueryResource(QueryEngineResource):
+    """Athena in a workgroup, with result reuse; bytes scanned come back with every result."""
+
+    athena: AthenaClientResource
+    database: str = catalog.GLUE_DATABASE
+    output_location: str | None = None  # None: the workgroup's configured result location
+    result_reuse_max_age_minutes: int = 60  # 0 turns result reuse off
+
+    def query(self, sql, params=None):
+        client = self.athena.get_client().client
+        request = {
+            "QueryString": sql,
+            "WorkGroup": self.athena.workgroup,
+            "QueryExecutionContext": {"Database": self.database, "Catalog": "AwsDataCatalog"},
+        }
+        if self.output_location:
+            request["ResultConfiguration"] = {"OutputLocation": self.output_location}
+        if self.result_reuse_max_age_minutes > 0:
+            request["ResultReuseConfiguration"] = {
+                "ResultReuseByAgeConfiguration": {"Enabled": True, "MaxAgeInMinutes": self.result_reuse_max_age_minutes}
+            }
+        if params:
+            request["ExecutionParameters"] = [athena_literal(p) for p in params]
+        query_id = client.start_query_execution(**request)["QueryExecutionId"]
+        execution = self._wait(client, query_id)
+        stats = execution.get("Statistics", {})
+        columns, rows = self._results(client, query_id, execution.get("StatementType"))
+        return QueryResult(
+            columns,
+            rows,
+            engine="athena",
+            bytes_scanned=int(stats.get("DataScannedInBytes", 0)),
+            reused=bool(stats.get("ResultReuseInformation", {}).get("ReusedPreviousResult", False)),
+            query_id=query_id,
+            extra={"workgroup": self.athena.workgroup},
+        )
+
+    def _wait(self, client, query_id: str) -> dict:
+        deadline = time.monotonic() + max(1, self.athena.polling_interval) * self.athena.max_polls
+        delay = 0.2
+        while True:
+            execution = client.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]
+            state = execution["Status"]["State"]
+            if state == "SUCCEEDED":
+                return execution
+            if state in ("FAILED", "CANCELLED"):
+                reason = execution["Status"].get("StateChangeReason", state)
+                raise QueryError(f"Athena query {query_id} {state.lower()} in workgroup {self.athena.workgroup}: {reason}")
+            if time.monotonic() > deadline:
+                client.stop_query_execution(QueryExecutionId=query_id)
+                raise QueryError(f"Athena query {query_id} did not finish in time; stopped it")
+            time.sleep(delay)
+            delay = min(delay * 2, max(0.2, float(self.athena.polling_interval)))
+
+    @staticmethod
+    def _results(client, query_id: str, statement_type: str | None) -> tuple[list[str], list[tuple]]:
+        columns: list[str] = []
+        types: list[str] = []
+        rows: list[tuple] = []
+        first = True
+        for page in client.get_paginator("get_query_results").paginate(QueryExecutionId=query_id):
+            result = page.get("ResultSet", {})
+            if not columns:
+                info = result.get("ResultSetMetadata", {}).get("ColumnInfo", [])
+                columns = [c["Name"] for c in info]
+                types = [c.get("Type", "varchar") for c in info]
+            for i, row in enumerate(result.get("Rows", [])):
+                texts = [d.get("VarCharValue") for d in row.get("Data", [])]
+                if first and i == 0 and statement_type in (None, "DML") and texts == columns:
+                    continue  # Athena repeats the column names as the first row of a SELECT
+                rows.append(tuple(_athena_value(v, t) for v, t in zip(texts, types)))
+            first = False
+        return columns, rows

@@ -1,0 +1,74 @@
+"""The serving layer from the outside: run it over the demo's days and read KPIs back from PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import dagster as dg
+
+QUERIES = Path(__file__).resolve().parent / "sql" / "queries"
+
+
+def event_days(ingest_days: list[str], late_days: int = 1) -> list[str]:
+    """The event days (dt) that processed partitions of these ingest days can hold."""
+    first = date.fromisoformat(min(ingest_days)) - timedelta(days=late_days)
+    last = date.fromisoformat(max(ingest_days))
+    return [(first + timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
+
+
+def run_serving(defs: dg.Definitions, instance: dg.DagsterInstance, days: list[str], *, run_config=None) -> tuple[bool, list[str]]:
+    """Daily marts over the days in one run (a single-run backfill), then the Athena tables and
+    the users dimension. Returns (all runs succeeded, failed checks)."""
+    ok, failed = True, []
+    daily = defs.resolve_job_def("serving_daily_job")
+    result = daily.execute_in_process(
+        instance=instance,
+        raise_on_error=False,
+        run_config=run_config,
+        tags={
+            "dagster/asset_partition_range_start": days[0],
+            "dagster/asset_partition_range_end": days[-1],
+            "clickpipe/trigger": "demo",
+        },
+    )
+    results = [result]
+    refresh = defs.resolve_job_def("serving_refresh_job")
+    results.append(refresh.execute_in_process(instance=instance, raise_on_error=False, run_config=run_config,
+                                              tags={"clickpipe/trigger": "demo"}))  # fmt: skip
+    for r in results:
+        ok &= r.success
+        failed += [f"{e.asset_key.to_user_string()}:{e.check_name}" for e in r.get_asset_check_evaluations() if not e.passed]
+    return ok, failed
+
+
+def _money(v) -> str:
+    return f"{Decimal(v or 0):,.2f}"
+
+
+def serving_summary(warehouse=None) -> list[str]:
+    """A few KPIs read back from the marts in PostgreSQL, as printable lines."""
+    if warehouse is None:
+        from clickpipe_dagster.definitions import defs
+
+        warehouse = defs.resources["warehouse"]
+    kpis = warehouse.query((QUERIES / "kpis.rds.sql").read_text()).as_dicts()[0]
+    days = warehouse.query((QUERIES / "loaded_days.rds.sql").read_text()).as_dicts()[0]
+    revenue = warehouse.query((QUERIES / "revenue_by_currency.rds.sql").read_text()).as_dicts()
+    funnel = warehouse.query(
+        "SELECT SUM(viewed_sessions) AS v, SUM(cart_sessions) AS c, SUM(purchase_sessions) AS p FROM marts.funnel_daily"
+    ).as_dicts()[0]
+    lines = [f"serving layer: PostgreSQL {warehouse.display_url()}, schema marts"]
+    if days["days"]:
+        lines.append(f"  days loaded     {days['first_day']} .. {days['last_day']} ({days['days']} days; "
+                     f"{days['empty_mart_days']} empty mart-days)")  # fmt: skip
+    lines.append(f"  users           {kpis['users']:,} ({kpis['active_users']:,} active)")
+    lines.append(f"  orders          {int(kpis['orders']):,} completed")
+    top = ", ".join(f"{r['currency']} {_money(r['revenue'])} (AOV {_money(r['avg_order_value'])})" for r in revenue[:4])
+    lines.append(f"  revenue         {top or 'none'}" + (f" and {len(revenue) - 4} more currencies" if len(revenue) > 4 else ""))
+    lines.append(f"  click events    {int(kpis['events']):,}")
+    if funnel["v"]:
+        v, c, p = int(funnel["v"]), int(funnel["c"] or 0), int(funnel["p"] or 0)
+        lines.append(f"  funnel          {v:,} viewed → {c:,} carted ({c / v:.1%}) → {p:,} purchased ({p / v:.1%})")
+    return lines

@@ -1,0 +1,2 @@
+-- Users in the current snapshot.
+SELECT COUNT(*) AS users FROM users

@@ -1,0 +1,2 @@
+-- Users in marts.users.
+SELECT COUNT(*) AS users FROM marts.users

@@ -1,0 +1,225 @@
+"""The reporting marts Glue Job 2 builds: one definition each, for the job, the loader and Dagster.
+
+Pure Python (no Dagster import): the job imports this on Glue workers.
+
+A mart is the result of one SQL file in ``glue_scripts/sql/marts/`` run over the processed zone's
+tables (``users``, ``transactions``, ``clicks``: the Athena table names). The SQL keeps to the
+dialect DuckDB, Athena (Trino) and Spark SQL share, so the same file runs on each. Its rows are
+loaded into ``marts.<name>`` in PostgreSQL, whose DDL lives in versioned migrations
+(``glue_scripts/sql/migrations/``); ``tests/test_marts_sql.py`` checks that both agree.
+
+Daily marts are keyed by ``dt``, the UTC day of the event (the processed zone's ``dt=``
+directory), and one Dagster partition replaces one ``dt`` in one PostgreSQL transaction.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from clickpipe_dagster.contracts import LOGICAL_TYPES
+
+SQL_DIR = Path(__file__).resolve().parent / "sql"
+MARTS_SQL_DIR = SQL_DIR / "marts"
+MIGRATIONS_DIR = SQL_DIR / "migrations"
+SCHEMA = "marts"
+
+# The contract's logical types plus the few a mart needs; each row: arrow, duckdb, athena, postgres.
+MART_TYPES = {
+    **LOGICAL_TYPES,
+    "count": ("int64", "BIGINT", "bigint", "bigint"),
+    "rank": ("int32", "INTEGER", "int", "integer"),
+    "rate": ("float64", "DOUBLE", "double", "double precision"),
+}
+
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def identifier(name: str) -> str:
+    """A checked SQL identifier: lower-case letters, digits and underscores only."""
+    if not _IDENTIFIER.match(name):
+        raise ValueError(f"{name!r} is not a safe SQL identifier")
+    return name
+
+
+@dataclass(frozen=True)
+class MartColumn:
+    name: str
+    type: str  # a MART_TYPES key
+    description: str = ""
+    nullable: bool = False
+
+    def __post_init__(self):
+        identifier(self.name)
+        if self.type not in MART_TYPES:
+            raise ValueError(f"mart column {self.name}: unknown type {self.type!r}")
+
+    @property
+    def pg_type(self) -> str:
+        return MART_TYPES[self.type][3]
+
+
+@dataclass(frozen=True)
+class Mart:
+    name: str  # table name in the marts schema and the SQL file's stem
+    asset: str  # the Dagster asset
+    description: str
+    columns: tuple[MartColumn, ...]
+    key: tuple[str, ...]
+    daily: bool  # True: replaced one dt at a time; False: replaced whole
+    sources: tuple[str, ...]  # processed datasets the SQL reads
+
+    def __post_init__(self):
+        identifier(self.name)
+        names = [c.name for c in self.columns]
+        if not set(self.key) <= set(names):
+            raise ValueError(f"mart {self.name}: key {self.key} not among its columns")
+        if self.daily and names[0] != "dt":
+            raise ValueError(f"daily mart {self.name} must have dt as its first column")
+
+    @property
+    def table(self) -> str:
+        return f"{SCHEMA}.{self.name}"
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @property
+    def sql_path(self) -> Path:
+        return MARTS_SQL_DIR / f"{self.name}.sql"
+
+    def sql(self) -> str:
+        return self.sql_path.read_text()
+
+
+def _c(name, type_, description="", nullable=False):
+    return MartColumn(name, type_, description, nullable)
+
+
+DT = _c("dt", "date", "UTC day of the event (the processed zone's dt= partition)")
+
+DAILY_EVENTS = Mart(
+    name="daily_events",
+    asset="rds_daily_events",
+    description="Click events per UTC day and event type: events, distinct users, distinct sessions.",
+    columns=(
+        DT,
+        _c("event_type", "string", "page_view, click, search, add_to_cart, remove_from_cart, checkout, purchase"),
+        _c("events", "count", "Number of events"),
+        _c("users", "count", "Distinct users with such an event that day"),
+        _c("sessions", "count", "Distinct sessions with such an event that day"),
+    ),
+    key=("dt", "event_type"),
+    daily=True,
+    sources=("clicks",),
+)
+
+FUNNEL_DAILY = Mart(
+    name="funnel_daily",
+    asset="rds_funnel",
+    description=(
+        "The daily session funnel page_view → add_to_cart → purchase. A session reaches a step when it "
+        "has that event at or after the previous step's first event, within the same UTC day."
+    ),
+    columns=(
+        DT,
+        _c("sessions", "count", "Distinct sessions with any event that day"),
+        _c("viewed_sessions", "count", "Sessions with a page_view"),
+        _c("cart_sessions", "count", "Sessions with an add_to_cart at or after their first page_view"),
+        _c("purchase_sessions", "count", "Sessions with a purchase at or after their first such add_to_cart"),
+        _c("view_to_cart_rate", "rate", "cart_sessions / viewed_sessions (NULL when no view)", True),
+        _c("cart_to_purchase_rate", "rate", "purchase_sessions / cart_sessions (NULL when no cart)", True),
+        _c("view_to_purchase_rate", "rate", "purchase_sessions / viewed_sessions (NULL when no view)", True),
+    ),
+    key=("dt",),
+    daily=True,
+    sources=("clicks",),
+)
+
+REVENUE_DAILY = Mart(
+    name="revenue_daily",
+    asset="rds_revenue",
+    description=(
+        "Daily revenue per customer country and currency. Revenue and orders count completed "
+        "transactions only (pending, failed and refunded payments are not revenue); amounts stay in "
+        "their own currency (no FX conversion). Country is the user's current country ('ZZ' if unknown)."
+    ),
+    columns=(
+        DT,
+        _c("country", "string", "The paying user's country, ISO 3166-1 alpha-2 ('ZZ' when unknown)"),
+        _c("currency", "string", "ISO 4217 currency of the amounts"),
+        _c("transactions", "count", "All transactions, any status"),
+        _c("orders", "count", "Completed transactions"),
+        _c("revenue", "money", "Sum of completed amounts"),
+        _c("avg_order_value", "money", "revenue / orders, rounded to cents (NULL without orders)", True),
+        _c("refunded_amount", "money", "Sum of refunded amounts (not subtracted from revenue)"),
+    ),
+    key=("dt", "country", "currency"),
+    daily=True,
+    sources=("transactions", "users"),
+)
+
+TOP_PAGES_DAILY = Mart(
+    name="top_pages_daily",
+    asset="rds_top_pages",
+    description="The 50 most viewed pages of each UTC day (page_view events; ties by page path).",
+    columns=(
+        DT,
+        _c("page_rank", "rank", "1 = most viewed that day"),
+        _c("page", "string", "URL path"),
+        _c("views", "count", "page_view events"),
+        _c("users", "count", "Distinct users who viewed it"),
+        _c("sessions", "count", "Distinct sessions that viewed it"),
+    ),
+    key=("dt", "page_rank"),
+    daily=True,
+    sources=("clicks",),
+)
+
+USERS_DIM = Mart(
+    name="users",
+    asset="rds_users",
+    description=(
+        "One row per user of the current users snapshot (no name or e-mail: no PII in the serving layer), "
+        "with lifetime activity over every processed day: first and last seen (any click or transaction), "
+        "events, sessions, orders and revenue (completed transactions). Rebuilt whole on each refresh."
+    ),
+    columns=(
+        _c("user_id", "string", "Stable user identifier"),
+        _c("country", "string", "ISO 3166-1 alpha-2"),
+        _c("plan", "string", "Subscription plan", True),
+        _c("signup_date", "date", "Date the account was created"),
+        _c("first_seen", "timestamp", "First click or transaction (NULL if never active)", True),
+        _c("last_seen", "timestamp", "Last click or transaction (NULL if never active)", True),
+        _c("lifetime_events", "count", "Click events"),
+        _c("lifetime_sessions", "count", "Distinct sessions"),
+        _c("lifetime_orders", "count", "Completed transactions"),
+        _c("lifetime_revenue", "money", "Sum of completed amounts in revenue_currency (NULL when MIXED)", True),
+        _c("revenue_currency", "string", "Currency of the completed orders; 'MIXED' if several, NULL if none", True),
+    ),
+    key=("user_id",),
+    daily=False,
+    sources=("users", "transactions", "clicks"),
+)
+
+MARTS: dict[str, Mart] = {m.name: m for m in (DAILY_EVENTS, FUNNEL_DAILY, REVENUE_DAILY, TOP_PAGES_DAILY, USERS_DIM)}
+DAILY_MARTS = [m for m in MARTS.values() if m.daily]
+FULL_MARTS = [m for m in MARTS.values() if not m.daily]
+MART_GROUPS = {"daily": DAILY_MARTS, "users": FULL_MARTS}
+
+
+def arrow_schema(mart: Mart):
+    import pyarrow as pa
+
+    types = {
+        "string": pa.string(),
+        "money": pa.decimal128(18, 2),
+        "timestamp": pa.timestamp("us", tz="UTC"),
+        "date": pa.date32(),
+        "count": pa.int64(),
+        "rank": pa.int32(),
+        "rate": pa.float64(),
+    }
+    return pa.schema([pa.field(c.name, types[c.type], nullable=c.nullable) for c in mart.columns])

@@ -1,0 +1,221 @@
+"""PostgreSQL side of Glue Job 2: versioned migrations and bulk loads that replace a partition.
+
+- ``apply_migrations`` runs ``sql/migrations/V<n>__<name>.sql`` files not applied yet, each in its
+  own transaction together with its row in ``marts.schema_migrations`` (under an advisory lock, so
+  two jobs starting at once do not race), and refuses to go on if an applied file was edited.
+- ``replace_partitions`` loads Arrow tables with ADBC (``adbc_ingest``: binary COPY in C, no
+  row-by-row inserts). Each day is replaced in one transaction across every mart given: delete the
+  day's rows, COPY the new ones, record the load. A failure anywhere rolls the day back, so readers
+  keep seeing the previous rows.
+- ``replace_table`` does the same for a mart that is rebuilt whole (the users dimension).
+
+Table and column names come from ``glue_scripts/marts.py`` and are checked identifiers; values
+travel as query parameters or COPY data only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from glue_scripts.marts import MIGRATIONS_DIR, SCHEMA, Mart, arrow_schema, identifier
+
+MIGRATION_FILE = re.compile(r"^V(?P<version>\d{3,})__(?P<name>[a-z0-9_]+)\.sql$")
+MIGRATION_LOCK = 7_316_221  # pg_advisory_xact_lock key of clickpipe migrations
+FULL_PARTITION = "*"
+
+
+class WarehouseError(Exception):
+    """The warehouse cannot be reached or refused the load; the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    path: Path
+
+    @property
+    def sql(self) -> str:
+        return self.path.read_text()
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.path.read_bytes()).hexdigest()
+
+
+def migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
+    found = []
+    for p in sorted(directory.glob("*.sql")):
+        m = MIGRATION_FILE.match(p.name)
+        if not m:
+            raise WarehouseError(f"migration file {p.name} is not named V<number>__<name>.sql")
+        found.append(Migration(int(m["version"]), m["name"], p))
+    versions = [m.version for m in found]
+    if len(set(versions)) != len(versions):
+        raise WarehouseError(f"two migrations share a version in {directory}")
+    return sorted(found, key=lambda m: m.version)
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages."""
+    return re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", url)
+
+
+def connect_psycopg(url: str, *, source: str = "the PostgreSQL URL", **kwargs):
+    import psycopg
+
+    try:
+        return psycopg.connect(url, connect_timeout=10, **kwargs)
+    except psycopg.OperationalError as e:
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise WarehouseError(f"cannot connect to PostgreSQL at {redact(url)} ({source}): {reason}") from None
+    except psycopg.ProgrammingError as e:  # a malformed URL
+        raise WarehouseError(f"invalid PostgreSQL URL {redact(url)} ({source}): {e}") from None
+
+
+def connect_adbc(url: str, *, source: str = "the PostgreSQL URL"):
+    import adbc_driver_postgresql.dbapi as adbc
+
+    try:
+        return adbc.connect(url)
+    except Exception as e:  # adbc_driver_manager.OperationalError and friends
+        reason = str(e).strip().splitlines()[0]
+        raise WarehouseError(f"cannot connect to PostgreSQL at {redact(url)} ({source}): {reason}") from None
+
+
+def apply_migrations(url: str, directory: Path = MIGRATIONS_DIR, *, source: str = "the PostgreSQL URL") -> list[str]:
+    """Apply pending migrations; returns the names of those applied now."""
+    applied_now = []
+    with connect_psycopg(url, source=source) as con:
+        with con.transaction():
+            con.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS {identifier(SCHEMA)}")
+            con.execute(
+                f"""CREATE TABLE IF NOT EXISTS {SCHEMA}.schema_migrations (
+                    version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,
+                    applied_at timestamptz NOT NULL DEFAULT now())"""
+            )
+            done = {v: (n, c) for v, n, c in con.execute(f"SELECT version, name, checksum FROM {SCHEMA}.schema_migrations")}
+            for m in migrations(directory):
+                if m.version in done:
+                    if done[m.version][1] != m.checksum:
+                        raise WarehouseError(
+                            f"migration V{m.version:03d}__{m.name}.sql was edited after it was applied "
+                            "(checksum differs): add a new migration instead"
+                        )
+                    continue
+                with con.transaction():  # a savepoint: the file and its record commit together
+                    con.execute(m.sql)
+                    con.execute(
+                        f"INSERT INTO {SCHEMA}.schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
+                        (m.version, m.name, m.checksum),
+                    )
+                applied_now.append(f"V{m.version:03d}__{m.name}")
+    return applied_now
+
+
+def conform(mart: Mart, table: pa.Table) -> pa.Table:
+    """The table with the mart's columns, in order, cast to the exact Arrow types of the PostgreSQL
+    columns (binary COPY needs them exact: int64 for bigint, decimal(18,2) for numeric(18,2)...)."""
+    schema = arrow_schema(mart)
+    missing = [n for n in schema.names if n not in table.column_names]
+    if missing:
+        raise WarehouseError(f"mart {mart.name}: the SQL result lacks column(s) {missing}")
+    columns = [table.column(f.name).cast(f.type) for f in schema]
+    return pa.Table.from_arrays(columns, schema=pa.schema([pa.field(f.name, f.type) for f in schema]))
+
+
+def _raise_load_error(e: BaseException, what: str):
+    """Database errors become one clear message (the transaction was rolled back); others pass."""
+    import adbc_driver_manager
+
+    if isinstance(e, adbc_driver_manager.DatabaseError):
+        first = str(e).strip().splitlines()[0]
+        raise WarehouseError(f"{what} failed and was rolled back (the previous rows stay): {first}") from e
+    raise e
+
+
+def _ingest(cur, mart: Mart, table: pa.Table) -> None:
+    if table.num_rows:
+        cur.adbc_ingest(identifier(mart.name), table, mode="append", db_schema_name=identifier(SCHEMA))
+
+
+def _record(cur, mart: Mart, partition: str, rows: int, run_id: str | None) -> None:
+    cur.execute(
+        f"""INSERT INTO {SCHEMA}.partition_loads (mart, partition, row_count, loaded_at, run_id)
+            VALUES ($1, $2, $3, now(), $4)
+            ON CONFLICT (mart, partition) DO UPDATE
+            SET row_count = EXCLUDED.row_count, loaded_at = EXCLUDED.loaded_at, run_id = EXCLUDED.run_id""",
+        parameters=(mart.name, partition, rows, run_id or ""),
+    )
+
+
+def replace_partitions(
+    url: str,
+    tables: dict[str, tuple[Mart, pa.Table]],
+    days: list[str],
+    *,
+    run_id: str | None = None,
+    source: str = "the PostgreSQL URL",
+) -> dict[str, dict[str, int]]:
+    """For each day: one transaction that replaces that day's rows in every mart given.
+
+    ``tables`` maps a mart name to (mart, rows for any of the days). A day with no rows leaves the
+    mart empty for that day (and is recorded as loaded with 0 rows). Returns mart -> day -> rows.
+    """
+    import datetime as _dt
+
+    conformed = {name: (mart, conform(mart, t)) for name, (mart, t) in tables.items()}
+    loaded: dict[str, dict[str, int]] = {name: {} for name in conformed}
+    con = connect_adbc(url, source=source)
+    try:
+        for day in days:
+            day_value = _dt.date.fromisoformat(day)
+            cur = con.cursor()
+            try:
+                for name, (mart, table) in conformed.items():
+                    if not mart.daily:
+                        raise WarehouseError(f"mart {mart.name} is not daily: use replace_table")
+                    rows = table.filter(pc.equal(table.column("dt"), pa.scalar(day_value, pa.date32())))
+                    cur.execute(f"DELETE FROM {mart.table} WHERE dt = CAST($1 AS date)", parameters=(day,))
+                    _ingest(cur, mart, rows)
+                    _record(cur, mart, day, rows.num_rows, run_id)
+                    loaded[name][day] = rows.num_rows
+                con.commit()
+            except BaseException as e:
+                con.rollback()
+                _raise_load_error(e, f"replacing {day} in {', '.join(m.table for m, _ in conformed.values())}")
+            finally:
+                cur.close()
+    finally:
+        con.close()
+    return loaded
+
+
+def replace_table(
+    url: str, mart: Mart, table: pa.Table, *, run_id: str | None = None, source: str = "the PostgreSQL URL"
+) -> int:
+    """Replace every row of a mart in one transaction (readers wait for the commit, never see half)."""
+    table = conform(mart, table)
+    con = connect_adbc(url, source=source)
+    try:
+        cur = con.cursor()
+        try:
+            cur.execute(f"TRUNCATE {mart.table}")
+            _ingest(cur, mart, table)
+            _record(cur, mart, FULL_PARTITION, table.num_rows, run_id)
+            con.commit()
+        except BaseException as e:
+            con.rollback()
+            _raise_load_error(e, f"replacing {mart.table}")
+        finally:
+            cur.close()
+    finally:
+        con.close()
+    return table.num_rows

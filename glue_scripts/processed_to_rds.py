@@ -1,0 +1,134 @@
+"""Glue Job 2: processed zone -> reporting marts in PostgreSQL (RDS).
+
+Builds the marts of ``glue_scripts/marts.py`` with their SQL files (DuckDB engine here) and loads
+them into PostgreSQL with ADBC (binary COPY): each daily partition is replaced in one transaction,
+the users dimension is replaced whole in one transaction. The tables come from the versioned
+migrations in ``glue_scripts/sql/migrations/``, applied first.
+
+Launched by Dagster Pipes (``PipesSubprocessClient`` locally, ``PipesGlueClient`` on AWS) or by hand:
+
+    CLICKPIPE_JOB_PG_URL=postgresql://... python glue_scripts/processed_to_rds.py \
+        --marts daily --lake .clickpipe/lake --partition 2026-11-01
+
+The connection URL comes from the environment (``CLICKPIPE_JOB_PG_URL``, set by the warehouse
+resource) or, on Glue, from a Secrets Manager secret (``--pg-secret-arn``); it is never printed.
+A failure is reported as one message that names the setting to fix (exit status 2 by hand).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+if __package__ in (None, ""):  # run as a file (Glue, subprocess): make the repo importable
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from glue_scripts.lake_store import open_store  # noqa: E402
+from glue_scripts.marts import MART_GROUPS  # noqa: E402
+from glue_scripts.pipes_session import daily_keys, pipes_session  # noqa: E402
+
+ENGINES = ("duckdb",)
+EXIT_BAD_INPUT = 2
+URL_ENV = "CLICKPIPE_JOB_PG_URL"  # the URL itself (secret): set by the resource for this process only
+SOURCE_ENV = "CLICKPIPE_JOB_PG_SOURCE"  # which user-facing setting it came from, for messages
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--marts", required=True, choices=sorted(MART_GROUPS), help="daily marts or the users dimension")
+    p.add_argument("--lake", required=True, help="lake root: a directory, file:///dir or s3://bucket/prefix")
+    p.add_argument("--engine", default="duckdb", choices=ENGINES)
+    p.add_argument("--partition", action="append", default=[], help="day(s) YYYY-MM-DD when run without Dagster")
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--pg-secret-arn", default=None, help="Secrets Manager secret with the RDS credentials (Glue)")
+    p.add_argument("--pg-sslmode", default="require")
+    args, _ = p.parse_known_args(argv)  # Glue adds its own arguments
+    return args
+
+
+def pg_url(args: argparse.Namespace) -> tuple[str, str]:
+    """(URL, the setting it came from)."""
+    from glue_scripts.pg_load import WarehouseError
+
+    url = os.environ.get(URL_ENV)
+    if url:
+        return url, os.environ.get(SOURCE_ENV, URL_ENV)
+    if args.pg_secret_arn:
+        from glue_scripts.rds_secret import url_from_secret
+
+        try:
+            return url_from_secret(args.pg_secret_arn, sslmode=args.pg_sslmode), f"secret {args.pg_secret_arn}"
+        except Exception as e:  # botocore ClientError, a malformed secret
+            raise WarehouseError(f"cannot read the RDS credentials from {args.pg_secret_arn}: {e}") from None
+    raise WarehouseError(
+        f"no PostgreSQL to load into: set {URL_ENV} (Dagster's warehouse resource does) or pass --pg-secret-arn"
+    )
+
+
+def pipes_metadata(metadata: dict) -> dict:
+    return {k: {"raw_value": v, "type": "json"} if isinstance(v, (dict, list)) else v for k, v in metadata.items()}
+
+
+def run(args, keys: list[str], run_id: str | None) -> tuple[dict, list[str], float]:
+    """Build and load the marts; returns (mart -> metadata, migrations applied, seconds)."""
+    from glue_scripts import pg_load
+    from glue_scripts.marts_engine import DuckDBMartEngine
+
+    started = time.perf_counter()
+    marts = MART_GROUPS[args.marts]
+    url, source = pg_url(args)
+    applied = pg_load.apply_migrations(url, source=source)
+    store = open_store(args.lake)
+    sources = sorted({s for m in marts for s in m.sources})
+    results: dict[str, dict] = {}
+    with DuckDBMartEngine(store, threads=args.threads) as engine:
+        if args.marts == "daily":
+            engine.register(sources, days=keys)
+            tables = {m.name: (m, engine.build(m)) for m in marts}
+            loaded = pg_load.replace_partitions(url, tables, keys, run_id=run_id, source=source)
+            for m in marts:
+                per_day = loaded[m.name]
+                results[m.name] = {
+                    "rows_loaded": sum(per_day.values()),
+                    "rows_by_day": per_day,
+                    "empty_days": [d for d, n in per_day.items() if n == 0],
+                }
+        else:
+            engine.register(sources, days=None)
+            for m in marts:
+                n = pg_load.replace_table(url, m, engine.build(m), run_id=run_id, source=source)
+                results[m.name] = {"rows_loaded": n}
+        files = dict(engine.files_read)
+    for mart in marts:
+        results[mart.name].update({"table": mart.table, "files_read": files, "warehouse": pg_load.redact(url), "lake": store.uri})
+    return results, applied, time.perf_counter() - started
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    from glue_scripts.pg_load import WarehouseError
+
+    with pipes_session(args.partition) as pipes:
+        extras = pipes.extras or {}
+        rng = extras.get("partition_key_range")
+        keys = pipes.partition_keys or (daily_keys(rng["start"], rng["end"]) if rng else []) or args.partition
+        if args.marts == "daily" and not keys:
+            pipes.report_error("no partition given: pass --partition YYYY-MM-DD")
+            return 0 if pipes.is_pipes else EXIT_BAD_INPUT
+        run_id = extras.get("run_id")
+        try:
+            results, applied, seconds = run(args, keys, run_id)
+        except WarehouseError as e:
+            pipes.report_error(str(e))
+            return 0 if pipes.is_pipes else EXIT_BAD_INPUT
+        for mart in MART_GROUPS[args.marts]:
+            md = dict(results[mart.name])
+            md.update({"partitions": keys, "migrations_applied": applied, "seconds": round(seconds, 3)})
+            pipes.report_asset_materialization(asset_key=mart.asset, metadata=pipes_metadata(md))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

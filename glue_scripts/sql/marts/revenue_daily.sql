@@ -1,0 +1,27 @@
+-- Mart revenue_daily: revenue per UTC day, customer country and currency.
+-- Revenue = completed transactions only: pending, failed and refunded payments are not revenue.
+-- Amounts stay in their own currency (no FX). Country is the user's current country, 'ZZ' if unknown.
+-- Reads: transactions, users. Common dialect (DuckDB, Athena/Trino, Spark SQL).
+WITH per_group AS (
+  SELECT
+    t.dt,
+    COALESCE(u.country, 'ZZ') AS country,
+    t.currency,
+    COUNT(*) AS transactions,
+    CAST(SUM(CASE WHEN t.status = 'completed' THEN 1 ELSE 0 END) AS BIGINT) AS orders,
+    CAST(SUM(CASE WHEN t.status = 'completed' THEN t.amount ELSE 0 END) AS DECIMAL(18, 2)) AS revenue,
+    CAST(SUM(CASE WHEN t.status = 'refunded' THEN t.amount ELSE 0 END) AS DECIMAL(18, 2)) AS refunded_amount
+  FROM transactions t
+  LEFT JOIN users u ON u.user_id = t.user_id
+  GROUP BY t.dt, COALESCE(u.country, 'ZZ'), t.currency
+)
+SELECT
+  CAST(dt AS DATE) AS dt,
+  country,
+  currency,
+  transactions,
+  orders,
+  revenue,
+  CASE WHEN orders > 0 THEN CAST(ROUND(revenue / orders, 2) AS DECIMAL(18, 2)) END AS avg_order_value,
+  refunded_amount
+FROM per_group
