@@ -11,7 +11,6 @@ import boto3
 import pytest
 
 from clickpipe_dagster.generator.batch import generate
-from glue_scripts import layout
 from glue_scripts.lake_store import LocalStore, S3Store
 
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
@@ -64,14 +63,6 @@ def local_store(tmp_path):
 def sample(tmp_path_factory):
     """A small dirty sample: 2 days, every dirty kind present."""
     return generate(tmp_path_factory.mktemp("sample"), days=2, users=400, transactions_per_day=1500, seed=11, dirty_rate=0.08)
-
-
-def load_sample(store, sample, *, users=True, transactions=True) -> None:
-    if users:
-        store.put_file(sample.users_file, layout.raw_batch_key("users", sample.days[0], "users.csv"))
-    if transactions:
-        for day, path in sample.transaction_files.items():
-            store.put_file(path, layout.raw_batch_key("transactions", day, "transactions.csv"))
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from clickpipe_dagster.contracts import TRANSACTIONS, USERS
-from conftest import load_sample
+from support import load_sample
 from glue_scripts import layout
 from glue_scripts.checks import arrow_schema
 from glue_scripts.duckdb_engine import JobInputError, run_partition

