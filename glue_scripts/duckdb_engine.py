@@ -348,8 +348,10 @@ class DuckDBJob:
         if ds.partition_columns:
             data = out / "processed"
             if result.rows_in > result.quarantined + result.duplicates:
+                # No ORDER BY: a re-run writes the same rows, in an order that may differ; sorting
+                # 5M rows for a byte-identical file would cost as much as the whole write.
                 self.con.execute(
-                    f"COPY (SELECT * EXCLUDE (__ord) FROM clean ORDER BY __ord) TO '{data}' "
+                    f"COPY (SELECT * EXCLUDE (__ord) FROM clean) TO '{data}' "
                     f"({parquet}, PARTITION_BY ({', '.join(ds.partition_columns)}), FILENAME_PATTERN 'part-{{i}}')"
                 )
             name = layout.source_file_name(ingest_date)

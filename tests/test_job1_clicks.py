@@ -94,9 +94,14 @@ def test_duplicates_within_a_day_and_across_arrival_days(local_store):
 def test_rerun_is_idempotent_and_an_empty_day_is_empty(local_store):
     put_object(local_store, [event(i, event_type=t) for i, t in enumerate(["click", "search", "click"])], at(DAY))
     run_partition(local_store, CLICKS, DAY)
-    before = {o.key: local_store.read_bytes(o.key) for o in local_store.list("processed/")}
+
+    def snapshot():
+        return {o.key: pq.read_table(local_store.path(o.key)).sort_by("event_id") for o in local_store.list("processed/")}
+
+    before = snapshot()
     run_partition(local_store, CLICKS, DAY)
-    assert {o.key: local_store.read_bytes(o.key) for o in local_store.list("processed/")} == before
+    after = snapshot()
+    assert after.keys() == before.keys() and all(after[k].equals(before[k]) for k in before)
     empty = run_partition(local_store, CLICKS, "2026-11-03")
     assert (empty.rows_in, empty.rows_out) == (0, 0) and "empty partition" in empty.messages[0]
 
