@@ -96,7 +96,10 @@ def resources_for(env: str) -> dict:
             result_reuse_max_age_minutes=int(os.environ.get("CLICKPIPE_ATHENA_REUSE_MINUTES", "60")),
         ),
         "warehouse": RdsWarehouseResource(
-            secret_arn=_required("CLICKPIPE_RDS_SECRET_ARN"), region_name=os.environ.get("AWS_REGION")
+            secret_arn=_required("CLICKPIPE_RDS_SECRET_ARN"),
+            host=os.environ.get("CLICKPIPE_RDS_HOST") or None,
+            database=os.environ.get("CLICKPIPE_RDS_DATABASE") or None,
+            region_name=os.environ.get("AWS_REGION"),
         ),
     }
 

@@ -44,6 +44,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--pg-secret-arn", default=None, help="Secrets Manager secret with the RDS credentials (Glue)")
     p.add_argument("--pg-sslmode", default="require")
+    p.add_argument("--pg-host", default=None, help="RDS endpoint, when the secret does not hold it")
+    p.add_argument("--pg-port", type=int, default=None)
+    p.add_argument("--pg-database", default=None)
     args, _ = p.parse_known_args(argv)  # Glue adds its own arguments
     return args
 
@@ -59,7 +62,10 @@ def pg_url(args: argparse.Namespace) -> tuple[str, str]:
         from glue_scripts.rds_secret import url_from_secret
 
         try:
-            return url_from_secret(args.pg_secret_arn, sslmode=args.pg_sslmode), f"secret {args.pg_secret_arn}"
+            url = url_from_secret(
+                args.pg_secret_arn, sslmode=args.pg_sslmode, host=args.pg_host, port=args.pg_port, database=args.pg_database
+            )
+            return url, f"secret {args.pg_secret_arn}"
         except Exception as e:  # botocore ClientError, a malformed secret
             raise WarehouseError(f"cannot read the RDS credentials from {args.pg_secret_arn}: {e}") from None
     raise WarehouseError(

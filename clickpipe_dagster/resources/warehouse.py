@@ -123,6 +123,8 @@ class RdsWarehouseResource(WarehouseResource):
     """RDS PostgreSQL with credentials from Secrets Manager and TLS required."""
 
     secret_arn: str
+    host: str | None = None  # an RDS-managed secret holds only username and password
+    port: int | None = None
     sslmode: str = "require"  # verify-full needs the RDS CA bundle on every client
     database: str | None = None
     region_name: str | None = None
@@ -144,7 +146,10 @@ class RdsWarehouseResource(WarehouseResource):
             if self.sslmode not in ("require", "verify-ca", "verify-full"):
                 raise WarehouseError(f"RDS needs TLS: sslmode {self.sslmode!r} is not require/verify-ca/verify-full")
             try:
-                self._url = url_from_secret(self.secret_arn, sslmode=self.sslmode, client=self._client(), database=self.database)
+                self._url = url_from_secret(
+                    self.secret_arn, sslmode=self.sslmode, client=self._client(), database=self.database,
+                    host=self.host, port=self.port,
+                )  # fmt: skip
             except Exception as e:
                 raise WarehouseError(f"cannot read the RDS credentials ({self.source()}): {e}") from None
         return self._url
@@ -153,4 +158,6 @@ class RdsWarehouseResource(WarehouseResource):
         return {}  # Glue reads the secret itself
 
     def job_arguments(self) -> dict[str, str]:
-        return {"--pg-secret-arn": self.secret_arn, "--pg-sslmode": self.sslmode}
+        args = {"--pg-secret-arn": self.secret_arn, "--pg-sslmode": self.sslmode}
+        extra = {"--pg-host": self.host, "--pg-port": self.port, "--pg-database": self.database}
+        return {**args, **{k: str(v) for k, v in extra.items() if v}}

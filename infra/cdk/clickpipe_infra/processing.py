@@ -166,10 +166,11 @@ class Processing(Construct):
                 worker_configuration=glue.WorkerConfiguration(worker_type=glue.WorkerType.G_1X, number_of_workers=2),
                 default_arguments={
                     **common_args,
-                    "--rds-secret-arn": rds.secret_arn,
-                    "--rds-host": rds.host,
-                    "--rds-port": rds.port,
-                    "--rds-database": rds.database,
+                    # the names glue_scripts/processed_to_rds.py reads
+                    "--pg-secret-arn": rds.secret_arn,
+                    "--pg-host": rds.host,
+                    "--pg-port": rds.port,
+                    "--pg-database": rds.database,
                 },
                 **self._job_common(),
             )

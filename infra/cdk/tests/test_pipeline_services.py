@@ -121,8 +121,8 @@ def test_glue_job2_runs_in_the_vpc_with_vendored_pipes_and_rds_arguments(variant
     assert str(args["--extra-py-files"]).count(".zip") == 2
     assert args["--lake"] == {"Fn::Join": ["", ["s3://", {"Ref": variant.logical_id(variant.stack.storage.lake)}, "/lake"]]}
     db = variant.logical_id(variant.stack.database.instance)
-    assert args["--rds-secret-arn"] == {"Fn::GetAtt": [db, "MasterUserSecret.SecretArn"]}
-    assert args["--rds-host"] == {"Fn::GetAtt": [db, "Endpoint.Address"]}
+    assert args["--pg-secret-arn"] == {"Fn::GetAtt": [db, "MasterUserSecret.SecretArn"]}
+    assert args["--pg-host"] == {"Fn::GetAtt": [db, "Endpoint.Address"]}
 
 
 def test_vendor_zip_carries_the_pinned_dagster_pipes(variant):
