@@ -98,7 +98,7 @@ def resources_for(env: str) -> dict:
         "warehouse": RdsWarehouseResource(
             secret_arn=_required("CLICKPIPE_RDS_SECRET_ARN"),
             host=os.environ.get("CLICKPIPE_RDS_HOST") or None,
-            database=os.environ.get("CLICKPIPE_RDS_DATABASE") or None,
+            database=os.environ.get("CLICKPIPE_RDS_DATABASE", "clickpipe"),  # the CDK stack's database
             region_name=os.environ.get("AWS_REGION"),
         ),
     }
