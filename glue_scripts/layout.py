@@ -7,7 +7,7 @@ read the other.
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime, timezone
 
 RAW, PROCESSED, QUARANTINE = "raw", "processed", "quarantine"
 
@@ -58,3 +58,34 @@ def quarantine_key(dataset: str, ingest_date: str) -> str:
 def parse_dt(key: str) -> str | None:
     m = re.search(r"/dt=(\d{4}-\d{2}-\d{2})/", key)
     return m.group(1) if m else None
+
+
+# -- the click stream: Firehose's own key layout, by UTC arrival hour ------------------------------
+_RAW_CLICKS = re.compile(r"^raw/clicks/(?P<y>\d{4})/(?P<m>\d{2})/(?P<d>\d{2})/(?P<h>\d{2})/(?P<name>[^/]+)$")
+
+
+def raw_clicks_day_prefix(day: str) -> str:
+    return f"{RAW}/clicks/{day[:4]}/{day[5:7]}/{day[8:10]}/"
+
+
+def parse_raw_clicks_arrival(key: str) -> datetime | None:
+    """The UTC arrival hour of a Firehose object, or None when the key is not in the layout."""
+    m = _RAW_CLICKS.match(key)
+    if not m or m["name"].startswith((".", "_")):
+        return None
+    try:
+        return datetime(int(m["y"]), int(m["m"]), int(m["d"]), int(m["h"]), tzinfo=timezone.utc)
+    except ValueError:
+        return None
+
+
+def parse_raw_clicks_key(key: str) -> str | None:
+    """The arrival date (the raw_clicks partition) of a Firehose object."""
+    arrival = parse_raw_clicks_arrival(key)
+    return arrival.date().isoformat() if arrival else None
+
+
+def raw_clicks_key(stream: str, arrival: datetime, object_uuid: str) -> str:
+    """``raw/clicks/YYYY/MM/DD/HH/<stream>-1-YYYY-MM-DD-HH-MM-SS-<uuid>.gz`` (UTC)."""
+    a = arrival.astimezone(timezone.utc)
+    return f"{RAW}/clicks/{a:%Y/%m/%d/%H}/{stream}-1-{a:%Y-%m-%d-%H-%M-%S}-{object_uuid}.gz"
