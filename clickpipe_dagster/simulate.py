@@ -34,7 +34,7 @@ def _seeded_uuids(*parts) -> Callable[[], str]:
     rng = random.Random("firehose-objects/" + "/".join(map(str, parts)))
 
     def uuid4() -> str:
-        h = "%032x" % (rng.getrandbits(128) & ~((0xF << 76) | (0xC << 60)) | (0x4 << 76) | (0x8 << 60))
+        h = (rng.getrandbits(128) & ~((0xF << 76) | (0xC << 60)) | (0x4 << 76) | (0x8 << 60)).to_bytes(16, "big").hex()
         return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
     return uuid4

@@ -143,8 +143,11 @@ STATIC_PAGES = ("/deals", "/account", "/help/shipping", "/help/returns", "/new-a
 PRODUCTS = 1200
 CATALOG_SEED = 20261101  # the catalog is the same for every seed: product ids mean the same thing everywhere
 
-_UUID_AND = ~((0xF << 76) | (0xC << 60)) & ((1 << 128) - 1)
-_UUID_OR = (0x4 << 76) | (0x8 << 60)
+_UUID_AND = ~((0xF << 76) | (0xC << 60)) & ((1 << 128) - 1)  # version nibble and variant bits cleared...
+_UUID_OR = (0x4 << 76) | (0x8 << 60)  # ...then set to version 4, RFC 4122 variant
+_IDS = 64  # UUIDs drawn per random call
+_IDS_AND = sum(_UUID_AND << (128 * i) for i in range(_IDS))
+_IDS_OR = sum(_UUID_OR << (128 * i) for i in range(_IDS))
 _NATURAL_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -547,9 +550,17 @@ class ClickGenerator:
         profiles: dict[int, tuple] = {}
         first_ts = last_ts = first_arrival = last_arrival = None
 
+        ids: list[str] = []
+
         def uuid4() -> str:
-            h = "%032x" % (getrandbits(128) & _UUID_AND | _UUID_OR)
-            return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+            """A random (version 4) UUID from the seeded stream; made 64 at a time, which is faster."""
+            if not ids:
+                h = (getrandbits(128 * _IDS) & _IDS_AND | _IDS_OR).to_bytes(16 * _IDS, "big").hex()
+                ids.extend(
+                    f"{h[k : k + 8]}-{h[k + 8 : k + 12]}-{h[k + 12 : k + 16]}-{h[k + 16 : k + 20]}-{h[k + 20 : k + 32]}"
+                    for k in range(32 * (_IDS - 1), -1, -32)
+                )
+            return ids.pop()
 
         def ready(b: int) -> list:
             nonlocal first_arrival, last_arrival

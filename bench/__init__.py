@@ -1,0 +1,1 @@
+"""Benchmarks: each compares clickpipe against a named peer measured in the same run."""
