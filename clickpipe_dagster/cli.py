@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -115,6 +116,10 @@ def simulate(events, rate, duration, start, end, days, late_share, duplicate_sha
         if end <= start:
             raise click.UsageError(f"--end {end.isoformat()} is not after --start {start.isoformat()}")
         window = {"events": 30_000 if events is None else events, "start": start, "end": end}
+    def stop(_signum, _frame):  # `kill` and service managers send SIGTERM: close the sink as on Ctrl-C
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
     try:
         m = run(**window, users=str(users_csv) if users_csv else users, seed=seed, late_share=late_share,
                 duplicate_share=duplicate_share)  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import select
 import subprocess
 import sys
 import time
@@ -154,3 +155,25 @@ def test_kinesis_sink_from_the_resource_uses_its_settings(monkeypatch, moto_endp
     sink = res.open_sink()
     assert isinstance(sink, KinesisSink) and sink.partition_by == "session_id" and sink.max_attempts == 3
     assert sink.client.meta.endpoint_url == moto_endpoint and sink.client.meta.region_name == REGION
+
+
+def test_cli_sigterm_flushes_the_buffer(tmp_path):
+    env = {**os.environ, "CLICKPIPE_HOME": str(tmp_path), "CLICKPIPE_ENV": "local"}
+    proc = subprocess.Popen([sys.executable, "-m", "clickpipe_dagster.cli", "simulate", "--rate", "300", "--duration", "60"],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    err = b""
+    try:
+        deadline = time.time() + 120
+        while b"clicks:" not in err and time.time() < deadline:  # the progress bar: traffic is flowing
+            ready, _, _ = select.select([proc.stderr], [], [], 1.0)
+            if ready:
+                err += os.read(proc.stderr.fileno(), 4096)
+        time.sleep(2)  # a couple of seconds of traffic, all still in the 300 s buffer
+        proc.terminate()
+        _, rest = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    err = (err + rest).decode()
+    assert proc.returncode == 130 and "interrupted; what was buffered has been delivered" in err, err[-2000:]
+    got = lake_records(tmp_path / "lake")
+    assert got and sum(map(len, got.values())) > 100  # the 300 s buffer went out on SIGTERM
