@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from typing import Literal
 
 import dagster as dg
 from pydantic import Field
@@ -40,9 +41,13 @@ class LocalFirehoseResource(StreamResource):
     """Firehose's S3 delivery, emulated into the ``lake`` resource's store (``raw/clicks/...``)."""
 
     lake: LakeResource
-    buffer_mib: float = Field(default=5.0, gt=0, description="Deliver when this much is buffered (Firehose: 1-128 MiB)")
+    buffer_mib: float = Field(
+        default=5.0, gt=0, le=128, description="Deliver when this much is buffered (Firehose: 1-128 MiB)"
+    )
+    # Job 1 takes event times up to 5 minutes past their object's arrival hour (clock skew): with
+    # more than 300 s here, records at the end of a long buffer could look like they came from the future.
     buffer_seconds: float = Field(
-        default=300.0, ge=0, description="...or when the oldest record waited this long (Firehose: 0-900 s)"
+        default=300.0, ge=0, le=900, description="...or when the oldest record waited this long (Firehose: 0-900 s)"
     )
     compresslevel: int = Field(default=1, ge=0, le=9, description="gzip level of the objects")
 
@@ -69,8 +74,8 @@ class KinesisStreamResource(StreamResource):
 
     region_name: str | None = None
     endpoint_url: str | None = None
-    partition_by: str = Field(
-        default="user_id", description="Record field used as partition key: user_id or session_id"
+    partition_by: Literal["user_id", "session_id"] = Field(
+        default="user_id", description="Record field used as partition key"
     )
     max_attempts: int = Field(default=8, ge=1, description="PutRecords attempts per record before giving up loudly")
 
