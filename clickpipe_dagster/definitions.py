@@ -14,9 +14,9 @@ from clickpipe_dagster import settings
 from clickpipe_dagster.assets.processed import processed_assets
 from clickpipe_dagster.assets.raw import raw_assets
 from clickpipe_dagster.partitions import daily_partitions
+from clickpipe_dagster.resources.stream import KinesisStreamResource, LocalFirehoseResource
 from clickpipe_dagster.resources.glue import AwsGlueJobsResource, LocalGlueJobsResource
 from clickpipe_dagster.resources.lake import LocalLakeResource, S3LakeResource
-from clickpipe_dagster.resources.stream import LocalFirehoseResource, KinesisStreamResource
 from clickpipe_dagster.sensors import sensors
 
 batch_job = dg.define_asset_job(
@@ -36,20 +36,19 @@ def _required(name: str) -> str:
 
 def resources_for(env: str) -> dict:
     if env == "local":
-        lake = LocalLakeResource(root=str(settings.lake_dir()))
         return {
-            "lake": lake,
+            "stream": LocalFirehoseResource(lake=LocalLakeResource(root=str(settings.lake_dir()))),
+            "lake": LocalLakeResource(root=str(settings.lake_dir())),
             "glue": LocalGlueJobsResource(),
-            "stream": LocalFirehoseResource(lake=lake),
         }
     s3 = S3Resource(endpoint_url=os.environ.get("AWS_ENDPOINT_URL_S3") or None, region_name=os.environ.get("AWS_REGION"))
     return {
-        "lake": S3LakeResource(s3=s3, bucket=_required("CLICKPIPE_LAKE_BUCKET"), prefix=os.environ.get("CLICKPIPE_LAKE_PREFIX", "")),
         "stream": KinesisStreamResource(
             stream_name=_required("CLICKPIPE_KINESIS_STREAM"),
             region_name=os.environ.get("AWS_REGION"),
             endpoint_url=os.environ.get("AWS_ENDPOINT_URL_KINESIS") or None,
         ),
+        "lake": S3LakeResource(s3=s3, bucket=_required("CLICKPIPE_LAKE_BUCKET"), prefix=os.environ.get("CLICKPIPE_LAKE_PREFIX", "")),
         "glue": AwsGlueJobsResource(
             job_names={"raw_to_processed.py": _required("CLICKPIPE_GLUE_JOB1")},
             pipes_bucket=_required("CLICKPIPE_PIPES_BUCKET"),

@@ -53,7 +53,7 @@ class LocalLakeResource(LakeResource):
 class S3LakeResource(LakeResource):
     """A lake in an S3 bucket through dagster-aws's ``S3Resource`` (``endpoint_url`` honoured)."""
 
-    s3: S3Resource
+    s3: S3Resource  # a nested ConfigurableResource (ResourceDependency[...] rejects an S3Resource instance)
     bucket: str
     prefix: str = ""
 
