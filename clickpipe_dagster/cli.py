@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import signal
 import sys
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import click
@@ -61,6 +62,81 @@ def upload(file, dataset, ingest_date):
     key = layout.raw_batch_key(dataset, ingest_date.isoformat(), file.name)
     lake.upload(file, key)
     click.echo(f"uploaded {file} -> {lake.console_url(key)}")
+
+
+def _instant(_ctx, param, value):
+    """A date (its midnight; as --end, the end of that day) or an ISO-8601 time (naive = UTC)."""
+    if value is None:
+        return None
+    try:
+        if len(value.strip()) == 10:
+            day = date.fromisoformat(value.strip())
+            return datetime(day.year, day.month, day.day, tzinfo=timezone.utc) + timedelta(days=param.name == "end")
+        t = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date (2026-11-01) or a time (2026-11-01T06:00:00Z)") from None
+
+
+@main.command()
+@click.option("--events", type=click.IntRange(min=0), default=None, help="Events to make over the window  [default: 30000]")
+@click.option("--rate", type=click.FloatRange(min=0, min_open=True), default=None, help="Live: events per second, event time now")
+@click.option("--duration", type=click.FloatRange(min=0, min_open=True), default=None, help="Live: seconds to run")
+@click.option("--start", callback=_instant, default=None, help="Window start: a date or an ISO time  [default: 2026-11-01]")
+@click.option("--end", callback=_instant, default=None, help="Window end: a date (inclusive) or an ISO time (exclusive)")
+@click.option("--days", type=click.IntRange(min=1), default=None, help="Window length in days from --start  [default: 3]")
+@click.option("--late-share", type=click.FloatRange(0, 1), default=0.05, show_default=True, help="Sessions that arrive 1-24 h late")
+@click.option("--duplicate-share", type=click.FloatRange(0, 1), default=0.01, show_default=True, help="Events sent twice")
+@click.option("--seed", type=int, default=7, show_default=True)
+@click.option("--users", type=click.IntRange(min=1), default=1000, show_default=True, help="Users U0000001.. to draw from")
+@click.option("--users-csv", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Take users and their countries from a users.csv (e.g. sample/users.csv) instead")  # fmt: skip
+def simulate(events, rate, duration, start, end, days, late_share, duplicate_share, seed, users, users_csv):
+    """Send simulated click events to the stream (the local Firehose, or Kinesis on AWS).
+
+    \b
+    Backfill past days (default):  clickpipe simulate --events 1000000 --start 2026-11-01 --days 3
+    Live traffic for a while:      clickpipe simulate --rate 2000 --duration 60
+    """
+    from clickpipe_dagster.simulate import simulate as run
+
+    live = rate is not None or duration is not None
+    if live:
+        if rate is None or duration is None:
+            raise click.UsageError("--rate and --duration go together")
+        given = [name for name, v in (("--events", events), ("--start", start), ("--end", end), ("--days", days)) if v is not None]
+        if given:
+            raise click.UsageError(f"{', '.join(given)} cannot be used with --rate/--duration (live traffic is now)")
+        window = {"rate": rate, "duration": duration}
+    else:
+        if end is not None and days is not None:
+            raise click.UsageError("give --end or --days, not both")
+        start = start or datetime(2026, 11, 1, tzinfo=timezone.utc)
+        end = end or start + timedelta(days=days or 3)
+        if end <= start:
+            raise click.UsageError(f"--end {end.isoformat()} is not after --start {start.isoformat()}")
+        window = {"events": 30_000 if events is None else events, "start": start, "end": end}
+    def stop(_signum, _frame):  # `kill` and service managers send SIGTERM: close the sink as on Ctrl-C
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        m = run(**window, users=str(users_csv) if users_csv else users, seed=seed, late_share=late_share,
+                duplicate_share=duplicate_share)  # fmt: skip
+    except KeyboardInterrupt:
+        click.echo("interrupted; what was buffered has been delivered", err=True)
+        sys.exit(130)
+    click.echo(f"stream:     {m['stream']}")
+    click.echo(f"events:     {m['events']:,} in {m['sessions']:,} sessions; +{m['duplicates']:,} duplicates = "
+               f"{m['records']:,} records; {m['late_events']:,} late")  # fmt: skip
+    click.echo("by type:    " + ", ".join(f"{k} {v:,}" for k, v in m["by_event_type"].items()))
+    if m["event_time"]:
+        click.echo(f"event time: {m['event_time']['first']} .. {m['event_time']['last']}")
+        click.echo(f"arrivals:   {m['arrival_time']['first']} .. {m['arrival_time']['last']}  "
+                   f"(raw partitions: {', '.join(m['arrival_days'])})")  # fmt: skip
+    if m["objects"]:
+        click.echo(f"objects:    {len(m['objects']):,} ({m['sink']['bytes_out'] / 1e6:,.1f} MB gzip)")
+    click.echo(f"throughput: {m['events_per_second'] or 0:,} events/s ({m['records']:,} records in {m['seconds']:.2f} s)")
 
 
 @main.command()

@@ -19,6 +19,7 @@ from clickpipe_dagster.assets.raw import raw_assets
 from clickpipe_dagster.assets.rds import rds_assets
 from clickpipe_dagster.contracts import BATCH_DATASETS
 from clickpipe_dagster.partitions import daily_partitions
+from clickpipe_dagster.resources.stream import KinesisStreamResource, LocalFirehoseResource
 from clickpipe_dagster.resources.glue import AwsGlueJobsResource, LocalGlueJobsResource
 from clickpipe_dagster.resources.athena import (
     AthenaQueryResource,
@@ -68,6 +69,7 @@ def _required(name: str) -> str:
 def resources_for(env: str) -> dict:
     if env == "local":
         return {
+            "stream": LocalFirehoseResource(lake=LocalLakeResource(root=str(settings.lake_dir()))),
             "lake": LocalLakeResource(root=str(settings.lake_dir())),
             "glue": LocalGlueJobsResource(),
             "catalog_tables": LocalCatalogResource(duckdb_path=str(settings.athena_duckdb_path())),
@@ -79,6 +81,11 @@ def resources_for(env: str) -> dict:
     glue_database = os.environ.get("CLICKPIPE_GLUE_DATABASE", GLUE_DATABASE)
     s3 = S3Resource(endpoint_url=os.environ.get("AWS_ENDPOINT_URL_S3") or None, region_name=os.environ.get("AWS_REGION"))
     return {
+        "stream": KinesisStreamResource(
+            stream_name=_required("CLICKPIPE_KINESIS_STREAM"),
+            region_name=os.environ.get("AWS_REGION"),
+            endpoint_url=os.environ.get("AWS_ENDPOINT_URL_KINESIS") or None,
+        ),
         "lake": S3LakeResource(s3=s3, bucket=_required("CLICKPIPE_LAKE_BUCKET"), prefix=os.environ.get("CLICKPIPE_LAKE_PREFIX", "")),
         "glue": AwsGlueJobsResource(
             job_names={
