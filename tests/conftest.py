@@ -73,3 +73,23 @@ def home(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("DAGSTER_HOME", str(h / "dagster"))
     (h / "dagster").mkdir(parents=True)
     return h
+
+
+# Every setting CLICKPIPE_ENV=aws requires (what infra/cdk/outputs_to_env.py exports), as placeholders.
+AWS_SETTINGS = {
+    "CLICKPIPE_LAKE_BUCKET": "lake",
+    "CLICKPIPE_GLUE_JOB1": "job1",
+    "CLICKPIPE_GLUE_JOB2": "job2",
+    "CLICKPIPE_PIPES_BUCKET": "pipes",
+    "CLICKPIPE_RDS_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds",
+    "CLICKPIPE_KINESIS_STREAM": "clicks",
+    "AWS_REGION": "us-east-1",
+}
+
+
+@pytest.fixture
+def aws_settings(monkeypatch) -> dict:
+    """The environment of an aws deployment; tests override what they point at an emulator."""
+    for k, v in AWS_SETTINGS.items():
+        monkeypatch.setenv(k, v)
+    return dict(AWS_SETTINGS)

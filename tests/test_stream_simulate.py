@@ -54,13 +54,10 @@ def test_local_stream_is_a_firehose_into_the_lake(tmp_path, monkeypatch):
         KinesisStreamResource(stream_name="s", partition_by="country")
 
 
-def test_aws_stream_is_kinesis_built_from_the_environment(monkeypatch, moto_endpoint):
+def test_aws_stream_is_kinesis_built_from_the_environment(monkeypatch, moto_endpoint, aws_settings):
     kinesis = client(moto_endpoint)
     name = new_stream(kinesis, shards=1)
-    for k, v in {"CLICKPIPE_LAKE_BUCKET": "lake", "CLICKPIPE_GLUE_JOB1": "job1", "CLICKPIPE_PIPES_BUCKET": "pipes",
-        "CLICKPIPE_GLUE_JOB2": "job2",  # what other parts of the aws deployment require
-        "CLICKPIPE_RDS_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds",
-                 "CLICKPIPE_KINESIS_STREAM": name, "AWS_REGION": REGION, "AWS_ENDPOINT_URL_KINESIS": moto_endpoint,
+    for k, v in {"CLICKPIPE_KINESIS_STREAM": name, "AWS_REGION": REGION, "AWS_ENDPOINT_URL_KINESIS": moto_endpoint,
                  "AWS_ACCESS_KEY_ID": CREDENTIALS["aws_access_key_id"],
                  "AWS_SECRET_ACCESS_KEY": CREDENTIALS["aws_secret_access_key"]}.items():  # fmt: skip
         monkeypatch.setenv(k, v)

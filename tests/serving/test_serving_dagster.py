@@ -40,14 +40,11 @@ def _resources(lake, pg_url, tmp_path):
     }
 
 
-def test_definitions_load_for_both_environments(monkeypatch):
+def test_definitions_load_for_both_environments(aws_settings):
     from clickpipe_dagster.definitions import build_definitions
 
     local = build_definitions("local")
     dg.Definitions.validate_loadable(local)
-    for name in ("CLICKPIPE_LAKE_BUCKET", "CLICKPIPE_GLUE_JOB1", "CLICKPIPE_GLUE_JOB2", "CLICKPIPE_PIPES_BUCKET"):
-        monkeypatch.setenv(name, "x")
-    monkeypatch.setenv("CLICKPIPE_RDS_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds")
     aws = build_definitions("aws")
     dg.Definitions.validate_loadable(aws)
     assert type(aws.resources["warehouse"]).__name__ == "RdsWarehouseResource"
