@@ -172,11 +172,13 @@ def query(sql, target, sql_file, params, max_rows):
 @click.option("--transactions-per-day", type=click.IntRange(min=0), default=5000, show_default=True)
 @click.option("--seed", type=int, default=7, show_default=True)
 @click.option("--dirty-rate", type=click.FloatRange(0, 1), default=0.02, show_default=True)
-def demo(days, users, transactions_per_day, seed, dirty_rate):
+@click.option("--clicks-per-day", type=click.IntRange(min=1), default=10_000, show_default=True)
+def demo(days, users, transactions_per_day, seed, dirty_rate, clicks_per_day):
     """Generate a sample, load it into the raw zone, materialize everything, print a summary."""
     from clickpipe_dagster.demo import run_demo
 
-    ok = run_demo(days=days, users=users, transactions_per_day=transactions_per_day, seed=seed, dirty_rate=dirty_rate)
+    ok = run_demo(days=days, users=users, transactions_per_day=transactions_per_day, seed=seed, dirty_rate=dirty_rate,
+                  clicks_per_day=clicks_per_day)  # fmt: skip
     sys.exit(0 if ok else 1)
 
 

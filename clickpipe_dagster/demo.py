@@ -11,6 +11,7 @@ import dagster as dg
 from clickpipe_dagster import settings
 from clickpipe_dagster.generator.batch import generate
 from clickpipe_dagster.serving import event_days, run_serving, serving_summary
+from clickpipe_dagster.simulate import simulate_clicks
 from glue_scripts import layout
 
 
@@ -19,7 +20,9 @@ def _value(md, key, default=0):
     return getattr(v, "value", v)
 
 
-def run_demo(*, days: int, users: int, transactions_per_day: int, seed: int, dirty_rate: float) -> bool:
+def run_demo(
+    *, days: int, users: int, transactions_per_day: int, seed: int, dirty_rate: float, clicks_per_day: int = 10_000
+) -> bool:
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
     warnings.filterwarnings("ignore", category=dg.PreviewWarning)
     settings.use_local_dagster_home()
@@ -41,41 +44,62 @@ def run_demo(*, days: int, users: int, transactions_per_day: int, seed: int, dir
             lake.upload(path, layout.raw_batch_key(dataset, day, path.name))
     click.echo(f"2. loaded them into the raw zone at {lake.console_url('raw/')}")
 
-    job = defs.resolve_job_def("batch_job")
     quiet = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
     totals: dict[str, Counter] = {}
     reasons: dict[str, Counter] = {}
-    failed_checks = []
+    failed_checks: list[str] = []
+
+    def record(result, label: str) -> bool:
+        """Add a run's processed counts and failed checks to the summary."""
+        counted = set()
+        for event in result.get_asset_materialization_events():
+            mat = event.step_materialization_data.materialization
+            name = mat.asset_key.to_user_string()
+            # A single-run backfill materializes every partition of its range with the run's
+            # metadata (counts for the whole range): count it once.
+            if name.startswith("processed_") and name not in counted:
+                counted.add(name)
+                t = totals.setdefault(name, Counter())
+                for k in ("rows_in", "rows_out", "rows_quarantined", "duplicates_dropped"):
+                    t[k] += _value(mat.metadata, k)
+                reasons.setdefault(name, Counter()).update(_value(mat.metadata, "quarantine_reasons", {}) or {})
+        failed_checks.extend(
+            f"{e.asset_key.to_user_string()}:{e.check_name} ({label})" for e in result.get_asset_check_evaluations() if not e.passed
+        )
+        if not result.success:
+            click.echo(f"   run for {label} failed; open the UI (make dev) to see why", err=True)
+        return result.success
+
     ok = True
+    batch_job = defs.resolve_job_def("batch_job")
     with dg.DagsterInstance.get() as instance:
         for day, files in uploads.items():
             selection = [dg.AssetKey(f"{kind}_{ds}") for ds, _ in files for kind in ("raw", "processed")]
-            result = job.execute_in_process(
+            ok &= record(batch_job.execute_in_process(
                 partition_key=day, instance=instance, asset_selection=selection, raise_on_error=False, run_config=quiet,
                 tags={"clickpipe/trigger": "demo"},
-            )  # fmt: skip
-            ok &= result.success
-            for event in result.get_asset_materialization_events():
-                mat = event.step_materialization_data.materialization
-                name = mat.asset_key.to_user_string()
-                if not name.startswith("processed_"):
-                    continue
-                md = mat.metadata
-                t = totals.setdefault(name, Counter())
-                for k in ("rows_in", "rows_out", "rows_quarantined", "duplicates_dropped", "files_out"):
-                    t[k] += _value(md, k)
-                reasons.setdefault(name, Counter()).update(_value(md, "quarantine_reasons", {}) or {})
-            for evaluation in result.get_asset_check_evaluations():
-                if not evaluation.passed:
-                    failed_checks.append(f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name} ({day})")
-            if not result.success:
-                click.echo(f"   run for {day} failed; open the UI (make dev) to see why", err=True)
-    click.echo(f"3. materialized raw and processed assets for {', '.join(uploads)}")
+            ), day)  # fmt: skip
+    click.echo(f"3. cleaned the batch files into the processed zone for {', '.join(uploads)}")
+
+    clicks = simulate_clicks(sample.days, events_per_day=clicks_per_day, users=sample.users_file, seed=seed, progress=False)
+    arrivals = sorted(clicks["arrival_days"])
+    click.echo(
+        f"4. simulated {clicks['events']:,} click events ({clicks['sessions']:,} sessions, {clicks['duplicates']:,} "
+        f"re-delivered, {clicks['late_events']:,} late) through the local Firehose: {clicks['sink']['objects']:,} "
+        f"gzip objects in {lake.console_url('raw/clicks/')}"
+    )
     with dg.DagsterInstance.get() as instance:
-        serving_ok, serving_failed = run_serving(defs, instance, event_days(list(uploads)), run_config=quiet)
+        range_tags = {"dagster/asset_partition_range_start": arrivals[0], "dagster/asset_partition_range_end": arrivals[-1]}
+        ok &= record(defs.resolve_job_def("clicks_job").execute_in_process(
+            instance=instance, raise_on_error=False, run_config=quiet, tags={**range_tags, "clickpipe/trigger": "demo"},
+        ), f"clicks {arrivals[0]}..{arrivals[-1]}")  # fmt: skip
+    click.echo(f"5. cleaned the click stream into processed/clicks/ for arrival days {arrivals[0]}..{arrivals[-1]} in one run")
+    with dg.DagsterInstance.get() as instance:
+        days_with_events = sorted(set(event_days(list(uploads))) | set(clicks["event_days"]))
+        serving_ok, serving_failed = run_serving(defs, instance, days_with_events, run_config=quiet)
     ok &= serving_ok
     failed_checks += serving_failed
-    click.echo("4. loaded the marts into PostgreSQL and the Athena tables (DuckDB views) over the processed zone\n")
+    click.echo("6. loaded the marts into PostgreSQL and the Athena tables (DuckDB views) over the processed zone\n")
 
     click.echo(f"{'stage':<24}{'rows in':>10}{'out':>10}{'quarantined':>13}{'duplicates':>12}")
     for name, t in sorted(totals.items()):

@@ -111,17 +111,22 @@ def load_lines(con: duckdb.DuckDBPyConnection, files: list[tuple[str, Path]], ba
 
 
 def fields_sql(ds: Dataset, source: str) -> str:
-    """From ``source(__file, line, ...)`` to the contract's text columns plus ``__pre_reason``."""
-    paths = "[" + ", ".join(sql_string(f"$.{c}") for c in ds.column_names) + "]"
+    """From ``source(__file, line, ...)`` to the contract's text columns plus ``__pre_reason``.
+
+    Each line is parsed once, into a struct of JSON values (one per contract field); the type
+    checks and the text values then work on those small values.
+    """
     json_cols = {c.name for c in ds.columns if c.name == "properties"}  # free-form JSON objects
+    shape = sql_string("{" + ", ".join(f'"{c}": "JSON"' for c in ds.column_names) + "}")
     type_checks = []
-    for i, c in enumerate(ds.columns, start=1):
+    for c in ds.columns:
         allowed = "('OBJECT', 'NULL')" if c.name in json_cols else "('VARCHAR', 'NULL')"
+        kind = "object" if c.name in json_cols else "string"
         type_checks.append(
             (
-                f"types[{i}] IS NOT NULL AND types[{i}] NOT IN {allowed}",
+                f"json_type(obj.{c.name}) NOT IN {allowed}",
                 f"wrong_type_{c.name}",
-                f"concat({sql_string(c.name + ' must be a JSON ' + ('object' if c.name in json_cols else 'string') + ', got ')}, lower(types[{i}]))",
+                f"concat({sql_string(f'{c.name} must be a JSON {kind}, got ')}, lower(json_type(obj.{c.name})))",
             )
         )
     whens = [
@@ -132,15 +137,18 @@ def fields_sql(ds: Dataset, source: str) -> str:
     pre_reason = "CASE " + " ".join(f"WHEN {w} THEN {sql_string(r)}" for w, r, _ in whens) + " END"
     pre_detail = "CASE " + " ".join(f"WHEN {w} THEN {d}" for w, _, d in whens) + " END"
     values = ", ".join(
-        (f"CASE WHEN types[{i}] = 'OBJECT' THEN CAST(json_extract(line, '$.{c.name}') AS VARCHAR) END" if c.name in json_cols else f"vals[{i}]")
+        (
+            f"CASE WHEN json_type(obj.{c.name}) = 'OBJECT' THEN CAST(obj.{c.name} AS VARCHAR) END"
+            if c.name in json_cols
+            else f"obj.{c.name} ->> '$'"
+        )
         + f" AS {c.name}"
-        for i, c in enumerate(ds.columns, start=1)
+        for c in ds.columns
     )
     return f"""
 SELECT __file, __not_after, line AS __record, {pre_reason} AS __pre_reason, {pre_detail} AS __pre_detail, {values}
 FROM (
-  SELECT *, CASE WHEN jt = 'OBJECT' THEN try(json_type(line, {paths})) END AS types,
-            CASE WHEN jt = 'OBJECT' THEN try(json_extract_string(line, {paths})) END AS vals
+  SELECT *, CASE WHEN jt = 'OBJECT' THEN try(from_json(line, {shape})) END AS obj
   FROM (SELECT *, try(json_type(line)) AS jt FROM {source})
 )
 """
