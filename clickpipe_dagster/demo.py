@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import warnings
 from collections import Counter
 
@@ -10,7 +11,7 @@ import dagster as dg
 
 from clickpipe_dagster import settings
 from clickpipe_dagster.generator.batch import generate
-from clickpipe_dagster.serving import event_days, run_serving, serving_summary
+from clickpipe_dagster.serving import dashboard_location, event_days, run_serving, serving_summary
 from glue_scripts import layout
 
 
@@ -72,10 +73,14 @@ def run_demo(*, days: int, users: int, transactions_per_day: int, seed: int, dir
                 click.echo(f"   run for {day} failed; open the UI (make dev) to see why", err=True)
     click.echo(f"3. materialized raw and processed assets for {', '.join(uploads)}")
     with dg.DagsterInstance.get() as instance:
+        started = time.time()
         serving_ok, serving_failed = run_serving(defs, instance, event_days(list(uploads)), run_config=quiet)
+        dashboard = dashboard_location(instance, since=started)
     ok &= serving_ok
     failed_checks += serving_failed
-    click.echo("4. loaded the marts into PostgreSQL and the Athena tables (DuckDB views) over the processed zone\n")
+    click.echo("4. loaded the marts into PostgreSQL and the Athena tables (DuckDB views) over the processed zone")
+    click.echo("5. rendered the dashboard from the marts\n" if dashboard else
+               "5. the dashboard was not rendered: open the UI (make dev) to see why\n")  # fmt: skip
 
     click.echo(f"{'stage':<24}{'rows in':>10}{'out':>10}{'quarantined':>13}{'duplicates':>12}")
     for name, t in sorted(totals.items()):
@@ -92,6 +97,9 @@ def run_demo(*, days: int, users: int, transactions_per_day: int, seed: int, dir
             click.echo(line)
         click.echo("        query it: clickpipe query --on rds \"SELECT * FROM marts.revenue_daily LIMIT 5\"")
         click.echo(f"        Athena tables as DuckDB views: duckdb {settings.athena_duckdb_path()}")
+    if dashboard:
+        click.echo(f"\ndashboard: {dashboard}")
+        click.echo("        open it in a browser, or serve it: clickpipe dashboard  (http://127.0.0.1:8050/)")
     click.echo(f"\nfiles:  processed  {lake.console_url(layout.PROCESSED + '/')}")
     click.echo(f"        quarantine {lake.console_url(layout.QUARANTINE + '/')}")
     click.echo(f"        Dagster instance {settings.dagster_home()}")
