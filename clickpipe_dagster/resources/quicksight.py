@@ -116,31 +116,36 @@ class QuickSightResource(DashboardsResource):
         partition = self.client().meta.partition
         return f"arn:{partition}:quicksight:{self.region}:{self.account_id()}:{kind}/{resource_id}"
 
+    @staticmethod
+    def _error(operation: str, e) -> DashboardError:
+        err = e.response.get("Error", {})
+        hint = ""
+        if err.get("Code") in ("AccessDeniedException", "AccessDenied"):
+            hint = " (the identity running Dagster needs QuickSight's data source / data set / dashboard / ingestion actions)"
+        return DashboardError(f"QuickSight {operation}: {err.get('Code')}: {err.get('Message')}{hint}")
+
     def _call(self, client, operation: str, **params):
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             return getattr(client, operation)(**params)
         except ClientError as e:
-            err = e.response.get("Error", {})
-            hint = ""
-            if err.get("Code") in ("AccessDeniedException", "AccessDenied"):
-                hint = " (the identity running Dagster needs QuickSight's data source / data set / dashboard / ingestion actions)"
-            raise DashboardError(f"QuickSight {operation}: {err.get('Code')}: {err.get('Message')}{hint}") from None
+            raise self._error(operation, e) from None
         except BotoCoreError as e:
             raise DashboardError(f"QuickSight {operation}: {e}") from None
 
     def _describe(self, operation: str, key: str, **params) -> dict | None:
         """The described object, or None if it does not exist."""
-        from botocore.exceptions import ClientError
+        from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             return getattr(self.client(), operation)(AwsAccountId=self.account_id(), **params)[key]
         except ClientError as e:
             if e.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
                 return None
-            err = e.response.get("Error", {})
-            raise DashboardError(f"QuickSight {operation}: {err.get('Code')}: {err.get('Message')}") from None
+            raise self._error(operation, e) from None
+        except BotoCoreError as e:
+            raise DashboardError(f"QuickSight {operation}: {e}") from None
 
     def _qs(self, operation: str, **params) -> dict:
         return self._call(self.client(), operation, AwsAccountId=self.account_id(), **params)
