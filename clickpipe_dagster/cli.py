@@ -106,8 +106,10 @@ def demo(days, users, transactions_per_day, seed, dirty_rate):
 
 
 @main.command()
-@click.option("--port", type=click.IntRange(0, 65535), default=8050, show_default=True, help="TCP port on 127.0.0.1 (0: any free one)")
-@click.option("--render", is_flag=True, help="Render the page from the marts in PostgreSQL first (the dashboard asset does this too)")
+@click.option("--port", type=click.IntRange(0, 65535), default=8050, show_default=True,
+              help="TCP port on 127.0.0.1 (0: any free one)")
+@click.option("--render", is_flag=True,
+              help="Render the page from the marts in PostgreSQL first (the dashboard asset does this too)")
 def dashboard(port, render):
     """Serve the local dashboard ($CLICKPIPE_HOME/dashboard/index.html) on http://127.0.0.1:PORT/ until Ctrl-C."""
     import functools
@@ -121,7 +123,9 @@ def dashboard(port, render):
 
         resource, warehouse = defs.resources["dashboards"], defs.resources["warehouse"]
         if not isinstance(resource, LocalDashboardResource):
-            raise click.ClickException("--render makes the local page; with CLICKPIPE_ENV=aws materialize the dashboard asset (QuickSight)")
+            raise click.ClickException(
+                "--render makes the local page; with CLICKPIPE_ENV=aws materialize the dashboard asset (QuickSight)"
+            )
         try:
             resource.publish_dashboard(warehouse)
         except DashboardError as e:
@@ -132,7 +136,9 @@ def dashboard(port, render):
     directory = settings.dashboard_dir()
     index = directory / "index.html"
     if not index.exists():
-        raise click.ClickException(f"no dashboard at {index}: run `clickpipe demo`, or `clickpipe dashboard --render` once the marts are loaded")
+        raise click.ClickException(
+            f"no dashboard at {index}: run `clickpipe demo`, or `clickpipe dashboard --render` once the marts are loaded"
+        )
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(directory))
     try:
         server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)

@@ -25,7 +25,9 @@ from clickpipe_dagster.resources.warehouse import LocalWarehouseResource
 from support import load_fixture_marts
 
 CHROMIUM = os.environ.get("CLICKPIPE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run",
+]  # fmt: skip
 
 
 @pytest.fixture

@@ -166,8 +166,11 @@ def test_the_definition_digest_changes_with_the_definition_only():
 
 def test_settings_are_required_when_the_assets_run_with_the_variable_names():
     res = QuickSightResource(region_name=REGION, aws_account_id=ACCOUNT)
-    with pytest.raises(DashboardError, match="CLICKPIPE_QUICKSIGHT_PRINCIPAL_ARN.*CLICKPIPE_QUICKSIGHT_VPC_CONNECTION_ARN"
-                                             ".*CLICKPIPE_RDS_SECRET_ARN.*CLICKPIPE_RDS_HOST"):  # fmt: skip
+    with pytest.raises(
+        DashboardError,
+        match="CLICKPIPE_QUICKSIGHT_PRINCIPAL_ARN.*CLICKPIPE_QUICKSIGHT_VPC_CONNECTION_ARN"
+        ".*CLICKPIPE_RDS_SECRET_ARN.*CLICKPIPE_RDS_HOST",
+    ):
         res.publish_data_source()
     with pytest.raises(DashboardError, match="IMPORT_MODE"):
         QuickSightResource(**SETTINGS, aws_account_id=ACCOUNT, import_mode="SPIC").publish_data_sets(list(DATASETS))
@@ -203,7 +206,9 @@ def test_data_source_is_created_then_left_alone_then_updated_on_moto(moto_qs):
     assert calls == ["DescribeDataSource", "CreateDataSource", "DescribeDataSource"]
     stored = qs.describe_data_source(AwsAccountId=ACCOUNT, DataSourceId=moto_qs.data_source_id)["DataSource"]
     assert stored["Type"] == "POSTGRESQL"
-    assert stored["DataSourceParameters"] == {"PostgreSqlParameters": {"Host": SETTINGS["rds_host"], "Port": 5432, "Database": "clickpipe"}}
+    assert stored["DataSourceParameters"] == {
+        "PostgreSqlParameters": {"Host": SETTINGS["rds_host"], "Port": 5432, "Database": "clickpipe"}
+    }
     assert stored["VpcConnectionProperties"] == {"VpcConnectionArn": SETTINGS["vpc_connection_arn"]}
     assert stored["SslProperties"] == {"DisableSsl": False}
     tags = qs.list_tags_for_resource(ResourceArn=stored["Arn"])["Tags"]
@@ -216,18 +221,28 @@ def test_data_source_is_created_then_left_alone_then_updated_on_moto(moto_qs):
     assert calls == ["DescribeDataSource", "DescribeDataSourcePermissions"]
 
     # The endpoint moved (a restored instance): the data source is updated in place.
-    moved = QuickSightResource(**{**SETTINGS, "rds_host": "restored.abc123.us-east-1.rds.amazonaws.com"},
-                               endpoint_url=moto_qs.endpoint_url, id_prefix=moto_qs.id_prefix)  # fmt: skip
+    moved = QuickSightResource(
+        **{**SETTINGS, "rds_host": "restored.abc123.us-east-1.rds.amazonaws.com"},
+        endpoint_url=moto_qs.endpoint_url,
+        id_prefix=moto_qs.id_prefix,
+    )
     mqs = moved.client()
-    admin_only = [{"Principal": f"arn:aws:quicksight:{REGION}:{ACCOUNT}:user/default/admin", "Actions": ["quicksight:DescribeDataSource"]}]
+    admin_only = [
+        {"Principal": f"arn:aws:quicksight:{REGION}:{ACCOUNT}:user/default/admin", "Actions": ["quicksight:DescribeDataSource"]}
+    ]
     answer_only(mqs, "DescribeDataSourcePermissions", [{"Permissions": admin_only}])
     answer_only(mqs, "UpdateDataSourcePermissions", [{"DataSourceId": moved.data_source_id, "Status": 200}])
     calls = record_calls(mqs)
     updated = moved.publish_data_source()
     assert updated.action == "updated" and updated.metadata["changed"] == "DataSourceParameters"
     assert updated.metadata["permissions_granted"] == len(DATA_SOURCE_ACTIONS)
-    assert calls == ["DescribeDataSource", "UpdateDataSource", "DescribeDataSourcePermissions",
-                     "UpdateDataSourcePermissions", "DescribeDataSource"]  # fmt: skip
+    assert calls == [
+        "DescribeDataSource",
+        "UpdateDataSource",
+        "DescribeDataSourcePermissions",
+        "UpdateDataSourcePermissions",
+        "DescribeDataSource",
+    ]
     stored = mqs.describe_data_source(AwsAccountId=ACCOUNT, DataSourceId=moved.data_source_id)["DataSource"]
     assert stored["DataSourceParameters"]["PostgreSqlParameters"]["Host"] == "restored.abc123.us-east-1.rds.amazonaws.com"
 
@@ -257,8 +272,12 @@ def test_data_sets_are_created_on_moto_and_their_spice_ingestions_reported(moto_
     qs = moto_qs.client()
     names = [ds.name for ds in DATASETS]
     answer_only(qs, "DescribeDataSet", [not_found() for _ in names])
-    ingestion = {"Arn": "arn:aws:quicksight:us-east-1:123456789012:ingestion/x", "CreatedTime": NOW,
-                 "IngestionStatus": "COMPLETED", "RowInfo": {"RowsIngested": 12, "RowsDropped": 0}}  # fmt: skip
+    ingestion = {
+        "Arn": "arn:aws:quicksight:us-east-1:123456789012:ingestion/x",
+        "CreatedTime": NOW,
+        "IngestionStatus": "COMPLETED",
+        "RowInfo": {"RowsIngested": 12, "RowsDropped": 0},
+    }
     answer_only(qs, "DescribeIngestion", [{"Ingestion": ingestion} for _ in names])
     calls = record_calls(qs)
     results = moto_qs.publish_data_sets(list(DATASETS))
@@ -282,10 +301,16 @@ def test_materializing_the_dashboards_group_on_moto(moto_qs, monkeypatch, tmp_pa
         if service == "quicksight" and not getattr(c, "_answered", False):
             answer_only(c, "DescribeDataSet", [not_found() for _ in DATASETS])
             statuses = ["COMPLETED", "FAILED", "COMPLETED", "COMPLETED", "COMPLETED"]
-            answer_only(c, "DescribeIngestion", [
-                _ingestion(s, **({"ErrorInfo": {"Type": "CONNECTION_FAILURE", "Message": "timeout"}} if s == "FAILED" else {}))
-                for s in statuses
-            ])  # fmt: skip
+            answer_only(
+                c,
+                "DescribeIngestion",
+                [
+                    _ingestion(
+                        s, **({"ErrorInfo": {"Type": "CONNECTION_FAILURE", "Message": "timeout"}} if s == "FAILED" else {})
+                    )
+                    for s in statuses
+                ],
+            )
             c._answered = True
         return c
 
@@ -297,8 +322,10 @@ def test_materializing_the_dashboards_group_on_moto(moto_qs, monkeypatch, tmp_pa
     with dg.instance_for_test() as instance:
         result = dg.materialize([dashboard_data_source, dashboard_datasets, dashboard], instance=instance, resources=resources)
     assert result.success
-    actions = {e.asset_key.to_user_string(): e.step_materialization_data.materialization.metadata["action"].value
-               for e in result.get_asset_materialization_events()}  # fmt: skip
+    actions = {
+        e.asset_key.to_user_string(): e.step_materialization_data.materialization.metadata["action"].value
+        for e in result.get_asset_materialization_events()
+    }
     assert actions["dashboard_data_source"] == "created" and actions["dashboard"] == "created"
     assert actions["dashboard_dataset_funnel_daily"] == "created"
     checks = {c.asset_key.to_user_string(): c for c in result.get_asset_check_evaluations()}
@@ -323,25 +350,41 @@ def stubbed():
 
 
 def _ingestion(status, **extra):
-    return {"Ingestion": {"Arn": f"arn:aws:quicksight:{REGION}:{ACCOUNT}:ingestion/x", "IngestionStatus": status,
-                          "CreatedTime": NOW, **extra}}  # fmt: skip
+    return {
+        "Ingestion": {
+            "Arn": f"arn:aws:quicksight:{REGION}:{ACCOUNT}:ingestion/x",
+            "IngestionStatus": status,
+            "CreatedTime": NOW,
+            **extra,
+        }
+    }
 
 
 def test_data_source_update_and_permission_grant_with_stubber(stubbed):
     res, stub = stubbed
     ids = {"AwsAccountId": ACCOUNT, "DataSourceId": "clickpipe-rds"}
     want = res.data_source_request()
-    stale = {**{k: v for k, v in want.items() if k != "Credentials"}, "Arn": res.data_source_arn,
-             "Status": "CREATION_SUCCESSFUL", "SecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:old-XyZ",
-             "DataSourceParameters": {"PostgreSqlParameters": {"Host": "old", "Port": 5432, "Database": "clickpipe"}}}  # fmt: skip
+    stale = {
+        **{k: v for k, v in want.items() if k != "Credentials"},
+        "Arn": res.data_source_arn,
+        "Status": "CREATION_SUCCESSFUL",
+        "SecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:old-XyZ",
+        "DataSourceParameters": {"PostgreSqlParameters": {"Host": "old", "Port": 5432, "Database": "clickpipe"}},
+    }
     stub.add_response("describe_data_source", {"DataSource": stale}, ids)
-    stub.add_response("update_data_source", {"Arn": res.data_source_arn, "UpdateStatus": "UPDATE_IN_PROGRESS"},
-                      {**ids, **{k: v for k, v in want.items() if k != "Type"}})  # fmt: skip
+    stub.add_response(
+        "update_data_source",
+        {"Arn": res.data_source_arn, "UpdateStatus": "UPDATE_IN_PROGRESS"},
+        {**ids, **{k: v for k, v in want.items() if k != "Type"}},
+    )
     held = ["quicksight:DescribeDataSource", "quicksight:PassDataSource"]
     stub.add_response("describe_data_source_permissions", {"Permissions": [{"Principal": PRINCIPAL, "Actions": held}]}, ids)
     missing = sorted(set(DATA_SOURCE_ACTIONS) - set(held))
-    stub.add_response("update_data_source_permissions", {"DataSourceId": "clickpipe-rds"},
-                      {**ids, "GrantPermissions": [{"Principal": PRINCIPAL, "Actions": missing}]})  # fmt: skip
+    stub.add_response(
+        "update_data_source_permissions",
+        {"DataSourceId": "clickpipe-rds"},
+        {**ids, "GrantPermissions": [{"Principal": PRINCIPAL, "Actions": missing}]},
+    )
     stub.add_response("describe_data_source", {"DataSource": {**stale, "Status": "UPDATE_IN_PROGRESS"}}, ids)
     stub.add_response("describe_data_source", {"DataSource": {**stale, "Status": "UPDATE_SUCCESSFUL"}}, ids)
     p = res.publish_data_source()
@@ -353,11 +396,26 @@ def test_a_failed_data_source_says_why_with_stubber(stubbed):
     res, stub = stubbed
     ids = {"AwsAccountId": ACCOUNT, "DataSourceId": "clickpipe-rds"}
     stub.add_client_error("describe_data_source", "ResourceNotFoundException", "no", 404)
-    stub.add_response("create_data_source", {"Arn": res.data_source_arn, "CreationStatus": "CREATION_IN_PROGRESS"},
-                      {**ids, **res.data_source_request(), "Permissions": [{"Principal": PRINCIPAL, "Actions": sorted(DATA_SOURCE_ACTIONS)}],
-                       "Tags": [{"Key": "project", "Value": "clickpipe"}]})  # fmt: skip
-    stub.add_response("describe_data_source", {"DataSource": {"Status": "CREATION_FAILED",
-                      "ErrorInfo": {"Type": "CONNECTION_FAILURE", "Message": "could not reach the host"}}}, ids)  # fmt: skip
+    stub.add_response(
+        "create_data_source",
+        {"Arn": res.data_source_arn, "CreationStatus": "CREATION_IN_PROGRESS"},
+        {
+            **ids,
+            **res.data_source_request(),
+            "Permissions": [{"Principal": PRINCIPAL, "Actions": sorted(DATA_SOURCE_ACTIONS)}],
+            "Tags": [{"Key": "project", "Value": "clickpipe"}],
+        },
+    )
+    stub.add_response(
+        "describe_data_source",
+        {
+            "DataSource": {
+                "Status": "CREATION_FAILED",
+                "ErrorInfo": {"Type": "CONNECTION_FAILURE", "Message": "could not reach the host"},
+            }
+        },
+        ids,
+    )
     with pytest.raises(DashboardError, match="CREATION_FAILED: CONNECTION_FAILURE: could not reach the host"):
         res.publish_data_source()
 
@@ -373,9 +431,13 @@ def _data_set_from(res, ds, **changes):
     req = res.data_set_request(ds)
     table = req["PhysicalTableMap"][ds.name]["RelationalTable"]
     described_columns = [{**c, "SubType": "FIXED"} if c["Type"] == "DECIMAL" else c for c in table["InputColumns"]]
-    described = {"Arn": res._arn("dataset", req["DataSetId"]), "DataSetId": req["DataSetId"], "Name": req["Name"],
-                 "ImportMode": req["ImportMode"],
-                 "PhysicalTableMap": {ds.name: {"RelationalTable": {**table, "InputColumns": described_columns}}}}  # fmt: skip
+    described = {
+        "Arn": res._arn("dataset", req["DataSetId"]),
+        "DataSetId": req["DataSetId"],
+        "Name": req["Name"],
+        "ImportMode": req["ImportMode"],
+        "PhysicalTableMap": {ds.name: {"RelationalTable": {**table, "InputColumns": described_columns}}},
+    }
     described.update(changes)
     return described
 
@@ -385,39 +447,88 @@ def test_data_sets_unchanged_updated_and_their_ingestion_outcomes_with_stubber(s
     same, changed, dropped = DATASETS_BY_NAME["daily_events"], DATASETS_BY_NAME["revenue_daily"], DATASETS_BY_NAME["users"]
     all_actions = [{"Principal": PRINCIPAL, "Actions": sorted(DATA_SET_ACTIONS)}]
     # daily_events: as wanted (QuickSight's echo adds SubType): no update, a new ingestion.
-    stub.add_response("describe_data_set", {"DataSet": _data_set_from(res, same)}, {"AwsAccountId": ACCOUNT, "DataSetId": "clickpipe-daily-events"})
-    stub.add_response("describe_data_set_permissions", {"Permissions": all_actions}, {"AwsAccountId": ACCOUNT, "DataSetId": "clickpipe-daily-events"})
-    stub.add_response("create_ingestion", {"IngestionId": "i1"},
-                      {"AwsAccountId": ACCOUNT, "DataSetId": "clickpipe-daily-events", "IngestionId": ANY, "IngestionType": "FULL_REFRESH"})  # fmt: skip
+    stub.add_response(
+        "describe_data_set",
+        {"DataSet": _data_set_from(res, same)},
+        {"AwsAccountId": ACCOUNT, "DataSetId": "clickpipe-daily-events"},
+    )
+    stub.add_response(
+        "describe_data_set_permissions",
+        {"Permissions": all_actions},
+        {"AwsAccountId": ACCOUNT, "DataSetId": "clickpipe-daily-events"},
+    )
+    stub.add_response(
+        "create_ingestion",
+        {"IngestionId": "i1"},
+        {"AwsAccountId": ACCOUNT, "DataSetId": "clickpipe-daily-events", "IngestionId": ANY, "IngestionType": "FULL_REFRESH"},
+    )
     # revenue_daily: a column's type differs (someone edited it in the console): updated, which starts an ingestion.
     edited = _data_set_from(res, changed)
     edited["PhysicalTableMap"]["revenue_daily"]["RelationalTable"]["InputColumns"][5]["Type"] = "STRING"
     stub.add_response("describe_data_set", {"DataSet": edited}, {"AwsAccountId": ACCOUNT, "DataSetId": "clickpipe-revenue-daily"})
-    stub.add_response("update_data_set", {"DataSetId": "clickpipe-revenue-daily", "IngestionId": "i2"},
-                      {"AwsAccountId": ACCOUNT, **res.data_set_request(changed)})  # fmt: skip
-    admin_only = [{"Principal": f"arn:aws:quicksight:{REGION}:{ACCOUNT}:user/default/admin", "Actions": ["quicksight:DescribeDataSet"]}]
-    stub.add_response("describe_data_set_permissions", {"Permissions": admin_only}, {"AwsAccountId": ACCOUNT, "DataSetId": "clickpipe-revenue-daily"})
-    stub.add_response("update_data_set_permissions", {"DataSetId": "clickpipe-revenue-daily"},
-                      {"AwsAccountId": ACCOUNT, "DataSetId": "clickpipe-revenue-daily", "GrantPermissions": all_actions})  # fmt: skip
+    stub.add_response(
+        "update_data_set",
+        {"DataSetId": "clickpipe-revenue-daily", "IngestionId": "i2"},
+        {"AwsAccountId": ACCOUNT, **res.data_set_request(changed)},
+    )
+    admin_only = [
+        {"Principal": f"arn:aws:quicksight:{REGION}:{ACCOUNT}:user/default/admin", "Actions": ["quicksight:DescribeDataSet"]}
+    ]
+    stub.add_response(
+        "describe_data_set_permissions",
+        {"Permissions": admin_only},
+        {"AwsAccountId": ACCOUNT, "DataSetId": "clickpipe-revenue-daily"},
+    )
+    stub.add_response(
+        "update_data_set_permissions",
+        {"DataSetId": "clickpipe-revenue-daily"},
+        {"AwsAccountId": ACCOUNT, "DataSetId": "clickpipe-revenue-daily", "GrantPermissions": all_actions},
+    )
     # users: new; QuickSight starts the first ingestion itself.
     stub.add_client_error("describe_data_set", "ResourceNotFoundException", "no", 404)
-    stub.add_response("create_data_set", {"DataSetId": "clickpipe-users", "IngestionId": "i3"},
-                      {"AwsAccountId": ACCOUNT, **res.data_set_request(dropped), "Permissions": all_actions,
-                       "Tags": [{"Key": "project", "Value": "clickpipe"}]})  # fmt: skip
+    stub.add_response(
+        "create_data_set",
+        {"DataSetId": "clickpipe-users", "IngestionId": "i3"},
+        {
+            "AwsAccountId": ACCOUNT,
+            **res.data_set_request(dropped),
+            "Permissions": all_actions,
+            "Tags": [{"Key": "project", "Value": "clickpipe"}],
+        },
+    )
     # Polling, all three per round: i1 completes in round 2, i2 fails, i3 completes with dropped rows.
-    stub.add_response("describe_ingestion", _ingestion("RUNNING"), {"AwsAccountId": ACCOUNT, "DataSetId": "clickpipe-daily-events", "IngestionId": ANY})
-    stub.add_response("describe_ingestion", _ingestion("FAILED", ErrorInfo={"Type": "SQL_TABLE_NOT_FOUND", "Message": "marts.revenue_daily"}),
-                      {"AwsAccountId": ACCOUNT, "DataSetId": "clickpipe-revenue-daily", "IngestionId": "i2"})  # fmt: skip
-    stub.add_response("describe_ingestion", _ingestion("COMPLETED", RowInfo={"RowsIngested": 29, "RowsDropped": 1}),
-                      {"AwsAccountId": ACCOUNT, "DataSetId": "clickpipe-users", "IngestionId": "i3"})  # fmt: skip
-    stub.add_response("describe_ingestion", _ingestion("COMPLETED", RowInfo={"RowsIngested": 14, "RowsDropped": 0}, IngestionTimeInSeconds=41),
-                      {"AwsAccountId": ACCOUNT, "DataSetId": "clickpipe-daily-events", "IngestionId": ANY})  # fmt: skip
+    stub.add_response(
+        "describe_ingestion",
+        _ingestion("RUNNING"),
+        {"AwsAccountId": ACCOUNT, "DataSetId": "clickpipe-daily-events", "IngestionId": ANY},
+    )
+    stub.add_response(
+        "describe_ingestion",
+        _ingestion("FAILED", ErrorInfo={"Type": "SQL_TABLE_NOT_FOUND", "Message": "marts.revenue_daily"}),
+        {"AwsAccountId": ACCOUNT, "DataSetId": "clickpipe-revenue-daily", "IngestionId": "i2"},
+    )
+    stub.add_response(
+        "describe_ingestion",
+        _ingestion("COMPLETED", RowInfo={"RowsIngested": 29, "RowsDropped": 1}),
+        {"AwsAccountId": ACCOUNT, "DataSetId": "clickpipe-users", "IngestionId": "i3"},
+    )
+    stub.add_response(
+        "describe_ingestion",
+        _ingestion("COMPLETED", RowInfo={"RowsIngested": 14, "RowsDropped": 0}, IngestionTimeInSeconds=41),
+        {"AwsAccountId": ACCOUNT, "DataSetId": "clickpipe-daily-events", "IngestionId": ANY},
+    )
     out = res.publish_data_sets([same, changed, dropped])
     assert [out[n].action for n in ("daily_events", "revenue_daily", "users")] == ["unchanged", "updated", "created"]
     assert out["revenue_daily"].metadata["changed"] == "PhysicalTableMap"
     assert out["revenue_daily"].metadata["permissions_granted"] == len(DATA_SET_ACTIONS)
     ok, failed, partial = out["daily_events"].refresh, out["revenue_daily"].refresh, out["users"].refresh
-    assert ok.passed and ok.metadata == {"ingestion_id": ANY, "status": "COMPLETED", "rows_ingested": 14, "rows_dropped": 0, "seconds": 41}
+    assert ok.passed and ok.metadata == {
+        "ingestion_id": ANY,
+        "status": "COMPLETED",
+        "rows_ingested": 14,
+        "rows_dropped": 0,
+        "seconds": 41,
+    }
     assert not failed.passed and failed.severity == dg.AssetCheckSeverity.ERROR and "SQL_TABLE_NOT_FOUND" in failed.description
     assert partial.status == "ROWS_DROPPED" and not partial.passed and "1 dropped" in partial.description
 
@@ -440,9 +551,16 @@ def test_direct_query_data_sets_need_no_ingestion_with_stubber():
     res._clients["quicksight"] = client
     with Stubber(client) as direct:
         direct.add_client_error("describe_data_set", "ResourceNotFoundException", "no", 404)
-        direct.add_response("create_data_set", {"DataSetId": "clickpipe-top-pages-daily"},
-                            {"AwsAccountId": ACCOUNT, **res.data_set_request(DATASETS_BY_NAME["top_pages_daily"]),
-                             "Permissions": ANY, "Tags": ANY})  # fmt: skip
+        direct.add_response(
+            "create_data_set",
+            {"DataSetId": "clickpipe-top-pages-daily"},
+            {
+                "AwsAccountId": ACCOUNT,
+                **res.data_set_request(DATASETS_BY_NAME["top_pages_daily"]),
+                "Permissions": ANY,
+                "Tags": ANY,
+            },
+        )
         p = res.publish_data_sets([DATASETS_BY_NAME["top_pages_daily"]])["top_pages_daily"]
         direct.assert_no_pending_responses()
     assert p.metadata["import_mode"] == "DIRECT_QUERY" and p.refresh.status == "NOT_NEEDED" and p.refresh.passed
@@ -452,16 +570,32 @@ def test_a_changed_dashboard_becomes_a_new_published_version_with_stubber(stubbe
     res, stub = stubbed
     ids = {"AwsAccountId": ACCOUNT, "DashboardId": "clickpipe-dashboard"}
     want = res.dashboard_request()
-    old = {"DashboardId": "clickpipe-dashboard", "Arn": res._arn("dashboard", "clickpipe-dashboard"),
-           "Version": {"VersionNumber": 3, "Status": "CREATION_SUCCESSFUL", "Description": "clickpipe definition 0123456789abcdef"}}  # fmt: skip
+    old = {
+        "DashboardId": "clickpipe-dashboard",
+        "Arn": res._arn("dashboard", "clickpipe-dashboard"),
+        "Version": {"VersionNumber": 3, "Status": "CREATION_SUCCESSFUL", "Description": "clickpipe definition 0123456789abcdef"},
+    }
     stub.add_response("describe_dashboard", {"Dashboard": old}, ids)
-    stub.add_response("update_dashboard", {"VersionArn": f"{old['Arn']}/version/4", "CreationStatus": "CREATION_IN_PROGRESS"},
-                      {**ids, **{k: v for k, v in want.items() if k != "DashboardId"}})  # fmt: skip
+    stub.add_response(
+        "update_dashboard",
+        {"VersionArn": f"{old['Arn']}/version/4", "CreationStatus": "CREATION_IN_PROGRESS"},
+        {**ids, **{k: v for k, v in want.items() if k != "DashboardId"}},
+    )
     v4 = {**old, "Version": {"VersionNumber": 4, "Description": want["VersionDescription"]}}
-    stub.add_response("describe_dashboard", {"Dashboard": {**v4, "Version": {**v4["Version"], "Status": "CREATION_IN_PROGRESS"}}}, {**ids, "VersionNumber": 4})
-    stub.add_response("describe_dashboard", {"Dashboard": {**v4, "Version": {**v4["Version"], "Status": "CREATION_SUCCESSFUL"}}}, {**ids, "VersionNumber": 4})
+    stub.add_response(
+        "describe_dashboard",
+        {"Dashboard": {**v4, "Version": {**v4["Version"], "Status": "CREATION_IN_PROGRESS"}}},
+        {**ids, "VersionNumber": 4},
+    )
+    stub.add_response(
+        "describe_dashboard",
+        {"Dashboard": {**v4, "Version": {**v4["Version"], "Status": "CREATION_SUCCESSFUL"}}},
+        {**ids, "VersionNumber": 4},
+    )
     stub.add_response("update_dashboard_published_version", {"DashboardId": "clickpipe-dashboard"}, {**ids, "VersionNumber": 4})
-    stub.add_response("describe_dashboard_permissions", {"Permissions": [{"Principal": PRINCIPAL, "Actions": list(DASHBOARD_ACTIONS)}]}, ids)
+    stub.add_response(
+        "describe_dashboard_permissions", {"Permissions": [{"Principal": PRINCIPAL, "Actions": list(DASHBOARD_ACTIONS)}]}, ids
+    )
     p = res.publish_dashboard()
     assert p.action == "updated" and p.metadata["published_version"] == 4 and p.metadata["permissions_granted"] == 0
     assert p.metadata["url"].value == "https://us-east-1.quicksight.aws.amazon.com/sn/dashboards/clickpipe-dashboard"
@@ -471,12 +605,22 @@ def test_a_dashboard_version_that_fails_lists_quicksight_errors_with_stubber(stu
     res, stub = stubbed
     ids = {"AwsAccountId": ACCOUNT, "DashboardId": "clickpipe-dashboard"}
     stub.add_client_error("describe_dashboard", "ResourceNotFoundException", "no", 404)
-    stub.add_response("create_dashboard", {"VersionArn": f"{res._arn('dashboard', 'clickpipe-dashboard')}/version/1"},
-                      {**ids, **{k: v for k, v in res.dashboard_request().items() if k != "DashboardId"},
-                       "Permissions": [{"Principal": PRINCIPAL, "Actions": sorted(DASHBOARD_ACTIONS)}], "Tags": ANY})  # fmt: skip
+    stub.add_response(
+        "create_dashboard",
+        {"VersionArn": f"{res._arn('dashboard', 'clickpipe-dashboard')}/version/1"},
+        {
+            **ids,
+            **{k: v for k, v in res.dashboard_request().items() if k != "DashboardId"},
+            "Permissions": [{"Principal": PRINCIPAL, "Actions": sorted(DASHBOARD_ACTIONS)}],
+            "Tags": ANY,
+        },
+    )
     errors = [{"Type": "COLUMN_TYPE_MISMATCH", "Message": "dt is not a date", "ViolatedEntities": [{"Path": "sheet/overview"}]}]
-    stub.add_response("describe_dashboard", {"Dashboard": {"Version": {"VersionNumber": 1, "Status": "CREATION_FAILED", "Errors": errors}}},
-                      {**ids, "VersionNumber": 1})  # fmt: skip
+    stub.add_response(
+        "describe_dashboard",
+        {"Dashboard": {"Version": {"VersionNumber": 1, "Status": "CREATION_FAILED", "Errors": errors}}},
+        {**ids, "VersionNumber": 1},
+    )
     with pytest.raises(DashboardError, match="version 1: CREATION_FAILED: COLUMN_TYPE_MISMATCH: dt is not a date"):
         res.publish_dashboard()
 
@@ -491,8 +635,10 @@ class _FakeDashboards(DashboardsResource):
         return Published("unchanged", {})
 
     def publish_data_sets(self, datasets, warehouse):
-        return {ds.name: Published("unchanged", {"n": 1}, Refresh(self.statuses.get(ds.name, "COMPLETED"), f"{ds.name} refresh"))
-                for ds in datasets}  # fmt: skip
+        return {
+            ds.name: Published("unchanged", {"n": 1}, Refresh(self.statuses.get(ds.name, "COMPLETED"), f"{ds.name} refresh"))
+            for ds in datasets
+        }
 
     def publish_dashboard(self, warehouse):
         raise DashboardError("the principal cannot be granted")
@@ -510,7 +656,9 @@ def test_dataset_checks_report_each_refresh_and_a_dashboard_error_fails_the_step
     assert set(checks) == {ds.asset for ds in DATASETS} and {c.check_name for c in checks.values()} == {REFRESH_CHECK}
     assert not checks["dashboard_dataset_funnel_daily"].passed
     assert checks["dashboard_dataset_funnel_daily"].severity == dg.AssetCheckSeverity.WARN
-    assert not checks["dashboard_dataset_users"].passed and checks["dashboard_dataset_users"].severity == dg.AssetCheckSeverity.ERROR
+    assert (
+        not checks["dashboard_dataset_users"].passed and checks["dashboard_dataset_users"].severity == dg.AssetCheckSeverity.ERROR
+    )
     assert checks["dashboard_dataset_daily_events"].passed
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     assert "the principal cannot be granted" in failure.event_specific_data.error.message
@@ -528,7 +676,9 @@ def test_resources_for_picks_the_dashboards_service(monkeypatch):
     monkeypatch.setenv("CLICKPIPE_QUICKSIGHT_PRINCIPAL_ARN", PRINCIPAL)
     aws = resources_for("aws")["dashboards"]
     assert isinstance(aws, QuickSightResource)
-    assert aws.import_mode == "DIRECT_QUERY" and aws.principal_arn == PRINCIPAL and aws.rds_secret_arn == SETTINGS["rds_secret_arn"]
+    assert (
+        aws.import_mode == "DIRECT_QUERY" and aws.principal_arn == PRINCIPAL and aws.rds_secret_arn == SETTINGS["rds_secret_arn"]
+    )
     defs = build_definitions("aws")
     dg.Definitions.validate_loadable(defs)
     graph = defs.resolve_asset_graph()

@@ -98,9 +98,7 @@ def dashboard_datasets(dashboards: DashboardsResource, warehouse: WarehouseResou
         raise _fail(e) from None
     for ds in DATASETS:
         p = published[ds.name]
-        yield dg.MaterializeResult(
-            asset_key=ds.asset, metadata={"action": p.action, **p.metadata, "refresh": p.refresh.status}
-        )
+        yield dg.MaterializeResult(asset_key=ds.asset, metadata={"action": p.action, **p.metadata, "refresh": p.refresh.status})
         yield dg.AssetCheckResult(
             asset_key=ds.asset,
             check_name=REFRESH_CHECK,

@@ -80,14 +80,18 @@ def _number(decimals: int) -> dict:
             "NumberDisplayFormatConfiguration": {
                 "DecimalPlacesConfiguration": {"DecimalPlaces": decimals},
                 "NumberScale": "NONE",
-                "SeparatorConfiguration": {"DecimalSeparator": "DOT", "ThousandsSeparator": {"Symbol": "COMMA", "Visibility": "VISIBLE"}},
+                "SeparatorConfiguration": {
+                    "DecimalSeparator": "DOT",
+                    "ThousandsSeparator": {"Symbol": "COMMA", "Visibility": "VISIBLE"},
+                },
             }
         }
     }
 
 
 def _percent(decimals: int = 1) -> dict:
-    return {"FormatConfiguration": {"PercentageDisplayFormatConfiguration": {"DecimalPlacesConfiguration": {"DecimalPlaces": decimals}}}}
+    places = {"DecimalPlacesConfiguration": {"DecimalPlaces": decimals}}
+    return {"FormatConfiguration": {"PercentageDisplayFormatConfiguration": places}}
 
 
 def _sum(field_id: str, ds: str, column: str, decimals: int = 0) -> dict:
@@ -277,8 +281,14 @@ def _layout() -> list[dict]:
         column = 0
         for spec, span in row:
             elements.append(
-                {"ElementId": spec.id, "ElementType": "VISUAL", "ColumnIndex": column, "ColumnSpan": span,
-                 "RowIndex": row_index, "RowSpan": height}  # fmt: skip
+                {
+                    "ElementId": spec.id,
+                    "ElementType": "VISUAL",
+                    "ColumnIndex": column,
+                    "ColumnSpan": span,
+                    "RowIndex": row_index,
+                    "RowSpan": height,
+                }  # fmt: skip
             )
             column += span
         row_index += height
@@ -291,7 +301,9 @@ def _parameters(default_currency: str) -> list[dict]:
             "DateTimeParameterDeclaration": {
                 "Name": P_DATE_FROM,
                 "TimeGranularity": "DAY",
-                "DefaultValues": {"RollingDate": {"Expression": f"addDateTime(-{DEFAULT_RANGE_DAYS}, 'DD', truncDate('DD', now()))"}},
+                "DefaultValues": {
+                    "RollingDate": {"Expression": f"addDateTime(-{DEFAULT_RANGE_DAYS}, 'DD', truncDate('DD', now()))"}
+                },
             }
         },
         {
@@ -411,7 +423,11 @@ def dashboard_definition(data_set_arns: dict[str, str], *, default_currency: str
     return {
         "DataSetIdentifierDeclarations": [{"Identifier": d, "DataSetArn": data_set_arns[d]} for d in DATASETS_USED],
         "CalculatedFields": [
-            {"DataSetIdentifier": "funnel_daily", "Name": "conversion", "Expression": "sum({purchase_sessions}) / sum({viewed_sessions})"}
+            {
+                "DataSetIdentifier": "funnel_daily",
+                "Name": "conversion",
+                "Expression": "sum({purchase_sessions}) / sum({viewed_sessions})",
+            }
         ],
         "ParameterDeclarations": _parameters(default_currency),
         "FilterGroups": _filter_groups(),
@@ -429,7 +445,9 @@ def dashboard_definition(data_set_arns: dict[str, str], *, default_currency: str
         ],
         "AnalysisDefaults": {
             "DefaultNewSheetConfiguration": {
-                "InteractiveLayoutConfiguration": {"Grid": {"CanvasSizeOptions": {"ScreenCanvasSizeOptions": {"ResizeOption": "RESPONSIVE"}}}},
+                "InteractiveLayoutConfiguration": {
+                    "Grid": {"CanvasSizeOptions": {"ScreenCanvasSizeOptions": {"ResizeOption": "RESPONSIVE"}}}
+                },
                 "SheetContentType": "INTERACTIVE",
             }
         },

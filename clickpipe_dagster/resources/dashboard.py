@@ -103,10 +103,14 @@ class LocalDashboardResource(DashboardsResource):
             except WarehouseError as e:
                 raise DashboardError(f"dataset {ds.name}: {e}") from None
             if not actual:
-                raise DashboardError(f"dataset {ds.name}: table {ds.schema}.{ds.table} does not exist; materialize {ds.upstream_asset} first")
+                raise DashboardError(
+                    f"dataset {ds.name}: table {ds.schema}.{ds.table} does not exist; materialize {ds.upstream_asset} first"
+                )
             want = [(n, _pg_type_name(t)) for n, t in ds.pg_columns]
             if [tuple(r) for r in actual] != want:
-                raise DashboardError(f"dataset {ds.name}: {ds.schema}.{ds.table} has columns {actual}, the dataset expects {want}")
+                raise DashboardError(
+                    f"dataset {ds.name}: {ds.schema}.{ds.table} has columns {actual}, the dataset expects {want}"
+                )
             out[ds.name] = Published(
                 "checked",
                 {"table": f"{ds.schema}.{ds.table}", "columns": len(want), "dagster/row_count": rows},

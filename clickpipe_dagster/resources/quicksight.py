@@ -183,7 +183,8 @@ class QuickSightResource(DashboardsResource):
         held = {a for p in described.get("Permissions") or [] if p["Principal"] == self.principal_arn for a in p["Actions"]}
         missing = sorted(set(actions) - held)
         if missing:
-            self._qs(f"update_{kind}_permissions", **id_param, GrantPermissions=[{"Principal": self.principal_arn, "Actions": missing}])
+            grant = [{"Principal": self.principal_arn, "Actions": missing}]
+            self._qs(f"update_{kind}_permissions", **id_param, GrantPermissions=grant)
         return missing
 
     # -- data source ------------------------------------------------------------------------------------
@@ -232,7 +233,9 @@ class QuickSightResource(DashboardsResource):
                 return current
             if i + 1 < attempts:
                 time.sleep(self.poll_interval_seconds)
-        raise DashboardError(f"QuickSight data source {self.data_source_id} still {status or 'missing'} after {self.creation_timeout_seconds:g} s")
+        raise DashboardError(
+            f"QuickSight data source {self.data_source_id} still {status or 'missing'} after {self.creation_timeout_seconds:g} s"
+        )
 
     def publish_data_source(self, warehouse=None) -> Published:
         self._require("principal_arn", "vpc_connection_arn", "rds_secret_arn", "rds_host")
@@ -281,7 +284,7 @@ class QuickSightResource(DashboardsResource):
     @staticmethod
     def _data_set_differs(current: dict, want: dict) -> list[str]:
         diffs = [k for k in ("Name", "ImportMode") if current.get(k) != want[k]]
-        (table_id, table), = want["PhysicalTableMap"].items()
+        ((table_id, table),) = want["PhysicalTableMap"].items()
         have = (current.get("PhysicalTableMap") or {}).get(table_id, {}).get("RelationalTable") or {}
         rel = table["RelationalTable"]
         cols = [{"Name": c.get("Name"), "Type": c.get("Type")} for c in have.get("InputColumns") or []]
@@ -391,7 +394,9 @@ class QuickSightResource(DashboardsResource):
             if status and not status.endswith("_IN_PROGRESS"):
                 if status.endswith("_FAILED"):
                     errors = "; ".join(f"{e.get('Type')}: {e.get('Message')}" for e in v.get("Errors") or [])
-                    raise DashboardError(f"QuickSight dashboard {self.dashboard_id} version {version}: {status}: {errors or 'no detail'}")
+                    raise DashboardError(
+                        f"QuickSight dashboard {self.dashboard_id} version {version}: {status}: {errors or 'no detail'}"
+                    )
                 return current
             if i + 1 < attempts:
                 time.sleep(self.poll_interval_seconds)
@@ -424,9 +429,7 @@ class QuickSightResource(DashboardsResource):
                 "published_version": version,
                 "definition": want["VersionDescription"],
                 "visuals": len(dash.VISUALS),
-                "url": dg.MetadataValue.url(
-                    f"https://{self.region}.quicksight.aws.amazon.com/sn/dashboards/{self.dashboard_id}"
-                ),
+                "url": dg.MetadataValue.url(f"https://{self.region}.quicksight.aws.amazon.com/sn/dashboards/{self.dashboard_id}"),
                 "permissions_granted": len(granted),
             },
         )
@@ -460,4 +463,5 @@ def _refresh_from(ing: dict, ingestion_id: str) -> Refresh:
         return Refresh("ROWS_DROPPED" if dropped else "COMPLETED", text, md)
     info = ing.get("ErrorInfo") or {}
     md.update({k: v for k, v in {"error_type": info.get("Type"), "error": info.get("Message")}.items() if v})
-    return Refresh(status, f"SPICE ingestion {ingestion_id} {status}: {info.get('Type', '')} {info.get('Message', '')}".strip(), md)
+    text = f"SPICE ingestion {ingestion_id} {status}: {info.get('Type', '')} {info.get('Message', '')}".strip()
+    return Refresh(status, text, md)
