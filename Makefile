@@ -15,7 +15,7 @@ CDK_PIP  := $(CDK_BIN)/python -m pip --disable-pip-version-check -q
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: demo test dev bench clean reset synth cdk-test
+.PHONY: demo test dev bench clean reset synth cdk-test chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,9 +41,17 @@ demo: $(VENV)/.installed-base
 	$(BIN)/clickpipe demo
 
 ## test: set up .venv with the test extras and run the test suite, then the CDK app's tests
-test: $(VENV)/.installed-test $(CDK_VENV)/.installed
+test: $(VENV)/.installed-test $(CDK_VENV)/.installed chromium
 	$(BIN)/python -m pytest
 	$(CDK_BIN)/python -m pytest $(CDK_DIR)/tests
+
+## chromium: the headless browser of the dashboard test (Debian's package, driven by Playwright). Checked on
+## every run; installed if missing (CI runs as root on a fresh machine; elsewhere install it yourself).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing chromium (apt-get) for the dashboard browser test"; \
+	  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	} || { echo "chromium is missing and could not be installed: run 'apt-get install chromium' as root" >&2; exit 1; }
 
 ## dev: open the Dagster UI on the same instance the demo used
 dev: $(VENV)/.installed-base

@@ -1,4 +1,5 @@
-"""The ``clickpipe`` command: generate sample data, upload files to the raw zone, query, run the demo."""
+"""The ``clickpipe`` command: generate sample data, upload files to the raw zone, query, run the demo,
+serve the local dashboard."""
 
 from __future__ import annotations
 
@@ -180,6 +181,55 @@ def demo(days, users, transactions_per_day, seed, dirty_rate, clicks_per_day):
     ok = run_demo(days=days, users=users, transactions_per_day=transactions_per_day, seed=seed, dirty_rate=dirty_rate,
                   clicks_per_day=clicks_per_day)  # fmt: skip
     sys.exit(0 if ok else 1)
+
+
+@main.command()
+@click.option("--port", type=click.IntRange(0, 65535), default=8050, show_default=True,
+              help="TCP port on 127.0.0.1 (0: any free one)")
+@click.option("--render", is_flag=True,
+              help="Render the page from the marts in PostgreSQL first (the dashboard asset does this too)")
+def dashboard(port, render):
+    """Serve the local dashboard ($CLICKPIPE_HOME/dashboard/index.html) on http://127.0.0.1:PORT/ until Ctrl-C."""
+    import functools
+    import http.server
+
+    from clickpipe_dagster import settings
+
+    if render:
+        from clickpipe_dagster.definitions import defs
+        from clickpipe_dagster.resources.dashboard import DashboardError, LocalDashboardResource
+
+        resource, warehouse = defs.resources["dashboards"], defs.resources["warehouse"]
+        if not isinstance(resource, LocalDashboardResource):
+            raise click.ClickException(
+                "--render makes the local page; with CLICKPIPE_ENV=aws materialize the dashboard asset (QuickSight)"
+            )
+        try:
+            resource.publish_dashboard(warehouse)
+        except DashboardError as e:
+            raise click.ClickException(str(e)) from None
+        finally:
+            if hasattr(warehouse, "stop"):
+                warehouse.stop()  # the embedded PostgreSQL is not needed while serving
+    directory = settings.dashboard_dir()
+    index = directory / "index.html"
+    if not index.exists():
+        raise click.ClickException(
+            f"no dashboard at {index}: run `clickpipe demo`, or `clickpipe dashboard --render` once the marts are loaded"
+        )
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(directory))
+    try:
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+    except OSError as e:
+        raise click.ClickException(f"cannot listen on 127.0.0.1:{port}: {e.strerror}; try --port 0") from None
+    click.echo(f"dashboard: {index}")
+    click.echo(f"serving it at http://127.0.0.1:{server.server_address[1]}/  (Ctrl-C to stop)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from dagster_aws.s3 import S3Resource
 from clickpipe_dagster import settings
 from clickpipe_dagster.catalog import GLUE_DATABASE
 from clickpipe_dagster.assets.athena import athena_assets
+from clickpipe_dagster.assets.dashboards import dashboard_assets, dashboards_automation_sensor
 from clickpipe_dagster.assets.processed import processed_assets
 from clickpipe_dagster.assets.raw import raw_assets
 from clickpipe_dagster.assets.rds import rds_assets
@@ -27,7 +28,9 @@ from clickpipe_dagster.resources.athena import (
     GlueCatalogResource,
     LocalCatalogResource,
 )
+from clickpipe_dagster.resources.dashboard import LocalDashboardResource
 from clickpipe_dagster.resources.lake import LocalLakeResource, S3LakeResource
+from clickpipe_dagster.resources.quicksight import QuickSightResource
 from clickpipe_dagster.resources.warehouse import LocalWarehouseResource, RdsWarehouseResource
 from clickpipe_dagster.sensors import sensors
 
@@ -58,6 +61,12 @@ serving_refresh_job = dg.define_asset_job(
     description="Create or update the Athena tables and rebuild the users dimension in PostgreSQL.",
 )
 
+dashboards_job = dg.define_asset_job(
+    "dashboards_job",
+    selection=dg.AssetSelection.groups("dashboards"),
+    description="Publish the dashboard: data source, one dataset per mart (SPICE refresh on AWS), the dashboard.",
+)
+
 
 def _required(name: str) -> str:
     value = os.environ.get(name)
@@ -67,6 +76,7 @@ def _required(name: str) -> str:
 
 
 def resources_for(env: str) -> dict:
+    currency = os.environ.get("CLICKPIPE_DASHBOARD_CURRENCY", "USD")
     if env == "local":
         return {
             "stream": LocalFirehoseResource(lake=LocalLakeResource(root=str(settings.lake_dir()))),
@@ -77,6 +87,7 @@ def resources_for(env: str) -> dict:
             "warehouse": LocalWarehouseResource(
                 pg_dir=str(settings.pg_dir()), pg_url=os.environ.get("CLICKPIPE_PG_URL") or None
             ),
+            "dashboards": LocalDashboardResource(out_dir=str(settings.dashboard_dir()), default_currency=currency),
         }
     glue_database = os.environ.get("CLICKPIPE_GLUE_DATABASE", GLUE_DATABASE)
     s3 = S3Resource(endpoint_url=os.environ.get("AWS_ENDPOINT_URL_S3") or None, region_name=os.environ.get("AWS_REGION"))
@@ -108,14 +119,26 @@ def resources_for(env: str) -> dict:
             database=os.environ.get("CLICKPIPE_RDS_DATABASE", "clickpipe"),  # the CDK stack's database
             region_name=os.environ.get("AWS_REGION"),
         ),
+        # QuickSight settings are checked when the dashboards assets run, not here: a stack deployed
+        # with -c quicksight=false still loads (and runs everything else).
+        "dashboards": QuickSightResource(
+            region_name=os.environ.get("AWS_REGION"),
+            aws_account_id=os.environ.get("CLICKPIPE_AWS_ACCOUNT_ID") or None,
+            principal_arn=os.environ.get("CLICKPIPE_QUICKSIGHT_PRINCIPAL_ARN") or None,
+            vpc_connection_arn=os.environ.get("CLICKPIPE_QUICKSIGHT_VPC_CONNECTION_ARN") or None,
+            rds_secret_arn=os.environ.get("CLICKPIPE_RDS_SECRET_ARN") or None,
+            rds_host=os.environ.get("CLICKPIPE_RDS_HOST") or None,
+            import_mode=os.environ.get("CLICKPIPE_QUICKSIGHT_IMPORT_MODE", "SPICE").strip().upper(),
+            default_currency=currency,
+        ),
     }
 
 
 def build_definitions(env: str | None = None) -> dg.Definitions:
     return dg.Definitions(
-        assets=[*raw_assets, *processed_assets, *athena_assets, *rds_assets],
-        sensors=sensors,
-        jobs=[batch_job, clicks_job, serving_daily_job, serving_refresh_job],
+        assets=[*raw_assets, *processed_assets, *athena_assets, *rds_assets, *dashboard_assets],
+        sensors=[*sensors, dashboards_automation_sensor],
+        jobs=[batch_job, clicks_job, serving_daily_job, serving_refresh_job, dashboards_job],
         resources=resources_for(env or settings.environment()),
     )
 

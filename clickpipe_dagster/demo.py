@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import warnings
 from collections import Counter
 
@@ -10,7 +11,7 @@ import dagster as dg
 
 from clickpipe_dagster import settings
 from clickpipe_dagster.generator.batch import generate
-from clickpipe_dagster.serving import event_days, run_serving, serving_summary
+from clickpipe_dagster.serving import dashboard_location, event_days, run_serving, serving_summary
 from clickpipe_dagster.simulate import simulate_clicks
 from glue_scripts import layout
 
@@ -95,11 +96,17 @@ def run_demo(
         ), f"clicks {arrivals[0]}..{arrivals[-1]}")  # fmt: skip
     click.echo(f"5. cleaned the click stream into processed/clicks/ for arrival days {arrivals[0]}..{arrivals[-1]} in one run")
     with dg.DagsterInstance.get() as instance:
+        started = time.time()
         days_with_events = sorted(set(event_days(list(uploads))) | set(clicks["event_days"]))
         serving_ok, serving_failed = run_serving(defs, instance, days_with_events, run_config=quiet)
+        dashboard = dashboard_location(instance, since=started)
     ok &= serving_ok
     failed_checks += serving_failed
-    click.echo("6. loaded the marts into PostgreSQL and the Athena tables (DuckDB views) over the processed zone\n")
+    click.echo("6. loaded the marts into PostgreSQL and the Athena tables (DuckDB views) over the processed zone")
+    click.echo("7. rendered the dashboard from the marts
+" if dashboard else
+               "7. the dashboard was not rendered: open the UI (make dev) to see why
+")  # fmt: skip
 
     click.echo(f"{'stage':<24}{'rows in':>10}{'out':>10}{'quarantined':>13}{'duplicates':>12}")
     for name, t in sorted(totals.items()):
@@ -116,6 +123,9 @@ def run_demo(
             click.echo(line)
         click.echo("        query it: clickpipe query --on rds \"SELECT * FROM marts.revenue_daily LIMIT 5\"")
         click.echo(f"        Athena tables as DuckDB views: duckdb {settings.athena_duckdb_path()}")
+    if dashboard:
+        click.echo(f"\ndashboard: {dashboard}")
+        click.echo("        open it in a browser, or serve it: clickpipe dashboard  (http://127.0.0.1:8050/)")
     click.echo(f"\nfiles:  processed  {lake.console_url(layout.PROCESSED + '/')}")
     click.echo(f"        quarantine {lake.console_url(layout.QUARANTINE + '/')}")
     click.echo(f"        Dagster instance {settings.dagster_home()}")

@@ -20,7 +20,7 @@ def event_days(ingest_days: list[str], late_days: int = 1) -> list[str]:
 
 def run_serving(defs: dg.Definitions, instance: dg.DagsterInstance, days: list[str], *, run_config=None) -> tuple[bool, list[str]]:
     """Daily marts over the days in one run (a single-run backfill), then the Athena tables and
-    the users dimension. Returns (all runs succeeded, failed checks)."""
+    the users dimension, then the dashboards. Returns (all runs succeeded, failed checks)."""
     ok, failed = True, []
     daily = defs.resolve_job_def("serving_daily_job")
     result = daily.execute_in_process(
@@ -37,10 +37,25 @@ def run_serving(defs: dg.Definitions, instance: dg.DagsterInstance, days: list[s
     refresh = defs.resolve_job_def("serving_refresh_job")
     results.append(refresh.execute_in_process(instance=instance, raise_on_error=False, run_config=run_config,
                                               tags={"clickpipe/trigger": "demo"}))  # fmt: skip
+    if results[-1].success:
+        dashboards = defs.resolve_job_def("dashboards_job")
+        results.append(dashboards.execute_in_process(instance=instance, raise_on_error=False, run_config=run_config,
+                                                     tags={"clickpipe/trigger": "demo"}))  # fmt: skip
     for r in results:
         ok &= r.success
         failed += [f"{e.asset_key.to_user_string()}:{e.check_name}" for e in r.get_asset_check_evaluations() if not e.passed]
     return ok, failed
+
+
+def dashboard_location(instance: dg.DagsterInstance, since: float = 0.0) -> str | None:
+    """Where the last materialization of the ``dashboard`` asset (after ``since``, a Unix time) put it:
+    a path locally, a URL on AWS."""
+    event = instance.get_latest_materialization_event(dg.AssetKey("dashboard"))
+    if event is None or event.asset_materialization is None or event.timestamp < since:
+        return None
+    md = event.asset_materialization.metadata
+    value = md.get("path") or md.get("url")
+    return getattr(value, "value", value)
 
 
 def _money(v) -> str:

@@ -2,7 +2,7 @@
 
 ``CLICKPIPE_HOME`` (default ``.clickpipe/`` in the current directory) holds everything a local run
 makes: ``lake/``, ``dagster/`` (the Dagster instance), ``pg/`` (embedded PostgreSQL),
-``athena.duckdb`` (the Athena tables as DuckDB views), later ``dashboard/``. Deleting it
+``athena.duckdb`` (the Athena tables as DuckDB views), ``dashboard/`` (the local dashboard page). Deleting it
 resets everything. ``CLICKPIPE_ENV`` is ``local`` (default) or ``aws``.
 """
 
@@ -34,6 +34,11 @@ def pg_dir() -> Path:
 def athena_duckdb_path() -> Path:
     """The local stand-in for the Athena tables: DuckDB views over the processed Parquet."""
     return clickpipe_home() / "athena.duckdb"
+
+
+def dashboard_dir() -> Path:
+    """The local dashboard: ``index.html``, a self-contained page (``clickpipe dashboard`` serves it)."""
+    return clickpipe_home() / "dashboard"
 
 
 def environment() -> str:

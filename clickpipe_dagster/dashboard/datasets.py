@@ -1,0 +1,78 @@
+"""One dashboard dataset per mart table in PostgreSQL (RDS): a QuickSight data set on AWS, the same
+column list checked against the live table locally.
+
+Columns and types come from the mart contract (``glue_scripts/marts.py``), so a migration that
+changes a mart changes its dataset too; ``tests/test_quicksight.py`` checks that they agree with the
+DDL in PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from glue_scripts.marts import MART_TYPES, MARTS, SCHEMA, Mart
+
+# Mart logical type -> QuickSight InputColumn type.
+QUICKSIGHT_TYPES = {
+    "string": "STRING",
+    "date": "DATETIME",
+    "timestamp": "DATETIME",
+    "count": "INTEGER",
+    "rank": "INTEGER",
+    "money": "DECIMAL",
+    "rate": "DECIMAL",
+}
+assert set(QUICKSIGHT_TYPES) == set(MART_TYPES), "every mart type needs a QuickSight type"
+
+
+@dataclass(frozen=True)
+class DashboardDataset:
+    mart: Mart
+
+    @property
+    def name(self) -> str:
+        """Identifier inside the dashboard definition and the physical/logical table ids."""
+        return self.mart.name
+
+    @property
+    def asset(self) -> str:
+        return f"dashboard_dataset_{self.mart.name}"
+
+    @property
+    def upstream_asset(self) -> str:
+        return self.mart.asset
+
+    @property
+    def schema(self) -> str:
+        return SCHEMA
+
+    @property
+    def table(self) -> str:
+        return self.mart.name
+
+    @property
+    def columns(self) -> list[tuple[str, str]]:
+        """(name, QuickSight type) in table order."""
+        return [(c.name, QUICKSIGHT_TYPES[c.type]) for c in self.mart.columns]
+
+    @property
+    def pg_columns(self) -> list[tuple[str, str]]:
+        """(name, PostgreSQL type) as the migrations create them."""
+        return [(c.name, c.pg_type) for c in self.mart.columns]
+
+    def data_set_id(self, prefix: str) -> str:
+        return f"{prefix}-{self.mart.name.replace('_', '-')}"
+
+    def physical_table(self, data_source_arn: str) -> dict:
+        return {
+            "RelationalTable": {
+                "DataSourceArn": data_source_arn,
+                "Schema": self.schema,
+                "Name": self.table,
+                "InputColumns": [{"Name": n, "Type": t} for n, t in self.columns],
+            }
+        }
+
+
+DATASETS: tuple[DashboardDataset, ...] = tuple(DashboardDataset(m) for m in MARTS.values())
+DATASETS_BY_NAME = {d.name: d for d in DATASETS}
