@@ -103,10 +103,8 @@ def run_demo(
     ok &= serving_ok
     failed_checks += serving_failed
     click.echo("6. loaded the marts into PostgreSQL and the Athena tables (DuckDB views) over the processed zone")
-    click.echo("7. rendered the dashboard from the marts
-" if dashboard else
-               "7. the dashboard was not rendered: open the UI (make dev) to see why
-")  # fmt: skip
+    click.echo("7. rendered the dashboard from the marts\n" if dashboard else
+               "7. the dashboard was not rendered: open the UI (make dev) to see why\n")  # fmt: skip
 
     click.echo(f"{'stage':<24}{'rows in':>10}{'out':>10}{'quarantined':>13}{'duplicates':>12}")
     for name, t in sorted(totals.items()):

@@ -664,13 +664,11 @@ def test_dataset_checks_report_each_refresh_and_a_dashboard_error_fails_the_step
     assert "the principal cannot be granted" in failure.event_specific_data.error.message
 
 
-def test_resources_for_picks_the_dashboards_service(monkeypatch):
+def test_resources_for_picks_the_dashboards_service(monkeypatch, aws_settings):
     from clickpipe_dagster.definitions import build_definitions, resources_for
     from clickpipe_dagster.resources.dashboard import LocalDashboardResource
 
     assert isinstance(resources_for("local")["dashboards"], LocalDashboardResource)
-    for name in ("CLICKPIPE_LAKE_BUCKET", "CLICKPIPE_GLUE_JOB1", "CLICKPIPE_GLUE_JOB2", "CLICKPIPE_PIPES_BUCKET"):
-        monkeypatch.setenv(name, "x")
     monkeypatch.setenv("CLICKPIPE_RDS_SECRET_ARN", SETTINGS["rds_secret_arn"])
     monkeypatch.setenv("CLICKPIPE_QUICKSIGHT_IMPORT_MODE", "direct_query")
     monkeypatch.setenv("CLICKPIPE_QUICKSIGHT_PRINCIPAL_ARN", PRINCIPAL)
