@@ -37,3 +37,15 @@ def table(title: str, results: dict[str, dict], floor: str) -> str:
             f"{name:<34}{r['seconds']:>9.2f}{r['rows'] / r['seconds']:>14,.0f}{r['peak_mib']:>10,.0f}{r['seconds'] / base:>12.2f}"
         )
     return "\n".join(lines)
+
+
+def compare_with_peers(module: str, title: str, size: int, *, floor: str, ours: str, pandas: str, steps: dict[str, str]) -> str:
+    """Run each implementation (name -> step of ``module``) in its own process on the same input;
+    print and return the table with the ratios the issues ask for (<= 1.5x the floor, >= 5x pandas)."""
+    results = {name: measure(module, step, str(size)) for name, step in steps.items()}
+    text = table(title, results, floor)
+    mine, theirs = results[ours]["seconds"], results[pandas]["seconds"]
+    text += f"\nclickpipe is {theirs / mine:.1f}x faster than pandas (target >= 5x); "
+    text += f"{mine / results[floor]['seconds']:.2f}x the bare DuckDB time (target <= 1.5x)"
+    print(text)
+    return text

@@ -16,7 +16,7 @@ import shutil
 import sys
 import time
 
-from bench.harness import OUT, measure, report_child, table
+from bench.harness import OUT, compare_with_peers, report_child
 
 MODULE = "bench.job1_clicks"
 DAYS = ["2026-11-01", "2026-11-02", "2026-11-03", "2026-11-04", "2026-11-05"]
@@ -99,18 +99,15 @@ def main(argv=None) -> str:
     t = time.perf_counter()
     prepare(args.events)
     print(f"prepared {args.events:,} click events in {time.perf_counter() - t:.0f}s (cached under {paths(args.events)[0]})", file=sys.stderr)
-    floor = "bare DuckDB read_json -> COPY"
-    results = {
-        floor: measure(MODULE, "duckdb", str(args.events)),
-        "clickpipe Job 1 (DuckDB engine)": measure(MODULE, "clickpipe", str(args.events)),
-        "pandas read_json -> to_parquet": measure(MODULE, "pandas", str(args.events)),
-    }
-    text = table(f"Job 1, clicks (gzip NDJSON), {args.events:,} events", results, floor)
-    ours, pandas = results["clickpipe Job 1 (DuckDB engine)"]["seconds"], results["pandas read_json -> to_parquet"]["seconds"]
-    text += f"\nclickpipe is {pandas / ours:.1f}x faster than pandas (target >= 5x); "
-    text += f"{ours / results[floor]['seconds']:.2f}x the bare DuckDB time (target <= 1.5x)"
-    print(text)
-    return text
+    return compare_with_peers(
+        MODULE,
+        f"Job 1, clicks (gzip NDJSON), {args.events:,} events",
+        args.events,
+        floor="bare DuckDB read_json -> COPY",
+        ours="clickpipe Job 1 (DuckDB engine)",
+        pandas="pandas read_json -> to_parquet",
+        steps={"bare DuckDB read_json -> COPY": "duckdb", "clickpipe Job 1 (DuckDB engine)": "clickpipe", "pandas read_json -> to_parquet": "pandas"},
+    )
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import shutil
 import sys
 import time
 
-from bench.harness import OUT, measure, report_child, table
+from bench.harness import OUT, compare_with_peers, report_child
 
 DAY = "2026-11-01"
 MODULE = "bench.job1_transactions"
@@ -88,17 +88,15 @@ def main(argv=None) -> str:
     t = time.perf_counter()
     prepare(args.rows)
     print(f"prepared {args.rows:,} transactions in {time.perf_counter() - t:.0f}s (cached under {paths(args.rows)[0]})", file=sys.stderr)
-    results = {
-        "bare DuckDB read_csv -> COPY": measure(MODULE, "duckdb", str(args.rows)),
-        "clickpipe Job 1 (DuckDB engine)": measure(MODULE, "clickpipe", str(args.rows)),
-        "pandas read_csv -> to_parquet": measure(MODULE, "pandas", str(args.rows)),
-    }
-    text = table(f"Job 1, transactions, {args.rows:,} rows", results, "bare DuckDB read_csv -> COPY")
-    ours, pandas = results["clickpipe Job 1 (DuckDB engine)"]["seconds"], results["pandas read_csv -> to_parquet"]["seconds"]
-    text += f"\nclickpipe is {pandas / ours:.1f}x faster than pandas (target >= 5x); "
-    text += f"{ours / results['bare DuckDB read_csv -> COPY']['seconds']:.2f}x the bare DuckDB time (target <= 1.5x)"
-    print(text)
-    return text
+    return compare_with_peers(
+        MODULE,
+        f"Job 1, transactions, {args.rows:,} rows",
+        args.rows,
+        floor="bare DuckDB read_csv -> COPY",
+        ours="clickpipe Job 1 (DuckDB engine)",
+        pandas="pandas read_csv -> to_parquet",
+        steps={"bare DuckDB read_csv -> COPY": "duckdb", "clickpipe Job 1 (DuckDB engine)": "clickpipe", "pandas read_csv -> to_parquet": "pandas"},
+    )
 
 
 if __name__ == "__main__":

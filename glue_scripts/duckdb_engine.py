@@ -313,8 +313,8 @@ class DuckDBJob:
         if ds.dedup_across_partitions and (seen := self._already_delivered(ingest_date)):
             self.con.execute(
                 f"""INSERT INTO duplicates
-                SELECT c.*, 'already delivered by ingest_date ' || seen.src FROM classified_ord c
-                JOIN seen ON c.t_{ds.key} = seen.key
+                SELECT c.*, 'already delivered by ingest_date ' || s.src FROM classified_ord c
+                JOIN {seen} s ON c.t_{ds.key} = s.key
                 WHERE c.reason IS NULL AND c.__ord NOT IN (SELECT __ord FROM duplicates)"""
             )
         typed = "to_json(struct_pack(" + ", ".join(f"{c} := t_{c}" for c in ds.column_names) + "))"

@@ -27,7 +27,7 @@ if __package__ in (None, ""):  # run as a file (Glue, subprocess): make the repo
 
 from glue_scripts.lake_store import open_store  # noqa: E402
 from glue_scripts.marts import MART_GROUPS  # noqa: E402
-from glue_scripts.pipes_session import daily_keys, pipes_session  # noqa: E402
+from glue_scripts.pipes_session import pipes_session  # noqa: E402
 
 ENGINES = ("duckdb",)
 EXIT_BAD_INPUT = 2
@@ -118,8 +118,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with pipes_session(args.partition) as pipes:
         extras = pipes.extras or {}
-        rng = extras.get("partition_key_range")
-        keys = pipes.partition_keys or (daily_keys(rng["start"], rng["end"]) if rng else []) or args.partition
+        keys = pipes.partition_keys or args.partition
         if args.marts == "daily" and not keys:
             pipes.report_error("no partition given: pass --partition YYYY-MM-DD")
             return 0 if pipes.is_pipes else EXIT_BAD_INPUT

@@ -15,29 +15,17 @@ JOB1 = "raw_to_processed.py"
 
 def run_job1(context: dg.AssetExecutionContext, dataset: str, lake: LakeResource, glue: GlueJobsResource):
     """Run Glue Job 1 for this asset's partition(s); yield its materialization and check results."""
-    invocation = glue.run(
+    yield from glue.run_for_asset(
         context,
         script=JOB1,
         arguments={"--dataset": dataset, "--lake": lake.job_uri},
         env=lake.job_env(),
-        # Pipes drops a partition key *range* from its context (Dagster 1.13.27): send the keys.
-        extras={"partition_keys": list(context.partition_keys)},
+        row_count_key="rows_out",
+        metadata={
+            "location": dg.MetadataValue.url(lake.console_url(layout.processed_prefix(dataset))),
+            "quarantine": dg.MetadataValue.url(lake.console_url(f"{layout.QUARANTINE}/{dataset}/")),
+        },
     )
-    errors = [m["error"] for m in invocation.get_custom_messages() if isinstance(m, dict) and "error" in m]
-    if errors:
-        raise dg.Failure(description="; ".join(errors), allow_retries=False)
-    for result in invocation.get_results():
-        if isinstance(result, dg.MaterializeResult):
-            md = dict(result.metadata or {})
-            rows_out = md.get("rows_out")
-            extra = {
-                "dagster/row_count": getattr(rows_out, "value", rows_out),
-                "location": dg.MetadataValue.url(lake.console_url(layout.processed_prefix(dataset))),
-                "quarantine": dg.MetadataValue.url(lake.console_url(f"{layout.QUARANTINE}/{dataset}/")),
-            }
-            yield dg.MaterializeResult(metadata={**md, **extra})
-        else:
-            yield result
 
 
 def processed_asset_for(dataset: str) -> dg.AssetsDefinition:

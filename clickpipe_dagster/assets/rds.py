@@ -81,31 +81,14 @@ def run_job2(context, group: str, lake: LakeResource, glue: GlueJobsResource, wa
         env = {**lake.job_env(), **warehouse.job_env()}
     except WarehouseError as e:
         raise dg.Failure(description=str(e), allow_retries=False) from None
-    extras = {"run_id": context.run_id}
-    if context.has_partition_key_range:
-        # Dagster 1.13's Pipes context carries the key range only for single-key runs; a single-run
-        # backfill over a range would arrive with no partition at all, so send the range ourselves.
-        rng = context.partition_key_range
-        extras["partition_key_range"] = {"start": rng.start, "end": rng.end}
-    invocation = glue.run(
+    yield from glue.run_for_asset(
         context,
         script=JOB2,
         arguments={"--marts": group, "--lake": lake.job_uri, **warehouse.job_arguments()},
         env=env,
-        extras=extras,
+        extras={"run_id": context.run_id},
+        row_count_key="rows_loaded",
     )
-    errors = [m["error"] for m in invocation.get_custom_messages() if isinstance(m, dict) and "error" in m]
-    if errors:
-        raise dg.Failure(description="; ".join(errors), allow_retries=False)
-    for result in invocation.get_results():
-        if isinstance(result, dg.MaterializeResult):
-            md = dict(result.metadata or {})
-            rows = md.get("rows_loaded")
-            yield dg.MaterializeResult(
-                asset_key=result.asset_key, metadata={**md, "dagster/row_count": getattr(rows, "value", rows)}
-            )
-        else:
-            yield result
 
 
 @dg.multi_asset(
