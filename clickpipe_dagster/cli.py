@@ -224,6 +224,10 @@ def dashboard(port, render):
         raise click.ClickException(f"cannot listen on 127.0.0.1:{port}: {e.strerror}; try --port 0") from None
     click.echo(f"dashboard: {index}")
     click.echo(f"serving it at http://127.0.0.1:{server.server_address[1]}/  (Ctrl-C to stop)")
+    # Stop on SIGTERM like on Ctrl-C, even when started from a parent that ignores or blocks it.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

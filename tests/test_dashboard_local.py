@@ -138,4 +138,4 @@ def test_clickpipe_dashboard_renders_and_serves_the_page_on_localhost(pg_url, tm
         assert e.value.code == 404
     finally:
         proc.terminate()
-        proc.wait(timeout=10)
+        proc.wait(timeout=30)
