@@ -17,10 +17,10 @@ import duckdb
 
 from clickpipe_dagster.contracts import Dataset
 from glue_scripts.cleaning import sql_string
+from glue_scripts.job_common import MAX_LINE_BYTES, MAX_RECORD_CHARS, physical_lines, reject_detail, reject_record
 
 # Event times up to this much after the end of their arrival hour are clock skew, not the future.
 CLOCK_SKEW = timedelta(minutes=5)
-MAX_LINE_BYTES = 8 * 1024 * 1024
 
 
 def _line_reader(paths: list[str], *, compressed: bool) -> str:
@@ -95,18 +95,22 @@ def load_lines(con: duckdb.DuckDBPyConnection, files: list[tuple[str, Path]], ba
                     f"{problem or 'not a gzip object'}; the {kept} complete line(s) before the damage were kept",
                     key,
                     f"line {kept + 1}",
-                    partial.decode("utf-8", "replace")[:65536],
+                    partial.decode("utf-8", "replace")[:MAX_RECORD_CHARS],
                 )
             )
     rejects = con.execute(
-        """SELECT fp.__file, line, arg_min(error_type, byte_position), arg_min(error_message, byte_position),
-                  arg_min(csv_line, byte_position)
+        """SELECT fp.__file, fp.path, line, arg_min(error_type, byte_position), arg_min(csv_line, byte_position)
            FROM json_rejects r JOIN json_scans s USING (scan_id, file_id) JOIN file_paths fp ON fp.path = s.file_path
-           GROUP BY ALL ORDER BY 1, 2"""
+           GROUP BY ALL ORDER BY 1, 3"""
     ).fetchall()
-    for key, line, etype, msg, raw in rejects:
+    # The reader's own text of a rejected line is shortened or mangled: read it from the object.
+    wanted: dict[str, set[int]] = {}
+    for _, path, line, _, _ in rejects:
+        wanted.setdefault(path, set()).add(line)
+    raw_lines = {path: physical_lines(Path(path), lines, gunzip=True) for path, lines in wanted.items()}
+    for key, path, line, etype, _ in rejects:
         reason = "line_too_long" if "MAXIMUM" in etype else "invalid_encoding" if "ENCOD" in etype or "UNICODE" in etype else "malformed_json"
-        bad_rows.append((reason, msg, key, f"line {line}", (raw or "").strip("\r\n")[:65536]))
+        bad_rows.append((reason, reject_detail(reason), key, f"line {line}", reject_record(raw_lines[path].get(line))))
     con.execute("DROP TABLE IF EXISTS json_rejects; DROP TABLE IF EXISTS json_scans")
 
 
