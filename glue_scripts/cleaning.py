@@ -77,6 +77,16 @@ class Dialect:
             return f"date_format({expr}, {self.literal(ISO_UTC_SPARK)})"
         return expr if logical_type == "string" else self.cast(expr, "string")
 
+    def not_in_keys(self, expr: str, table: str) -> str:
+        """``expr`` (never NULL here) is not among the ``key`` column of ``table``.
+
+        Spark plans NOT IN as a null-aware nested-loop join (rows x keys); NOT EXISTS with an
+        equality is a hash join. DuckDB plans NOT IN as a hash join already.
+        """
+        if self.name == "spark":
+            return f"NOT EXISTS (SELECT 1 FROM {table} WHERE {table}.key = {expr})"
+        return f"{expr} NOT IN (SELECT key FROM {table})"
+
     def json_object(self, pairs: list[tuple[str, str]]) -> str:
         """A JSON object from (name, text expression) pairs; NULL values are written as null."""
         if self.name == "duckdb":
@@ -201,7 +211,7 @@ def classify_sql(
         target = ds.references[column]
         whens.append(
             (
-                f"n_{column} IS NOT NULL AND n_{column} NOT IN (SELECT key FROM {table})",
+                f"n_{column} IS NOT NULL AND {d.not_in_keys(f'n_{column}', table)}",
                 f"unknown_{column}",
                 f"concat({d.literal(f'{column} not found in {target[0]}.{target[1]}: ')}, n_{column})",
             )

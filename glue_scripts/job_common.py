@@ -86,7 +86,7 @@ def reject_record(raw: bytes | str | None) -> str:
     return text.rstrip("\r\n")[:MAX_RECORD_CHARS]
 
 
-_LINE_END = re.compile(rb"\r\n|\r|\n")
+LINE_END = re.compile(rb"\r\n|\r|\n")
 
 
 def open_maybe_gzip(path: Path):
@@ -110,7 +110,7 @@ def physical_lines(path: Path, wanted: set[int] | None = None, *, gunzip: bool =
     with open_maybe_gzip(path) if gunzip else open(path, "rb") as f:
         for raw in f:  # splits after each LF
             body = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1] if raw.endswith(b"\n") else raw
-            for part in _LINE_END.split(body) if b"\r" in body else (body,):
+            for part in LINE_END.split(body) if b"\r" in body else (body,):
                 n += 1
                 if wanted is None or n in wanted:
                     out[n] = part
@@ -121,7 +121,7 @@ def physical_lines(path: Path, wanted: set[int] | None = None, *, gunzip: bool =
 
 def header_problem(ds: Dataset, head: bytes) -> tuple[list[str], str | None]:
     """The normalized header names and, when the header cannot be used, why."""
-    first = _LINE_END.split(head, maxsplit=1)[0]
+    first = LINE_END.split(head, maxsplit=1)[0]
     if first.startswith(b"\xef\xbb\xbf"):
         first = first[3:]
     try:

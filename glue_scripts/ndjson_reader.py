@@ -17,7 +17,7 @@ import duckdb
 
 from clickpipe_dagster.contracts import Dataset
 from glue_scripts.cleaning import sql_string
-from glue_scripts.job_common import MAX_LINE_BYTES, MAX_RECORD_CHARS, physical_lines, reject_detail, reject_record
+from glue_scripts.job_common import LINE_END, MAX_LINE_BYTES, MAX_RECORD_CHARS, physical_lines, reject_detail, reject_record
 
 # Event times up to this much after the end of their arrival hour are clock skew, not the future.
 CLOCK_SKEW = timedelta(minutes=5)
@@ -57,6 +57,15 @@ def salvage_gzip(path: Path) -> tuple[bytes, str | None]:
     return b"".join(out), None
 
 
+def split_lines(data: bytes) -> list[bytes]:
+    """Lines as the readers split them (CR, LF or CRLF); a final line end ends the last line."""
+    for end in (b"\r\n", b"\n", b"\r"):
+        if data.endswith(end):
+            data = data[: -len(end)]
+            break
+    return LINE_END.split(data)
+
+
 def load_lines(con: duckdb.DuckDBPyConnection, files: list[tuple[str, Path]], bad_rows: list, workdir: Path) -> None:
     """Fill ``lines(__file, line)`` from the objects, in input order; unreadable parts go to bad_rows."""
     con.execute("CREATE OR REPLACE TABLE lines (__file VARCHAR, line VARCHAR)")
@@ -82,17 +91,24 @@ def load_lines(con: duckdb.DuckDBPyConnection, files: list[tuple[str, Path]], ba
             except (duckdb.IOException, duckdb.InvalidInputException):
                 pass
             data, problem = salvage_gzip(path)
-            complete, _, partial = data.rpartition(b"\n")
+            if problem is None:
+                # A sound object the reader cannot split (it stops at mixed CRLF and LF line ends):
+                # split it here, on CR, LF or CRLF like the Spark engine's reader.
+                complete, partial = data, b""
+            else:
+                complete, _, partial = data.rpartition(b"\n")
             if complete:
                 plain = workdir / f"salvaged-{n}.ndjson"
-                plain.write_bytes(complete + b"\n")
+                plain.write_bytes(b"\n".join(split_lines(complete)) + b"\n")
                 con.execute("INSERT INTO file_paths VALUES (?, ?)", [str(plain), key])
                 insert([str(plain)], False)
+            if problem is None:
+                continue
             kept = complete.count(b"\n") + 1 if complete else 0
             bad_rows.append(
                 (
                     "corrupt_object",
-                    f"{problem or 'not a gzip object'}; the {kept} complete line(s) before the damage were kept",
+                    f"{problem}; the {kept} complete line(s) before the damage were kept",
                     key,
                     f"line {kept + 1}",
                     partial.decode("utf-8", "replace")[:MAX_RECORD_CHARS],
