@@ -61,7 +61,8 @@ class DuckDBJob:
     @property
     def _carry(self) -> tuple[str, ...]:
         """Bookkeeping columns that travel with each record through the rules."""
-        return ("__file",) if self.ds.raw_format == "csv" else ("__file", "__not_after", "__record")
+        # NDJSON records carry their line's position (__lrow): the input order, made explicit.
+        return ("__file",) if self.ds.raw_format == "csv" else ("__lrow", "__file", "__not_after", "__record")
 
     def _classify(self, source: str, refs: dict[str, str], **kw) -> str:
         return cleaning.classify_sql(
@@ -71,14 +72,15 @@ class DuckDBJob:
     def _create_tables(self, refs: dict[str, str]) -> None:
         # Records are parsed, normalized, typed and checked straight into ``classified``. DuckDB
         # keeps insertion order, so its rowid is the input order (``__ord``) that dedup relies on.
-        types = {"__not_after": "TIMESTAMPTZ"}
+        types = {"__not_after": "TIMESTAMPTZ", "__lrow": "BIGINT"}
         empty = ", ".join(
             f"NULL::{types.get(c, 'VARCHAR')} AS {c}"
             for c in [*self._carry, *self.ds.column_names, *(("__pre_reason", "__pre_detail") if self.ds.raw_format == "ndjson" else ())]
         )
         shape = self._classify(f"(SELECT {empty})", refs, carry=self._carry)
         self.con.execute(f"CREATE OR REPLACE TABLE classified AS SELECT * FROM ({shape}) LIMIT 0")
-        self.con.execute("CREATE OR REPLACE VIEW classified_ord AS SELECT rowid AS __ord, * FROM classified")
+        order = "rowid" if self.ds.raw_format == "csv" else "__lrow"
+        self.con.execute(f"CREATE OR REPLACE VIEW classified_ord AS SELECT {order} AS __ord, * FROM classified")
         self.con.execute("CREATE OR REPLACE TABLE src_files (__file VARCHAR, first_ord BIGINT)")
         self.con.execute(
             "CREATE OR REPLACE TABLE bad_input (reason VARCHAR, detail VARCHAR, source_file VARCHAR, "
@@ -189,7 +191,8 @@ class DuckDBJob:
         self.con.execute("CREATE OR REPLACE TABLE arrivals (__file VARCHAR, __not_after TIMESTAMPTZ)")
         self.con.executemany("INSERT INTO arrivals VALUES (?, ?)", arrivals)
         self.con.execute("INSERT INTO src_files SELECT __file, min(rowid) FROM lines GROUP BY __file")
-        source = f"({ndjson_reader.fields_sql(self.ds, '(SELECT * FROM lines JOIN arrivals USING (__file))')})"
+        lines = "(SELECT lines.rowid AS __lrow, lines.*, arrivals.__not_after FROM lines JOIN arrivals USING (__file))"
+        source = f"({ndjson_reader.fields_sql(self.ds, lines)})"
         self.con.execute("INSERT INTO classified " + self._classify(source, refs, carry=self._carry))
 
     def _already_delivered(self, ingest_date: str) -> str | None:

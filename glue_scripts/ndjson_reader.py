@@ -72,24 +72,18 @@ def load_lines(con: duckdb.DuckDBPyConnection, files: list[tuple[str, Path]], ba
     con.execute("CREATE OR REPLACE TABLE file_paths (path VARCHAR, __file VARCHAR)")
     con.executemany("INSERT INTO file_paths VALUES (?, ?)", [(str(p), k) for k, p in files])
 
-    def insert(paths: list[str], compressed: bool) -> None:
-        con.execute(
-            f"INSERT INTO lines SELECT fp.__file, r.line FROM {_line_reader(paths, compressed=compressed)} r "
-            "JOIN file_paths fp ON fp.path = r.filename"
-        )
+    def insert(key: str, path: str, compressed: bool) -> None:
+        # One object per statement, no join: the rowids of ``lines`` are then the input order
+        # (objects in key order, lines in file order). A multi-file read or a join on the file
+        # name interleaves objects, and dedup takes the first occurrence by this order.
+        con.execute(f"INSERT INTO lines SELECT ?, line FROM {_line_reader([path], compressed=compressed)}", [key])
 
-    paths = [str(p) for _, p in files]
-    try:
-        insert(paths, True)
-    except (duckdb.IOException, duckdb.InvalidInputException):
-        # Some object is damaged: read them one by one to find it, and salvage what can be read.
-        con.execute("DELETE FROM lines")
-        for n, (key, path) in enumerate(files):
-            try:
-                insert([str(path)], True)
-                continue
-            except (duckdb.IOException, duckdb.InvalidInputException):
-                pass
+    for n, (key, path) in enumerate(files):
+        try:
+            insert(key, str(path), True)
+            continue
+        except (duckdb.IOException, duckdb.InvalidInputException):
+            pass  # a damaged object: salvage what can be read
             data, problem = salvage_gzip(path)
             if problem is None:
                 # A sound object the reader cannot split (it stops at mixed CRLF and LF line ends):
@@ -101,7 +95,7 @@ def load_lines(con: duckdb.DuckDBPyConnection, files: list[tuple[str, Path]], ba
                 plain = workdir / f"salvaged-{n}.ndjson"
                 plain.write_bytes(b"\n".join(split_lines(complete)) + b"\n")
                 con.execute("INSERT INTO file_paths VALUES (?, ?)", [str(plain), key])
-                insert([str(plain)], False)
+                insert(key, str(plain), False)
             if problem is None:
                 continue
             kept = complete.count(b"\n") + 1 if complete else 0
@@ -131,7 +125,7 @@ def load_lines(con: duckdb.DuckDBPyConnection, files: list[tuple[str, Path]], ba
 
 
 def fields_sql(ds: Dataset, source: str) -> str:
-    """From ``source(__file, line, ...)`` to the contract's text columns plus ``__pre_reason``."""
+    """From ``source(__lrow, __file, __not_after, line)`` to the contract's text columns plus ``__pre_reason``."""
     paths = "[" + ", ".join(sql_string(f"$.{c}") for c in ds.column_names) + "]"
     json_cols = {c.name for c in ds.columns if c.name == "properties"}  # free-form JSON objects
     type_checks = []
@@ -157,7 +151,7 @@ def fields_sql(ds: Dataset, source: str) -> str:
         for i, c in enumerate(ds.columns, start=1)
     )
     return f"""
-SELECT __file, __not_after, line AS __record, {pre_reason} AS __pre_reason, {pre_detail} AS __pre_detail, {values}
+SELECT __lrow, __file, __not_after, line AS __record, {pre_reason} AS __pre_reason, {pre_detail} AS __pre_detail, {values}
 FROM (
   SELECT *, CASE WHEN jt = 'OBJECT' THEN try(json_type(line, {paths})) END AS types,
             CASE WHEN jt = 'OBJECT' THEN try(json_extract_string(line, {paths})) END AS vals
