@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 
 from bench.harness import OUT
 
-BENCHMARKS = ["bench.job1_transactions"]
+BENCHMARKS = ["bench.job1_transactions", "bench.spark_vs_duckdb"]
 
 
 def main() -> None:

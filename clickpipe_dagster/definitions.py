@@ -45,7 +45,9 @@ def resources_for(env: str) -> dict:
     if env == "local":
         return {
             "lake": LocalLakeResource(root=str(settings.lake_dir())),
-            "glue": LocalGlueJobsResource(),
+            # CLICKPIPE_GLUE_ENGINE=spark runs Glue Job 1 on a local Spark (needs Java 17 and the
+            # spark extra), the engine Glue itself uses; the default is DuckDB.
+            "glue": LocalGlueJobsResource(engine=settings.glue_engine()),
         }
     s3 = S3Resource(endpoint_url=os.environ.get("AWS_ENDPOINT_URL_S3") or None, region_name=os.environ.get("AWS_REGION"))
     return {

@@ -264,3 +264,33 @@ def test_click_layout_late_events_and_duplicates_across_days(spark, local_lakes)
 
     results = assert_same(run_both(local_lakes, fill, [(CLICKS, DAY), (CLICKS, DAY2), (CLICKS, "2026-11-03")]))
     assert results[1].duplicates == 21 and results[1].dt_partitions == ["2026-10-31", "2026-11-01", "2026-11-02"]
+
+
+# -- through Dagster -------------------------------------------------------------------------------
+def test_dagster_runs_job1_on_spark_when_asked(spark, tmp_path, monkeypatch, dirty_sample):
+    """CLICKPIPE_GLUE_ENGINE=spark: the local Glue resource starts the script with --engine spark,
+    and the materialization and checks that come back through Pipes equal the DuckDB run's."""
+    import dagster as dg
+
+    from clickpipe_dagster.definitions import build_definitions, resources_for
+    from clickpipe_dagster.resources.lake import LocalLakeResource
+
+    reports = {}
+    for engine in ENGINES:
+        monkeypatch.setenv("CLICKPIPE_GLUE_ENGINE", engine)
+        lake = LocalLakeResource(root=str(tmp_path / engine))
+        _load_sample(dirty_sample)(lake.store())
+        assets = [a for a in build_definitions("local").assets if a.key.to_user_string() == "processed_users"]
+        glue = resources_for("local")["glue"]
+        assert glue.engine == engine
+        with dg.instance_for_test() as instance:
+            result = dg.materialize(assets, partition_key=DAY, instance=instance, resources={"lake": lake, "glue": glue})
+            assert result.success
+            mats = {
+                e.asset_key.to_user_string(): {k: v.value for k, v in e.materialization.metadata.items() if k not in ("bytes_out", "lake", "location", "quarantine")}
+                for e in result.get_asset_materialization_events()
+            }
+            checks = sorted((e.asset_key.to_user_string(), e.check_name, e.passed) for e in result.get_asset_check_evaluations())
+        reports[engine] = (mats, checks)
+    assert reports["spark"] == reports["duckdb"]
+    assert all(passed for *_, passed in reports["spark"][1]) and len(reports["spark"][1]) == 4
