@@ -61,8 +61,8 @@ class DuckDBJob:
     @property
     def _carry(self) -> tuple[str, ...]:
         """Bookkeeping columns that travel with each record through the rules."""
-        # NDJSON records carry their line's position (__lrow): the input order, made explicit.
-        return ("__file",) if self.ds.raw_format == "csv" else ("__lrow", "__file", "__not_after", "__record")
+        # Records carry their position in the input (__lrow): the order dedup and record numbers use.
+        return ("__lrow", "__file") if self.ds.raw_format == "csv" else ("__lrow", "__file", "__not_after", "__record")
 
     def _classify(self, source: str, refs: dict[str, str], **kw) -> str:
         return cleaning.classify_sql(
@@ -70,8 +70,9 @@ class DuckDBJob:
         )
 
     def _create_tables(self, refs: dict[str, str]) -> None:
-        # Records are parsed, normalized, typed and checked straight into ``classified``. DuckDB
-        # keeps insertion order, so its rowid is the input order (``__ord``) that dedup relies on.
+        # Records are parsed, normalized, typed and checked straight into ``classified``, each with
+        # its input position ``__lrow`` (``__ord`` below), the order that dedup relies on. Not the
+        # rowid of ``classified``: a join in the rules may reorder rows on their way in.
         types = {"__not_after": "TIMESTAMPTZ", "__lrow": "BIGINT"}
         empty = ", ".join(
             f"NULL::{types.get(c, 'VARCHAR')} AS {c}"
@@ -79,8 +80,7 @@ class DuckDBJob:
         )
         shape = self._classify(f"(SELECT {empty})", refs, carry=self._carry)
         self.con.execute(f"CREATE OR REPLACE TABLE classified AS SELECT * FROM ({shape}) LIMIT 0")
-        order = "rowid" if self.ds.raw_format == "csv" else "__lrow"
-        self.con.execute(f"CREATE OR REPLACE VIEW classified_ord AS SELECT {order} AS __ord, * FROM classified")
+        self.con.execute("CREATE OR REPLACE VIEW classified_ord AS SELECT __lrow AS __ord, * FROM classified")
         self.con.execute("CREATE OR REPLACE TABLE src_files (__file VARCHAR, first_ord BIGINT)")
         self.con.execute(
             "CREATE OR REPLACE TABLE bad_input (reason VARCHAR, detail VARCHAR, source_file VARCHAR, "
@@ -113,11 +113,17 @@ class DuckDBJob:
         select = ", ".join(c if c in names else f"NULL AS {c}" for c in self.ds.column_names)
         before = self.con.execute("SELECT count(*) FROM classified").fetchone()[0]
         self.con.execute("INSERT INTO src_files VALUES (?, ?)", [key, before])
-        source = f"""(SELECT {cleaning.sql_string(key)} AS __file, {select}
+        # The plain scan into a table keeps the file's order in its rowids; the rules then carry
+        # that order as __lrow (the reference check is a join, which may reorder its output).
+        self.con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE raw_csv AS SELECT {select}
             FROM read_csv({cleaning.sql_string(str(path))}, header = true, auto_detect = false, columns = {columns},
                           delim = ',', quote = '"', escape = '"', max_line_size = {MAX_LINE_BYTES},
-                          store_rejects = true, rejects_table = 'csv_rejects', rejects_scan = 'csv_scans'))"""
+                          store_rejects = true, rejects_table = 'csv_rejects', rejects_scan = 'csv_scans')"""
+        )
+        source = f"(SELECT {before} + rowid AS __lrow, {cleaning.sql_string(key)} AS __file, * FROM raw_csv)"
         self.con.execute("INSERT INTO classified " + self._classify(source, refs, carry=self._carry))
+        self.con.execute("DROP TABLE raw_csv")
         loaded = self.con.execute("SELECT count(*) FROM classified").fetchone()[0] - before
         # One bad line can raise several errors: keep the first per line. DuckDB reports a column
         # count error once per column it misses or finds extra: the extremes are the count found.
