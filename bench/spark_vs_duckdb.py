@@ -54,6 +54,26 @@ def step(engine: str, rows: int) -> None:
     )  # fmt: skip
 
 
+def same_output(rows: int) -> str:
+    """Whether both lakes hold the same processed and quarantine rows (as multisets)."""
+    import duckdb
+
+    base = OUT / f"spark-vs-duckdb-{rows}"
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
+    parts = []
+    for zone in ("processed", "quarantine"):
+        d, s = (f"read_parquet('{base / e / zone}/transactions/*/*.parquet', hive_partitioning = false)" for e in ENGINES)
+        n = con.execute(f"SELECT count(*) FROM {d}").fetchone()[0]
+        diff = con.execute(
+            f"SELECT (SELECT count(*) FROM ({d} EXCEPT ALL {s})), (SELECT count(*) FROM ({s} EXCEPT ALL {d}))".replace(
+                "read_parquet", "SELECT * FROM read_parquet"
+            )
+        ).fetchone()
+        parts.append(f"{zone} {n:,} rows, {'same' if diff == (0, 0) else f'DIFFERENT ({diff[0]} only in DuckDB, {diff[1]} only in Spark)'}")
+    return "; ".join(parts)
+
+
 def main(argv=None) -> str:
     p = argparse.ArgumentParser()
     p.add_argument("--rows", type=int, default=5_000_000)
@@ -66,6 +86,7 @@ def main(argv=None) -> str:
         f"clickpipe Job 1, Spark engine (local[{os.cpu_count()}])": measure(MODULE, "spark", str(args.rows)),
     }
     duck, spark = results.values()
+    identical = same_output(args.rows)
     text = table(f"Job 1, transactions, {args.rows:,} rows, {os.cpu_count()} cores", results, "clickpipe Job 1, DuckDB engine")
     same = all(duck[k] == spark[k] for k in ("rows", "rows_out", "quarantined", "duplicates"))
     text += (
@@ -73,6 +94,7 @@ def main(argv=None) -> str:
         f"(Spark session start {spark['session_seconds']:.1f}s of it; without it "
         f"{(spark['seconds'] - spark['session_seconds']) / duck['seconds']:.1f}x); "
         f"same counts: {'yes' if same else 'NO'}; checks passed: {duck['checks_passed'] and spark['checks_passed']}"
+        f"\nidentical output (every processed and quarantine row, EXCEPT ALL both ways): {identical}"
     )
     print(text)
     shutil.rmtree(OUT / f"spark-vs-duckdb-{args.rows}", ignore_errors=True)

@@ -43,7 +43,9 @@ CSV_REJECT_REASONS = {
     "UNQUOTED VALUE": "malformed_csv",
 }
 # Reasons whose reject text DuckDB shortens or mangles: the quarantined record is read from the file.
-REREAD_REASONS = {"invalid_encoding", "line_too_long", "malformed_csv"}
+# (Not malformed_csv: after an unclosed quote DuckDB's record runs to the end of the file, and its
+# text is the only place those lines are kept.)
+REREAD_REASONS = {"invalid_encoding", "line_too_long"}
 
 
 class DuckDBJob:

@@ -17,8 +17,18 @@ What is Spark's own is only the reading:
   functions cannot tell a JSON string from a number. A damaged gzip object fails Spark's reader:
   then every object is checked in Python and damaged ones are salvaged like in the DuckDB engine.
 
-Known difference: a quoted CSV value that spans lines is one record for DuckDB and two malformed
-lines here (records are lines; multi-line values are not in any of our sources).
+Known differences from the DuckDB engine (none occurs in our sources; see test_engine_parity):
+
+* A quoted CSV value that spans lines is one record for DuckDB and malformed lines here (records
+  are lines). An unclosed quote in the middle of a file makes DuckDB's reader take the rest of the
+  file as one malformed record; here only that line is quarantined and the next lines are read.
+* Unicode case mapping of upper/lower-cased columns differs for a few letters ('ß' -> 'SS' in Java).
+* Regex classes: Java's ``\s`` also matches a vertical tab (RE2's does not).
+* JSON numbers inside ``properties`` are re-serialized by Python, not DuckDB (``1e20``).
+
+On Glue with an S3 lake, executors read raw objects from S3 and stage output under ``_tmp/`` in
+the lake; the driver then fetches the staged files to check them (``checks.py`` on DuckDB, so Glue
+needs ``duckdb`` in ``--additional-python-modules``) and publishes them like the DuckDB engine.
 """
 
 from __future__ import annotations
@@ -652,7 +662,3 @@ FROM {dv} x JOIN {numbered.format(src=dv, nonrecords=nonrecords, bits=ORD_BITS)}
 
 def run_partition(store, ds: Dataset, ingest_date: str, **kwargs) -> PartitionResult:
     return SparkJob(store, ds, **kwargs).run(ingest_date)
-
-
-if __name__ == "__main__":  # pragma: no cover - a quick manual check
-    print(spark_session().version, file=sys.stderr)
