@@ -26,13 +26,14 @@ $(VENV)/.installed-base: $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip check
 	touch $@
 
+# The tests include the Spark engine's parity tests: the spark extra (PySpark; Java 17 on PATH).
 $(VENV)/.installed-test: $(BIN)/python pyproject.toml
-	$(PIP) install -e '.[dev,test]'
+	$(PIP) install -e '.[dev,test,spark]'
 	$(BIN)/python -m pip check
 	touch $@ $(VENV)/.installed-base
 
 $(VENV)/.installed-bench: $(VENV)/.installed-test
-	$(PIP) install -e '.[dev,test,bench]'
+	$(PIP) install -e '.[dev,test,spark,bench]'
 	$(BIN)/python -m pip check
 	touch $@
 

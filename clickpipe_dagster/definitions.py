@@ -81,7 +81,9 @@ def resources_for(env: str) -> dict:
         return {
             "stream": LocalFirehoseResource(lake=LocalLakeResource(root=str(settings.lake_dir()))),
             "lake": LocalLakeResource(root=str(settings.lake_dir())),
-            "glue": LocalGlueJobsResource(),
+            # CLICKPIPE_GLUE_ENGINE=spark runs Glue Job 1 on a local Spark (needs Java 17 and the
+            # spark extra), the engine Glue itself uses; the default is DuckDB.
+            "glue": LocalGlueJobsResource(engine=settings.glue_engine()),
             "catalog_tables": LocalCatalogResource(duckdb_path=str(settings.athena_duckdb_path())),
             "query_engine": DuckDBQueryResource(lake_root=str(settings.lake_dir())),
             "warehouse": LocalWarehouseResource(

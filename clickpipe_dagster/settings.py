@@ -3,7 +3,8 @@
 ``CLICKPIPE_HOME`` (default ``.clickpipe/`` in the current directory) holds everything a local run
 makes: ``lake/``, ``dagster/`` (the Dagster instance), ``pg/`` (embedded PostgreSQL),
 ``athena.duckdb`` (the Athena tables as DuckDB views), ``dashboard/`` (the local dashboard page). Deleting it
-resets everything. ``CLICKPIPE_ENV`` is ``local`` (default) or ``aws``.
+resets everything. ``CLICKPIPE_ENV`` is ``local`` (default) or ``aws``; ``CLICKPIPE_GLUE_ENGINE``
+(local only) is ``duckdb`` (default) or ``spark``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import os
 from pathlib import Path
 
 ENVIRONMENTS = ("local", "aws")
+GLUE_ENGINES = ("duckdb", "spark")
 
 
 def clickpipe_home() -> Path:
@@ -46,6 +48,14 @@ def environment() -> str:
     if env not in ENVIRONMENTS:
         raise ValueError(f"CLICKPIPE_ENV={env!r} is not one of {', '.join(ENVIRONMENTS)}")
     return env
+
+
+def glue_engine() -> str:
+    """The engine local Glue job runs use: ``CLICKPIPE_GLUE_ENGINE`` = duckdb (default) or spark."""
+    engine = os.environ.get("CLICKPIPE_GLUE_ENGINE", "duckdb").strip().lower() or "duckdb"
+    if engine not in GLUE_ENGINES:
+        raise ValueError(f"CLICKPIPE_GLUE_ENGINE={engine!r} is not one of {', '.join(GLUE_ENGINES)}")
+    return engine
 
 
 def use_local_dagster_home() -> Path:

@@ -14,13 +14,20 @@ from dataclasses import dataclass
 from clickpipe_dagster.contracts import LOGICAL_TYPES, Column, Dataset
 
 DUPLICATE_REASON = "duplicate_key"
+ISO_UTC_SPARK = "yyyy-MM-dd'T'HH:mm:ss.SSSSSS'Z'"
 
 # Text that may be cast to each logical type. The guard keeps the engines' casts on the same
-# inputs (DuckDB and Spark accept different exotic spellings, e.g. '1e3' or '+5').
+# inputs: DuckDB and Spark accept different exotic spellings (e.g. '1e3' or '+5' for numbers; for
+# times DuckDB also takes hour 24, 'hh:mm' followed by an offset, offsets beyond +-18:00 and year
+# 0, which Spark rejects). So a time needs its seconds, hours run 00-23, offsets stay within
+# +-18:00 and years within 0001-9999; anything else is invalid in both engines.
+_YEAR = "([1-9][0-9]{3}|0[1-9][0-9]{2}|00[1-9][0-9]|000[1-9])"
+_DAY = _YEAR + "-[0-9]{2}-[0-9]{2}"
+_OFFSET = "(Z|[+-](0[0-9]|1[0-7]):?[0-5][0-9]|[+-]18:?00)"
 TYPE_GUARDS = {
     "money": r"-?[0-9]{1,16}(\.[0-9]+)?",
-    "date": r"[0-9]{4}-[0-9]{2}-[0-9]{2}",
-    "timestamp": r"[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?)?(Z|[+-][0-9]{2}:?[0-9]{2})?",
+    "date": _DAY,
+    "timestamp": _DAY + r"([T ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?)?" + _OFFSET + "?",
 }
 
 
@@ -31,29 +38,61 @@ def sql_string(value: str) -> str:
 
 @dataclass(frozen=True)
 class Dialect:
-    """The few spellings that differ between engines."""
+    """The few spellings that differ between the engines (DuckDB 2.0, Spark SQL 3.5 with ANSI mode
+    off and the session time zone UTC). Everything else in this module is SQL both run alike."""
 
     name: str
 
+    def _type(self, logical_type: str) -> str:
+        return LOGICAL_TYPES[logical_type][1 if self.name == "duckdb" else 2]
+
+    def literal(self, value: str) -> str:
+        """A string literal. Spark SQL reads backslash escapes in literals (and '' is not a quote)."""
+        if self.name == "spark":
+            return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
+        return sql_string(value)
+
     def full_match(self, expr: str, pattern: str) -> str:
-        if self.name == "duckdb":
-            return f"regexp_full_match({expr}, {sql_string(pattern)})"
-        return f"({expr} RLIKE {sql_string('^(' + pattern + ')$')})"
+        if self.name == "duckdb":  # RE2; '.' stops at \n only
+            return f"regexp_full_match({expr}, {self.literal(pattern)})"
+        # Java regex with find(): anchored at both ends (\z, because '$' also matches before a
+        # final newline) and UNIX_LINES (?d), so that '.' stops at \n only, as in RE2.
+        return f"({expr} RLIKE {self.literal('(?d)^(?:' + pattern + ')' + chr(92) + 'z')})"
 
     def try_cast(self, expr: str, logical_type: str) -> str:
-        sql_type = LOGICAL_TYPES[logical_type][1 if self.name == "duckdb" else 2]
-        if self.name == "spark" and logical_type == "timestamp":
-            return f"try_to_timestamp({expr})"
-        return f"TRY_CAST({expr} AS {sql_type})"
+        # With ANSI mode off Spark's CAST gives NULL too; TRY_CAST says what we mean in both.
+        return f"TRY_CAST({expr} AS {self._type(logical_type)})"
 
     def utc_date(self, expr: str) -> str:
-        if self.name == "duckdb":  # the session time zone is UTC, set by the engine
-            return f"CAST({expr} AS DATE)"
-        return f"to_date({expr})"
+        return f"CAST({expr} AS DATE)"  # the session time zone is UTC in both engines
 
     def cast(self, expr: str, logical_type: str) -> str:
-        sql_type = LOGICAL_TYPES[logical_type][1 if self.name == "duckdb" else 2]
-        return f"CAST({expr} AS {sql_type})"
+        return f"CAST({expr} AS {self._type(logical_type)})"
+
+    def text(self, expr: str, logical_type: str) -> str:
+        """A typed value as text, spelled alike by both engines (timestamps: ISO-8601 in UTC)."""
+        if logical_type == "timestamp":
+            if self.name == "duckdb":
+                return f"strftime({expr}, '%Y-%m-%dT%H:%M:%S.%fZ')"
+            return f"date_format({expr}, {self.literal(ISO_UTC_SPARK)})"
+        return expr if logical_type == "string" else self.cast(expr, "string")
+
+    def not_in_keys(self, expr: str, table: str) -> str:
+        """``expr`` (never NULL here) is not among the ``key`` column of ``table``.
+
+        Spark plans NOT IN as a null-aware nested-loop join (rows x keys); NOT EXISTS with an
+        equality is a hash join. DuckDB plans NOT IN as a hash join already.
+        """
+        if self.name == "spark":
+            return f"NOT EXISTS (SELECT 1 FROM {table} WHERE {table}.key = {expr})"
+        return f"{expr} NOT IN (SELECT key FROM {table})"
+
+    def json_object(self, pairs: list[tuple[str, str]]) -> str:
+        """A JSON object from (name, text expression) pairs; NULL values are written as null."""
+        if self.name == "duckdb":
+            return "to_json(struct_pack(" + ", ".join(f"{n} := {e}" for n, e in pairs) + "))"
+        inner = ", ".join(f"{self.literal(n)}, {e}" for n, e in pairs)
+        return f"to_json(named_struct({inner}), map('ignoreNullFields', 'false'))"
 
 
 DUCKDB = Dialect("duckdb")
@@ -78,13 +117,13 @@ def column_rules(col: Column, d: Dialect) -> list[tuple[str, str, str]]:
     shown = f"COALESCE({n}, '')"
     rules = []
     if col.required:
-        rules.append((f"{n} IS NULL", f"missing_{col.name}", sql_string(f"{col.name} is required")))
+        rules.append((f"{n} IS NULL", f"missing_{col.name}", d.literal(f"{col.name} is required")))
     if col.max_length:
         rules.append(
             (
                 f"length({n}) > {col.max_length}",
                 f"too_long_{col.name}",
-                sql_string(f"{col.name} longer than {col.max_length} characters"),
+                d.literal(f"{col.name} longer than {col.max_length} characters"),
             )
         )
     if col.type in TYPE_GUARDS:
@@ -92,7 +131,7 @@ def column_rules(col: Column, d: Dialect) -> list[tuple[str, str, str]]:
             (
                 f"{n} IS NOT NULL AND (NOT {d.full_match(n, TYPE_GUARDS[col.type])} OR {t} IS NULL)",
                 f"invalid_{col.name}",
-                f"concat({sql_string(f'{col.name} is not a valid {col.type}: ')}, {shown})",
+                f"concat({d.literal(f'{col.name} is not a valid {col.type}: ')}, {shown})",
             )
         )
     if col.require_zone:
@@ -100,7 +139,7 @@ def column_rules(col: Column, d: Dialect) -> list[tuple[str, str, str]]:
             (
                 f"{n} IS NOT NULL AND NOT {d.full_match(n, '.*(Z|[+-][0-9]{2}:?[0-9]{2})')}",
                 f"no_timezone_{col.name}",
-                f"concat({sql_string(f'{col.name} has no time zone: ')}, {shown})",
+                f"concat({d.literal(f'{col.name} has no time zone: ')}, {shown})",
             )
         )
     if col.not_after_arrival:
@@ -108,7 +147,7 @@ def column_rules(col: Column, d: Dialect) -> list[tuple[str, str, str]]:
             (
                 f"{t} > __not_after",
                 f"future_{col.name}",
-                f"concat({sql_string(f'{col.name} is later than the record arrived: ')}, {shown})",
+                f"concat({d.literal(f'{col.name} is later than the record arrived: ')}, {shown})",
             )
         )
     if col.pattern:
@@ -116,16 +155,16 @@ def column_rules(col: Column, d: Dialect) -> list[tuple[str, str, str]]:
             (
                 f"{n} IS NOT NULL AND NOT {d.full_match(n, col.pattern)}",
                 f"invalid_{col.name}",
-                f"concat({sql_string(f'{col.name} has an invalid format: ')}, {shown})",
+                f"concat({d.literal(f'{col.name} has an invalid format: ')}, {shown})",
             )
         )
     if col.allowed:
-        allowed = ", ".join(sql_string(v) for v in col.allowed)
+        allowed = ", ".join(d.literal(v) for v in col.allowed)
         rules.append(
             (
                 f"{n} IS NOT NULL AND {n} NOT IN ({allowed})",
                 f"not_allowed_{col.name}",
-                f"concat({sql_string(f'{col.name} not in the allowed set: ')}, {shown})",
+                f"concat({d.literal(f'{col.name} not in the allowed set: ')}, {shown})",
             )
         )
     if col.min_value is not None:
@@ -133,7 +172,7 @@ def column_rules(col: Column, d: Dialect) -> list[tuple[str, str, str]]:
             (
                 f"{t} < {col.min_value}",
                 "negative_" + col.name if col.min_value == 0 else f"below_min_{col.name}",
-                f"concat({sql_string(f'{col.name} below {col.min_value}: ')}, {shown})",
+                f"concat({d.literal(f'{col.name} below {col.min_value}: ')}, {shown})",
             )
         )
     return rules
@@ -172,12 +211,12 @@ def classify_sql(
         target = ds.references[column]
         whens.append(
             (
-                f"n_{column} IS NOT NULL AND n_{column} NOT IN (SELECT key FROM {table})",
+                f"n_{column} IS NOT NULL AND {d.not_in_keys(f'n_{column}', table)}",
                 f"unknown_{column}",
-                f"concat({sql_string(f'{column} not found in {target[0]}.{target[1]}: ')}, n_{column})",
+                f"concat({d.literal(f'{column} not found in {target[0]}.{target[1]}: ')}, n_{column})",
             )
         )
-    reason = "CASE " + " ".join(f"WHEN {cond} THEN {r if r == '__pre_reason' else sql_string(r)}" for cond, r, _ in whens) + " END"
+    reason = "CASE " + " ".join(f"WHEN {cond} THEN {r if r == '__pre_reason' else d.literal(r)}" for cond, r, _ in whens) + " END"
     raw_text = [*ds.column_names, *(c for c in carry if c == "__record")]
     raw_text += ["__pre_reason", "__pre_detail"] if pre_checked else []
     carried = [c for c in carry if c != "__record"]
@@ -230,7 +269,17 @@ def clean_rows_sql(classified: str, duplicates: str) -> str:
 def clean_projection(ds: Dataset, d: Dialect, ingest_date: str) -> str:
     """The processed columns, typed exactly as the contract says, plus lineage (and dt)."""
     cols = [d.cast(f"t_{c.name}", c.type) + f" AS {c.name}" for c in ds.columns]
-    cols.append(f"{d.cast(sql_string(ingest_date), 'date')} AS ingest_date")
+    cols.append(f"{d.cast(d.literal(ingest_date), 'date')} AS ingest_date")
     if ds.partition_time_column:
         cols.append(d.cast(d.utc_date("t_" + ds.partition_time_column), "string") + " AS dt")
     return ", ".join(cols)
+
+
+def raw_record(ds: Dataset, d: Dialect) -> str:
+    """A failed CSV record as quarantined: a JSON object of its raw text fields."""
+    return d.json_object([(c, c) for c in ds.column_names])
+
+
+def typed_record(ds: Dataset, d: Dialect) -> str:
+    """A dropped duplicate as quarantined: a JSON object of its typed values, as text."""
+    return d.json_object([(c.name, d.text(f"t_{c.name}", c.type)) for c in ds.columns])

@@ -7,11 +7,8 @@ records, runs that SQL, writes the files into a staging area and publishes them.
 from __future__ import annotations
 
 import contextlib
-import csv
 import json
-import os
 import shutil
-from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
@@ -20,10 +17,21 @@ import duckdb
 from clickpipe_dagster.contracts import Dataset
 from glue_scripts import cleaning, layout, ndjson_reader
 from glue_scripts.checks import check_output
+from glue_scripts.job_common import (  # noqa: F401  (re-exported: the engine's public names)
+    HEAD_BYTES,
+    MAX_LINE_BYTES,
+    JobInputError,
+    PartitionResult,
+    header_problem,
+    is_blank_line,
+    is_empty_head,
+    name_staged_files,
+    physical_lines,
+    publish,
+    reject_detail,
+    reject_record,
+)
 from glue_scripts.lake_store import LocalStore, S3Store
-
-MAX_LINE_BYTES = 8 * 1024 * 1024  # a longer line is quarantined, not a crash
-HEAD_BYTES = 64 * 1024
 
 # DuckDB's CSV reject types, mapped to our stable quarantine reasons.
 CSV_REJECT_REASONS = {
@@ -34,73 +42,10 @@ CSV_REJECT_REASONS = {
     "LINE SIZE OVER MAXIMUM": "line_too_long",
     "UNQUOTED VALUE": "malformed_csv",
 }
-
-
-class JobInputError(Exception):
-    """Bad input that stops the whole partition; the message says what and how to fix it."""
-
-
-@dataclass
-class PartitionResult:
-    dataset: str
-    ingest_date: str
-    rows_in: int = 0
-    rows_out: int = 0
-    quarantined: int = 0
-    duplicates: int = 0
-    files_in: list[str] = field(default_factory=list)
-    bytes_in: int = 0
-    files_out: list[str] = field(default_factory=list)
-    bytes_out: int = 0
-    quarantine_reasons: dict[str, int] = field(default_factory=dict)
-    messages: list[str] = field(default_factory=list)
-    dt_partitions: list[str] = field(default_factory=list)
-    snapshot_rows: int | None = None
-    checks: list[dict] = field(default_factory=list)
-
-    def metadata(self) -> dict:
-        md = {
-            "rows_in": self.rows_in,
-            "rows_out": self.rows_out,
-            "rows_quarantined": self.quarantined,
-            "duplicates_dropped": self.duplicates,
-            "files_in": len(self.files_in),
-            "bytes_in": self.bytes_in,
-            "files_out": len(self.files_out),
-            "bytes_out": self.bytes_out,
-            "quarantine_reasons": dict(sorted(self.quarantine_reasons.items())),
-            "dt_partitions": self.dt_partitions,
-            "messages": self.messages,
-        }
-        if self.snapshot_rows is not None:
-            md["snapshot_rows"] = self.snapshot_rows
-        return md
-
-
-def _header_problem(ds: Dataset, head: bytes) -> tuple[list[str], str | None]:
-    """The normalized header names and, when the header cannot be used, why."""
-    first = head.split(b"\n", 1)[0].rstrip(b"\r")
-    if first.startswith(b"\xef\xbb\xbf"):
-        first = first[3:]
-    try:
-        text = first.decode("utf-8")
-    except UnicodeDecodeError:
-        return [], "the header line is not UTF-8 text"
-    names = [n.strip().lower() for n in next(csv.reader([text]), [])]
-    expected = ds.column_names
-    missing = [c for c in ds.required_columns if c not in names]
-    unknown = [n for n in names if n not in expected]
-    dupes = sorted({n for n in names if names.count(n) > 1})
-    if missing or unknown or dupes:
-        parts = []
-        if missing:
-            parts.append("missing " + ", ".join(missing))
-        if unknown:
-            parts.append("unexpected " + ", ".join(repr(u) for u in unknown))
-        if dupes:
-            parts.append("repeated " + ", ".join(dupes))
-        return names, f"header does not match the {ds.name} contract ({'; '.join(parts)}); expected {','.join(expected)}"
-    return names, None
+# Reasons whose reject text DuckDB shortens or mangles: the quarantined record is read from the file.
+# (Not malformed_csv: after an unclosed quote DuckDB's record runs to the end of the file, and its
+# text is the only place those lines are kept.)
+REREAD_REASONS = {"invalid_encoding", "line_too_long"}
 
 
 class DuckDBJob:
@@ -118,7 +63,8 @@ class DuckDBJob:
     @property
     def _carry(self) -> tuple[str, ...]:
         """Bookkeeping columns that travel with each record through the rules."""
-        return ("__file",) if self.ds.raw_format == "csv" else ("__file", "__not_after", "__record")
+        # Records carry their position in the input (__lrow): the order dedup and record numbers use.
+        return ("__lrow", "__file") if self.ds.raw_format == "csv" else ("__lrow", "__file", "__not_after", "__record")
 
     def _classify(self, source: str, refs: dict[str, str], **kw) -> str:
         return cleaning.classify_sql(
@@ -126,16 +72,17 @@ class DuckDBJob:
         )
 
     def _create_tables(self, refs: dict[str, str]) -> None:
-        # Records are parsed, normalized, typed and checked straight into ``classified``. DuckDB
-        # keeps insertion order, so its rowid is the input order (``__ord``) that dedup relies on.
-        types = {"__not_after": "TIMESTAMPTZ"}
+        # Records are parsed, normalized, typed and checked straight into ``classified``, each with
+        # its input position ``__lrow`` (``__ord`` below), the order that dedup relies on. Not the
+        # rowid of ``classified``: a join in the rules may reorder rows on their way in.
+        types = {"__not_after": "TIMESTAMPTZ", "__lrow": "BIGINT"}
         empty = ", ".join(
             f"NULL::{types.get(c, 'VARCHAR')} AS {c}"
             for c in [*self._carry, *self.ds.column_names, *(("__pre_reason", "__pre_detail") if self.ds.raw_format == "ndjson" else ())]
         )
         shape = self._classify(f"(SELECT {empty})", refs, carry=self._carry)
         self.con.execute(f"CREATE OR REPLACE TABLE classified AS SELECT * FROM ({shape}) LIMIT 0")
-        self.con.execute("CREATE OR REPLACE VIEW classified_ord AS SELECT rowid AS __ord, * FROM classified")
+        self.con.execute("CREATE OR REPLACE VIEW classified_ord AS SELECT __lrow AS __ord, * FROM classified")
         self.con.execute("CREATE OR REPLACE TABLE src_files (__file VARCHAR, first_ord BIGINT)")
         self.con.execute(
             "CREATE OR REPLACE TABLE bad_input (reason VARCHAR, detail VARCHAR, source_file VARCHAR, "
@@ -144,13 +91,11 @@ class DuckDBJob:
 
     def _quarantine_lines(self, path: Path, key: str, reason: str, detail: str) -> int:
         """Every record line of an unusable file goes to quarantine, raw, with one reason."""
-        rows = []
-        with open(path, "rb") as f:
-            next(f, None)  # the header
-            for lineno, raw in enumerate(f, start=2):
-                line = raw.rstrip(b"\r\n")
-                if line.strip():
-                    rows.append((reason, detail, key, f"line {lineno}", line.decode("utf-8", "replace")))
+        rows = [
+            (reason, detail, key, f"line {n}", reject_record(raw))
+            for n, raw in physical_lines(path).items()
+            if n > 1 and not is_blank_line(raw)
+        ]
         if rows:
             self.con.executemany("INSERT INTO bad_input VALUES (?, ?, ?, ?, ?)", rows)
         return len(rows)
@@ -158,10 +103,10 @@ class DuckDBJob:
     def _load_csv(self, key: str, path: Path, result: PartitionResult, refs: dict[str, str]) -> None:
         with open(path, "rb") as f:
             head = f.read(HEAD_BYTES)
-        if not head.strip(b"\xef\xbb\xbf\r\n \t"):
+        if is_empty_head(head):
             result.messages.append(f"{key}: empty file, no records")
             return
-        names, problem = _header_problem(self.ds, head)
+        names, problem = header_problem(self.ds, head)
         if problem:
             n = self._quarantine_lines(path, key, "wrong_header", problem)
             result.messages.append(f"{key}: {problem}; {n} record(s) quarantined as wrong_header")
@@ -170,22 +115,38 @@ class DuckDBJob:
         select = ", ".join(c if c in names else f"NULL AS {c}" for c in self.ds.column_names)
         before = self.con.execute("SELECT count(*) FROM classified").fetchone()[0]
         self.con.execute("INSERT INTO src_files VALUES (?, ?)", [key, before])
-        source = f"""(SELECT {cleaning.sql_string(key)} AS __file, {select}
+        # The plain scan into a table keeps the file's order in its rowids; the rules then carry
+        # that order as __lrow (the reference check is a join, which may reorder its output).
+        self.con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE raw_csv AS SELECT {select}
             FROM read_csv({cleaning.sql_string(str(path))}, header = true, auto_detect = false, columns = {columns},
                           delim = ',', quote = '"', escape = '"', max_line_size = {MAX_LINE_BYTES},
-                          store_rejects = true, rejects_table = 'csv_rejects', rejects_scan = 'csv_scans'))"""
+                          store_rejects = true, rejects_table = 'csv_rejects', rejects_scan = 'csv_scans')"""
+        )
+        source = f"(SELECT {before} + rowid AS __lrow, {cleaning.sql_string(key)} AS __file, * FROM raw_csv)"
         self.con.execute("INSERT INTO classified " + self._classify(source, refs, carry=self._carry))
+        self.con.execute("DROP TABLE raw_csv")
         loaded = self.con.execute("SELECT count(*) FROM classified").fetchone()[0] - before
-        # One bad line can raise several errors: keep the first per line.
+        # One bad line can raise several errors: keep the first per line. DuckDB reports a column
+        # count error once per column it misses or finds extra: the extremes are the count found.
         rejects = self.con.execute(
-            """SELECT line, arg_min(error_type, byte_position), arg_min(error_message, byte_position),
-                      arg_min(csv_line, byte_position)
+            """SELECT line, arg_min(error_type, byte_position), arg_min(csv_line, byte_position),
+                      min(column_idx), max(column_idx)
                FROM csv_rejects GROUP BY line ORDER BY line"""
         ).fetchall()
         self.con.execute("DROP TABLE csv_rejects; DROP TABLE csv_scans")
+        reasons = [(line, CSV_REJECT_REASONS.get(etype, "malformed_csv")) for line, etype, *_ in rejects]
+        reread = physical_lines(path, {line for line, r in reasons if r in REREAD_REASONS}) if reasons else {}
+        expected = len(names)
         rows = [
-            (CSV_REJECT_REASONS.get(etype, "malformed_csv"), msg, key, f"line {line}", (raw or "").strip("\r\n"))
-            for line, etype, msg, raw in rejects
+            (
+                reason,
+                reject_detail(reason, expected=expected, found=hi if reason == "too_many_columns" else lo),
+                key,
+                f"line {line}",
+                reject_record(reread.get(line) if reason in REREAD_REASONS else (raw or "").strip("\r\n")),
+            )
+            for (line, reason), (_, _, raw, lo, hi) in zip(reasons, rejects)
         ]
         if rows:
             self.con.executemany("INSERT INTO bad_input VALUES (?, ?, ?, ?, ?)", rows)
@@ -238,7 +199,8 @@ class DuckDBJob:
         self.con.execute("CREATE OR REPLACE TABLE arrivals (__file VARCHAR, __not_after TIMESTAMPTZ)")
         self.con.executemany("INSERT INTO arrivals VALUES (?, ?)", arrivals)
         self.con.execute("INSERT INTO src_files SELECT __file, min(rowid) FROM lines GROUP BY __file")
-        source = f"({ndjson_reader.fields_sql(self.ds, '(SELECT * FROM lines JOIN arrivals USING (__file))')})"
+        lines = "(SELECT lines.rowid AS __lrow, lines.*, arrivals.__not_after FROM lines JOIN arrivals USING (__file))"
+        source = f"({ndjson_reader.fields_sql(self.ds, lines)})"
         self.con.execute("INSERT INTO classified " + self._classify(source, refs, carry=self._carry))
 
     def _already_delivered(self, ingest_date: str) -> str | None:
@@ -299,10 +261,7 @@ class DuckDBJob:
         keep = ["__ord", *self._carry, *ds.column_names] + (["__pre_reason", "__pre_detail"] if ds.raw_format == "ndjson" else [])
         failed = f"(SELECT {', '.join(keep)} FROM classified_ord WHERE reason IS NOT NULL)"
         explained = self._classify(failed, refs, explain=True, carry=("__ord", *self._carry))
-        record = (
-            "__record" if ds.raw_format == "ndjson"
-            else "to_json(struct_pack(" + ", ".join(f"{c} := {c}" for c in ds.column_names) + "))"
-        )  # fmt: skip
+        record = "__record" if ds.raw_format == "ndjson" else cleaning.raw_record(ds, self.dialect)
         self.con.execute(
             f"""INSERT INTO bad_input
             SELECT reason, detail, e.__file, 'record ' || (__ord - first_ord + 1), {record}
@@ -317,7 +276,7 @@ class DuckDBJob:
                 JOIN {seen} s ON c.t_{ds.key} = s.key
                 WHERE c.reason IS NULL AND c.__ord NOT IN (SELECT __ord FROM duplicates)"""
             )
-        typed = "to_json(struct_pack(" + ", ".join(f"{c} := t_{c}" for c in ds.column_names) + "))"
+        typed = cleaning.typed_record(ds, self.dialect)
         self.con.execute(
             f"""INSERT INTO bad_input
             SELECT '{cleaning.DUPLICATE_REASON}', '{ds.key} ' || t_{ds.key} || ' ' || why,
@@ -354,11 +313,7 @@ class DuckDBJob:
                     f"COPY (SELECT * EXCLUDE (__ord) FROM clean) TO '{data}' "
                     f"({parquet}, PARTITION_BY ({', '.join(ds.partition_columns)}), FILENAME_PATTERN 'part-{{i}}')"
                 )
-            name = layout.source_file_name(ingest_date)
-            for directory in sorted({f.parent for f in data.rglob("*.parquet")}):
-                rel = directory.relative_to(data).as_posix()
-                for i, f in enumerate(sorted(directory.glob("*.parquet"))):
-                    staged[f"{layout.processed_prefix(ds.name)}{rel}/" + (name if not i else name.replace(".parquet", f"-{i}.parquet"))] = f
+            staged.update(name_staged_files(ds, data, ingest_date))
             result.dt_partitions = sorted({layout.parse_dt(k) for k in staged})
             # Counted from the files themselves, so the conservation check can catch a lost row.
             files = [str(p) for p in staged.values()]
@@ -391,22 +346,7 @@ class DuckDBJob:
         return staged
 
     def _publish(self, staged: dict[str, Path], ingest_date: str, result: PartitionResult) -> None:
-        """Replace this source's output, file by file (each replace is atomic), then drop stale files."""
-        own_name = layout.source_file_name(ingest_date).removesuffix(".parquet")
-        stale = [
-            o.key
-            for prefix in (layout.processed_prefix(self.ds.name), layout.quarantine_key(self.ds.name, ingest_date))
-            for o in self.store.list(prefix)
-            if o.key.rsplit("/", 1)[-1].startswith(own_name) and o.key not in staged
-        ]
-        for key, path in sorted(staged.items()):
-            result.bytes_out += os.path.getsize(path)
-            self.store.put_file(path, key, move=True)
-            result.files_out.append(key)
-        for key in stale:
-            self.store.delete(key)
-        if stale:
-            result.messages.append(f"removed {len(stale)} file(s) this partition no longer produces")
+        publish(self.store, self.ds, staged, ingest_date, result)
 
 
 def run_partition(store, ds: Dataset, ingest_date: str, **kwargs) -> PartitionResult:

@@ -17,10 +17,10 @@ import duckdb
 
 from clickpipe_dagster.contracts import Dataset
 from glue_scripts.cleaning import sql_string
+from glue_scripts.job_common import LINE_END, MAX_LINE_BYTES, MAX_RECORD_CHARS, physical_lines, reject_detail, reject_record
 
 # Event times up to this much after the end of their arrival hour are clock skew, not the future.
 CLOCK_SKEW = timedelta(minutes=5)
-MAX_LINE_BYTES = 8 * 1024 * 1024
 
 
 def _line_reader(paths: list[str], *, compressed: bool) -> str:
@@ -57,61 +57,75 @@ def salvage_gzip(path: Path) -> tuple[bytes, str | None]:
     return b"".join(out), None
 
 
+def split_lines(data: bytes) -> list[bytes]:
+    """Lines as the readers split them (CR, LF or CRLF); a final line end ends the last line."""
+    for end in (b"\r\n", b"\n", b"\r"):
+        if data.endswith(end):
+            data = data[: -len(end)]
+            break
+    return LINE_END.split(data)
+
+
 def load_lines(con: duckdb.DuckDBPyConnection, files: list[tuple[str, Path]], bad_rows: list, workdir: Path) -> None:
     """Fill ``lines(__file, line)`` from the objects, in input order; unreadable parts go to bad_rows."""
     con.execute("CREATE OR REPLACE TABLE lines (__file VARCHAR, line VARCHAR)")
     con.execute("CREATE OR REPLACE TABLE file_paths (path VARCHAR, __file VARCHAR)")
     con.executemany("INSERT INTO file_paths VALUES (?, ?)", [(str(p), k) for k, p in files])
 
-    def insert(paths: list[str], compressed: bool) -> None:
-        con.execute(
-            f"INSERT INTO lines SELECT fp.__file, r.line FROM {_line_reader(paths, compressed=compressed)} r "
-            "JOIN file_paths fp ON fp.path = r.filename"
-        )
+    def insert(key: str, path: str, compressed: bool) -> None:
+        # One object per statement, no join: the rowids of ``lines`` are then the input order
+        # (objects in key order, lines in file order). A multi-file read or a join on the file
+        # name interleaves objects, and dedup takes the first occurrence by this order.
+        con.execute(f"INSERT INTO lines SELECT ?, line FROM {_line_reader([path], compressed=compressed)}", [key])
 
-    paths = [str(p) for _, p in files]
-    try:
-        insert(paths, True)
-    except (duckdb.IOException, duckdb.InvalidInputException):
-        # Some object is damaged: read them one by one to find it, and salvage what can be read.
-        con.execute("DELETE FROM lines")
-        for n, (key, path) in enumerate(files):
-            try:
-                insert([str(path)], True)
-                continue
-            except (duckdb.IOException, duckdb.InvalidInputException):
-                pass
+    for n, (key, path) in enumerate(files):
+        try:
+            insert(key, str(path), True)
+            continue
+        except (duckdb.IOException, duckdb.InvalidInputException):
+            pass  # a damaged object: salvage what can be read
             data, problem = salvage_gzip(path)
-            complete, _, partial = data.rpartition(b"\n")
+            if problem is None:
+                # A sound object the reader cannot split (it stops at mixed CRLF and LF line ends):
+                # split it here, on CR, LF or CRLF like the Spark engine's reader.
+                complete, partial = data, b""
+            else:
+                complete, _, partial = data.rpartition(b"\n")
             if complete:
                 plain = workdir / f"salvaged-{n}.ndjson"
-                plain.write_bytes(complete + b"\n")
+                plain.write_bytes(b"\n".join(split_lines(complete)) + b"\n")
                 con.execute("INSERT INTO file_paths VALUES (?, ?)", [str(plain), key])
-                insert([str(plain)], False)
+                insert(key, str(plain), False)
+            if problem is None:
+                continue
             kept = complete.count(b"\n") + 1 if complete else 0
             bad_rows.append(
                 (
                     "corrupt_object",
-                    f"{problem or 'not a gzip object'}; the {kept} complete line(s) before the damage were kept",
+                    f"{problem}; the {kept} complete line(s) before the damage were kept",
                     key,
                     f"line {kept + 1}",
-                    partial.decode("utf-8", "replace")[:65536],
+                    partial.decode("utf-8", "replace")[:MAX_RECORD_CHARS],
                 )
             )
     rejects = con.execute(
-        """SELECT fp.__file, line, arg_min(error_type, byte_position), arg_min(error_message, byte_position),
-                  arg_min(csv_line, byte_position)
+        """SELECT fp.__file, fp.path, line, arg_min(error_type, byte_position), arg_min(csv_line, byte_position)
            FROM json_rejects r JOIN json_scans s USING (scan_id, file_id) JOIN file_paths fp ON fp.path = s.file_path
-           GROUP BY ALL ORDER BY 1, 2"""
+           GROUP BY ALL ORDER BY 1, 3"""
     ).fetchall()
-    for key, line, etype, msg, raw in rejects:
+    # The reader's own text of a rejected line is shortened or mangled: read it from the object.
+    wanted: dict[str, set[int]] = {}
+    for _, path, line, _, _ in rejects:
+        wanted.setdefault(path, set()).add(line)
+    raw_lines = {path: physical_lines(Path(path), lines, gunzip=True) for path, lines in wanted.items()}
+    for key, path, line, etype, _ in rejects:
         reason = "line_too_long" if "MAXIMUM" in etype else "invalid_encoding" if "ENCOD" in etype or "UNICODE" in etype else "malformed_json"
-        bad_rows.append((reason, msg, key, f"line {line}", (raw or "").strip("\r\n")[:65536]))
+        bad_rows.append((reason, reject_detail(reason), key, f"line {line}", reject_record(raw_lines[path].get(line))))
     con.execute("DROP TABLE IF EXISTS json_rejects; DROP TABLE IF EXISTS json_scans")
 
 
 def fields_sql(ds: Dataset, source: str) -> str:
-    """From ``source(__file, line, ...)`` to the contract's text columns plus ``__pre_reason``.
+    """From ``source(__lrow, __file, __not_after, line)`` to the contract's text columns plus ``__pre_reason``.
 
     Each line is parsed once, into a struct of JSON values (one per contract field); the type
     checks and the text values then work on those small values.
@@ -146,7 +160,7 @@ def fields_sql(ds: Dataset, source: str) -> str:
         for c in ds.columns
     )
     return f"""
-SELECT __file, __not_after, line AS __record, {pre_reason} AS __pre_reason, {pre_detail} AS __pre_detail, {values}
+SELECT __lrow, __file, __not_after, line AS __record, {pre_reason} AS __pre_reason, {pre_detail} AS __pre_detail, {values}
 FROM (
   SELECT *, CASE WHEN jt = 'OBJECT' THEN try(from_json(line, {shape})) END AS obj
   FROM (SELECT *, try(json_type(line)) AS jt FROM {source})

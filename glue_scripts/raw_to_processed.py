@@ -14,6 +14,7 @@ is reported as one message that says why (exit status 2 when run by hand).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 
@@ -24,7 +25,7 @@ from clickpipe_dagster.contracts import DATASETS, get_dataset  # noqa: E402
 from glue_scripts.lake_store import open_store  # noqa: E402
 from glue_scripts.pipes_session import pipes_session  # noqa: E402
 
-ENGINES = ("duckdb",)
+ENGINES = ("duckdb", "spark")
 EXIT_BAD_INPUT = 2
 
 
@@ -32,12 +33,32 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--dataset", required=True, choices=list(DATASETS))
     p.add_argument("--lake", required=True, help="lake root: a directory, file:///dir or s3://bucket/prefix")
-    p.add_argument("--engine", default="duckdb", choices=ENGINES)
+    p.add_argument(
+        "--engine", default=None, choices=ENGINES,
+        help="duckdb (default when run locally) or spark (default on Glue: launched by PipesGlueClient or with Glue's --JOB_NAME)",
+    )  # fmt: skip
     p.add_argument("--partition", action="append", default=[], help="ingest date(s) when run without Dagster")
     p.add_argument("--threads", type=int, default=None)
     # Glue adds its own arguments (--JOB_NAME, --job-bookmark-option, pipes params...): ignore them.
     args, _ = p.parse_known_args(argv)
+    if args.engine is None:
+        args.engine = "spark" if launched_by_glue(argv) else "duckdb"
     return args
+
+
+def launched_by_glue(argv: list[str]) -> bool:
+    """Glue passes --JOB_NAME (and PipesGlueClient the Pipes context) as job arguments."""
+    return any(a == "--JOB_NAME" or a.startswith("--JOB_NAME=") or a == "--dagster-pipes-context" for a in argv)
+
+
+def engine_module(name: str):
+    if name == "spark":
+        from glue_scripts import spark_engine
+
+        return spark_engine
+    from glue_scripts import duckdb_engine
+
+    return duckdb_engine
 
 
 def combine_metadata(parts: list[dict]) -> dict:
@@ -64,12 +85,15 @@ def pipes_metadata(metadata: dict) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
-    from glue_scripts.duckdb_engine import JobInputError, run_partition
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    from glue_scripts.job_common import JobInputError
 
+    engine = engine_module(args.engine)
     ds = get_dataset(args.dataset)
     store = open_store(args.lake)
-    with pipes_session(args.partition) as pipes:
+    glue_job = engine.glue_job(argv) if args.engine == "spark" else contextlib.nullcontext()
+    with glue_job, pipes_session(args.partition) as pipes:
         keys = pipes.partition_keys or args.partition
         if not keys:
             print("no partition given: pass --partition YYYY-MM-DD", file=sys.stderr)
@@ -77,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         results = []
         for ingest_date in keys:
             try:
-                results.append(run_partition(store, ds, ingest_date, threads=args.threads))
+                results.append(engine.run_partition(store, ds, ingest_date, threads=args.threads))
             except JobInputError as e:
                 # Under Dagster the asset turns this message into a clear run failure; by hand it
                 # is one line on stderr and exit status 2.

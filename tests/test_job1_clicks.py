@@ -125,3 +125,13 @@ def test_a_backfill_of_a_range_runs_as_one_run(tmp_path):
         md = mats[0].materialization.metadata
         assert md["rows_out"].value == 9 and md["partitions"].value == ["2026-11-01", "2026-11-02", "2026-11-03"]
     assert len(list(lake.store().list("processed/clicks/"))) == 3
+
+
+def test_first_occurrence_is_by_object_order_then_line(local_store):
+    """Objects of a day are read in key (arrival) order: the later copy is the duplicate."""
+    for i in range(4):  # enough objects for a parallel reader to interleave them
+        put_object(local_store, [event(10 * i + j) for j in range(3)] + [event(99)], at(DAY, 10 + i), name=f"o{i}")
+    r = run_partition(local_store, CLICKS, DAY)
+    assert r.duplicates == 3
+    dupes = sorted((q["source_file"][-6:], q["source_line"]) for q in quarantine(local_store) if q["reason"] == "duplicate_key")
+    assert dupes == [("-o1.gz", "record 4"), ("-o2.gz", "record 4"), ("-o3.gz", "record 4")]

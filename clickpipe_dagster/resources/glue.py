@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from abc import ABC, abstractmethod
 from pathlib import Path
+from typing import Literal
 
 import dagster as dg
 
@@ -62,10 +63,11 @@ class GlueJobsResource(dg.ConfigurableResource, ABC):
 
 
 class LocalGlueJobsResource(GlueJobsResource):
-    """Runs a job script as a local subprocess (``PipesSubprocessClient``) with the DuckDB engine."""
+    """Runs a job script as a local subprocess (``PipesSubprocessClient``); ``engine`` is passed
+    as ``--engine``: ``duckdb`` (default) or ``spark`` (a local SparkSession; needs Java 17)."""
 
     python: str = sys.executable
-    engine: str = "duckdb"
+    engine: Literal["duckdb", "spark"] = "duckdb"
 
     def run(self, context, *, script, arguments, env=None, extras=None):
         command = [self.python, str(GLUE_SCRIPTS / script), *_arguments({**arguments, "--engine": self.engine})]
@@ -73,7 +75,8 @@ class LocalGlueJobsResource(GlueJobsResource):
 
 
 class AwsGlueJobsResource(GlueJobsResource):
-    """Runs the job on AWS Glue (``PipesGlueClient``); the context travels through S3."""
+    """Runs the job on AWS Glue (``PipesGlueClient``); the context travels through S3. The script
+    picks the Spark engine there by itself (it sees Glue's job arguments)."""
 
     job_names: dict[str, str]  # script file name -> Glue job name
     pipes_bucket: str
