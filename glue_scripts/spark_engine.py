@@ -165,12 +165,19 @@ class SparkJob:
 
     def __init__(self, store: LocalStore | S3Store, ds: Dataset, *, spark=None, threads: int | None = None, log=print):
         self.store, self.ds, self.log = store, ds, log
-        self.spark = spark or spark_session(threads)
+        self._spark, self._threads = spark, threads
         self.d = cleaning.SPARK
         # On Glue an S3 lake is read and staged in S3 by the executors; elsewhere Spark reads local
         # files (an S3 lake is copied down first: a local Spark has no S3 connector).
         self.remote = isinstance(store, S3Store) and on_glue()
         self.run_id = uuid.uuid4().hex[:12]
+
+    @property
+    def spark(self):
+        """Started on first use, so bad input is reported before a JVM starts."""
+        if self._spark is None:
+            self._spark = spark_session(self._threads)
+        return self._spark
 
     # -- small helpers ------------------------------------------------------------------------
     def sql(self, query: str):
@@ -565,9 +572,10 @@ FROM (SELECT *, value <> decode(CAST(value AS BINARY), 'UTF-8') AS bad_utf8 FROM
         finally:
             for df in self._cached:
                 df.unpersist()
-            for name in list(self.spark.catalog.listTables()):
-                if name.isTemporary and name.name.endswith(self.run_id):
-                    self.spark.catalog.dropTempView(name.name)
+            if self._spark is not None:
+                for name in list(self._spark.catalog.listTables()):
+                    if name.isTemporary and name.name.endswith(self.run_id):
+                        self._spark.catalog.dropTempView(name.name)
             shutil.rmtree(staging, ignore_errors=True)
         return result
 
