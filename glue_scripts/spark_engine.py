@@ -61,6 +61,8 @@ from glue_scripts.lake_store import LocalStore, S3Store
 ORD_BITS = 40  # __ord = file index << 40 | line number: input order across the files of a run
 # What a damaged gzip object makes Spark's reader say (then the objects are checked one by one).
 GZIP_ERRORS = ("EOFException", "ZipException", "GZIP", "zlib", "header check", "Unexpected end of input")
+# Line bookkeeping that rides through the rules with every line (see _load_csv).
+SIDE_CARRY = ("__fidx", "__line", "__status", "__problem", "__rej_detail", "__rej_record")
 LINE_REASONS = ("wrong_header", "line_too_long", "invalid_encoding", "malformed_csv", "too_many_columns", "too_few_columns")
 
 # Session settings the rules rely on, on Glue and locally alike.
@@ -163,12 +165,19 @@ class SparkJob:
 
     def __init__(self, store: LocalStore | S3Store, ds: Dataset, *, spark=None, threads: int | None = None, log=print):
         self.store, self.ds, self.log = store, ds, log
-        self.spark = spark or spark_session(threads)
+        self._spark, self._threads = spark, threads
         self.d = cleaning.SPARK
         # On Glue an S3 lake is read and staged in S3 by the executors; elsewhere Spark reads local
         # files (an S3 lake is copied down first: a local Spark has no S3 connector).
         self.remote = isinstance(store, S3Store) and on_glue()
         self.run_id = uuid.uuid4().hex[:12]
+
+    @property
+    def spark(self):
+        """Started on first use, so bad input is reported before a JVM starts."""
+        if self._spark is None:
+            self._spark = spark_session(self._threads)
+        return self._spark
 
     # -- small helpers ------------------------------------------------------------------------
     def sql(self, query: str):
@@ -291,10 +300,9 @@ SELECT __fidx, __line, __ord, __file, __expected, value, __bad_utf8,
        __problem
 FROM f
 """)  # fmt: skip
-        # Parsed lines are not cached (caching every line costs more than parsing twice): one pass
-        # keeps the few lines that are not records, the classification pass reads the records.
+        # One pass: every line goes through the rules (the few that are not records too, so their
+        # quarantine text rides along in the same cached table instead of costing a second parse).
         pv = self._view("parsed", parsed)
-        rows = self._view("rows", self.sql(f"SELECT __ord, __file, {', '.join(ds.column_names)} FROM {pv} WHERE __status = 'row'"))
         detail = (
             "CASE __status WHEN 'wrong_header' THEN __problem "
             "WHEN 'too_many_columns' THEN concat('expected ', __expected, ' fields, found ', __found) "
@@ -304,32 +312,49 @@ FROM f
         )
         record = f"substring(CASE WHEN __bad_utf8 THEN decode(CAST(value AS BINARY), 'UTF-8') ELSE value END, 1, {MAX_RECORD_CHARS})"
         reasons = ", ".join(repr(r) for r in LINE_REASONS)
-        side = self.sql(
-            f"""SELECT __fidx, __ord, __problem, __status IN ({reasons}) AS __rejected,
-                   __status AS reason, {detail} AS detail, __file AS source_file, concat('line ', __line) AS source_line,
-                   CASE WHEN __status IN ({reasons}) THEN {record} END AS record
-            FROM {pv} WHERE __status <> 'row'"""
-        ).persist()
-        self._cached.append(side)
-        sv = self._view("side", side)
-        rv = self._view("line_rejects", self.sql(f"SELECT reason, detail, source_file, source_line, record FROM {sv} WHERE __rejected"))
-        # Lines of files that hold records but are not records themselves (header, blank, rejected):
-        # record numbers count records only, like the row ids of the DuckDB engine.
-        nonrecords = self._view("nonrecords", self.sql(f"SELECT __ord FROM {sv} WHERE __problem IS NULL"))
-        bad_per_file = dict(self.sql(f"SELECT __fidx, count_if(__rejected) FROM {sv} GROUP BY __fidx").collect())
+        rows = self._view(
+            "rows",
+            self.sql(
+                f"""SELECT __ord, __fidx, __line, __status, __problem,
+                       CASE WHEN __status IN ({reasons}) THEN {detail} END AS __rej_detail,
+                       CASE WHEN __status IN ({reasons}) THEN {record} END AS __rej_record,
+                       {', '.join(ds.column_names)}
+                FROM {pv}"""
+            ),
+        )
+        self._side_carry = SIDE_CARRY
 
-        def messages(classified: str) -> None:
-            loaded = dict(self.sql(f"SELECT __file, count(*) FROM {classified} GROUP BY __file").collect())
+        def finish(everything: str):
+            classified = self._view("classified", self.sql(f"SELECT * FROM {everything} WHERE __status = 'row'"))
+            side = self._view(
+                "side",
+                self.sql(
+                    f"""SELECT __fidx, __ord, __problem, __status IN ({reasons}) AS __rejected, __status AS reason,
+                           __rej_detail AS detail, f.__file AS source_file, concat('line ', __line) AS source_line, __rej_record AS record
+                    FROM {everything} JOIN {self._files} f USING (__fidx) WHERE __status <> 'row'"""
+                ),
+            )
+            rv = self._view("line_rejects", self.sql(f"SELECT reason, detail, source_file, source_line, record FROM {side} WHERE __rejected"))
+            # Lines of files that hold records but are not records themselves (header, blank,
+            # rejected): record numbers count records only, like the row ids of the DuckDB engine.
+            nonrecords = self._view("nonrecords", self.sql(f"SELECT __ord FROM {side} WHERE __problem IS NULL"))
+            per_file = {
+                r[0]: (r[1], r[2])
+                for r in self.sql(
+                    f"SELECT __fidx, count_if(__status = 'row'), count_if(__status IN ({reasons})) FROM {everything} GROUP BY __fidx"
+                ).collect()
+            }
             for fidx, key, _, problem, names in meta:
+                loaded, bad = per_file.get(fidx, (0, 0))
                 if names == "empty":
                     result.messages.append(f"{key}: empty file, no records")
                 elif problem:
-                    result.messages.append(f"{key}: {problem}; {bad_per_file.get(fidx, 0)} record(s) quarantined as wrong_header")
-                elif not loaded.get(key) and not bad_per_file.get(fidx):
+                    result.messages.append(f"{key}: {problem}; {bad} record(s) quarantined as wrong_header")
+                elif not loaded and not bad:
                     result.messages.append(f"{key}: header only, no records")
+            return classified, rv, nonrecords
 
-        self._after_classify = messages
-        return rows, rv, nonrecords
+        return rows, finish
 
     # -- NDJSON ---------------------------------------------------------------------------------
     def _load_ndjson(self, objects, paths: list[str], result: PartitionResult, stack: contextlib.ExitStack):
@@ -385,28 +410,40 @@ SELECT __fidx, __line, __ord, __file, __not_after, value, bad_utf8,
 FROM (SELECT *, value <> decode(CAST(value AS BINARY), 'UTF-8') AS bad_utf8 FROM {lv})
 """)  # fmt: skip
         pv = self._view("parsed", parsed)
-        side = self.sql(
-            f"""SELECT __ord, __status AS reason, CASE __status WHEN 'line_too_long' THEN {self.d.literal(reject_detail('line_too_long'))}
-                   ELSE {self.d.literal(reject_detail('invalid_encoding'))} END AS detail,
-                   __file AS source_file, concat('line ', __line) AS source_line,
-                   substring(CASE WHEN bad_utf8 THEN decode(CAST(value AS BINARY), 'UTF-8') ELSE value END, 1, {MAX_RECORD_CHARS}) AS record
-            FROM {pv} WHERE __status <> 'row'"""
+        record = f"substring(CASE WHEN bad_utf8 THEN decode(CAST(value AS BINARY), 'UTF-8') ELSE value END, 1, {MAX_RECORD_CHARS})"
+        detail = (
+            f"CASE __status WHEN 'line_too_long' THEN {self.d.literal(reject_detail('line_too_long'))} "
+            f"WHEN 'invalid_encoding' THEN {self.d.literal(reject_detail('invalid_encoding'))} END"
         )
-        if bad_rows:
-            side = side.unionByName(
-                self.spark.createDataFrame(bad_rows, "reason string, detail string, source_file string, source_line string, record string")
-                .selectExpr("CAST(NULL AS BIGINT) AS __ord", "*")
+        fields = self._json_fields(self.sql(
+            f"""SELECT __ord, __not_after, __fidx, __line, __status, CAST(NULL AS STRING) AS __problem,
+                   {detail} AS __rej_detail, CASE WHEN __status <> 'row' THEN {record} END AS __rej_record,
+                   CASE WHEN __status = 'row' THEN nullif(value, '') END AS line
+            FROM {pv}"""
+        ))  # fmt: skip
+        self._side_carry = SIDE_CARRY
+
+        def finish(everything: str):
+            classified = self._view("classified", self.sql(f"SELECT * FROM {everything} WHERE __status = 'row'"))
+            side = self.sql(
+                f"""SELECT __ord, __status AS reason, __rej_detail AS detail, f.__file AS source_file,
+                       concat('line ', __line) AS source_line, __rej_record AS record
+                FROM {everything} JOIN {self._files} f USING (__fidx) WHERE __status <> 'row'"""
             )
-        side = side.persist()
-        self._cached.append(side)
-        sv = self._view("side", side)
-        rv = self._view("line_rejects", self.sql(f"SELECT reason, detail, source_file, source_line, record FROM {sv}"))
-        nonrecords = self._view("nonrecords", self.sql(f"SELECT __ord FROM {sv} WHERE __ord IS NOT NULL"))
-        fields = self._json_fields(self.sql(f"SELECT __ord, __file, __not_after, nullif(value, '') AS line FROM {pv} WHERE __status = 'row'"))
-        return self._view("rows", fields), rv, nonrecords
+            if bad_rows:
+                side = side.unionByName(
+                    self.spark.createDataFrame(bad_rows, "reason string, detail string, source_file string, source_line string, record string")
+                    .selectExpr("CAST(NULL AS BIGINT) AS __ord", "*")
+                )  # fmt: skip
+            sv = self._view("side", side)
+            rv = self._view("line_rejects", self.sql(f"SELECT reason, detail, source_file, source_line, record FROM {sv}"))
+            nonrecords = self._view("nonrecords", self.sql(f"SELECT __ord FROM {sv} WHERE __ord IS NOT NULL"))
+            return classified, rv, nonrecords
+
+        return self._view("rows", fields), finish
 
     def _json_fields(self, df):
-        """``(__ord, __file, __not_after, __record, __pre_reason, __pre_detail, <columns>)`` via Python."""
+        """``(__ord, __not_after, __record, __pre_reason, __pre_detail, <line bookkeeping>, <columns>)`` via Python."""
         import pyarrow as pa
 
         from glue_scripts import json_lines
@@ -414,29 +451,37 @@ FROM (SELECT *, value <> decode(CAST(value AS BINARY), 'UTF-8') AS bad_utf8 FROM
         ds = self.ds
         names = ds.column_names
         out_schema = pa.schema(
-            [("__ord", pa.int64()), ("__file", pa.string()), ("__not_after", pa.timestamp("us", tz="UTC")),
+            [("__ord", pa.int64()), ("__not_after", pa.timestamp("us", tz="UTC")),
              ("__record", pa.string()), ("__pre_reason", pa.string()), ("__pre_detail", pa.string())]
+            + [("__fidx", pa.int32()), ("__line", pa.int64()), ("__status", pa.string()), ("__problem", pa.string()),
+               ("__rej_detail", pa.string()), ("__rej_record", pa.string())]
             + [(n, pa.string()) for n in names]
         )  # fmt: skip
+        passed = ("__fidx", "__line", "__status", "__problem", "__rej_detail", "__rej_record")
+        nothing = (None, None, [None] * len(names))
 
         def check(batches):
             for b in batches:
                 lines = b.column("line").to_pylist()
-                checked = [json_lines.check_line(ds, line) for line in lines]
+                status = b.column("__status").to_pylist()
+                checked = [json_lines.check_line(ds, line) if st == "row" else nothing for line, st in zip(lines, status)]
                 cols = {
                     "__ord": b.column("__ord"),
-                    "__file": b.column("__file"),
                     "__not_after": b.column("__not_after").cast(pa.timestamp("us", tz="UTC")),
                     "__record": pa.array(lines, pa.string()),
                     "__pre_reason": pa.array([c[0] for c in checked], pa.string()),
                     "__pre_detail": pa.array([c[1] for c in checked], pa.string()),
                 }
+                for c in passed:
+                    cols[c] = b.column(c).cast(out_schema.field(c).type)
                 for i, n in enumerate(names):
                     cols[n] = pa.array([c[2][i] for c in checked], pa.string())
                 yield pa.RecordBatch.from_pydict(cols, schema=out_schema)
 
-        schema = "__ord long, __file string, __not_after timestamp, __record string, __pre_reason string, __pre_detail string, " + ", ".join(
-            f"{n} string" for n in names
+        schema = (
+            "__ord long, __not_after timestamp, __record string, __pre_reason string, __pre_detail string, "
+            "__fidx int, __line long, __status string, __problem string, __rej_detail string, __rej_record string, "
+            + ", ".join(f"{n} string" for n in names)
         )
         return df.mapInArrow(check, schema)
 
@@ -497,23 +542,24 @@ FROM (SELECT *, value <> decode(CAST(value AS BINARY), 'UTF-8') AS bad_utf8 FROM
         ds = self.ds
         result = PartitionResult(ds.name, ingest_date)
         objects = self._raw_objects(ingest_date)
-        self._cached, self._after_classify = [], None
+        self._cached, self._side_carry = [], ()
         staging = self.store.staging_dir()
         try:
             with contextlib.ExitStack() as stack:
                 refs = self._load_references(stack)
+                self._files = self._view(
+                    "files", self.spark.createDataFrame([(i, o.key) for i, o in enumerate(objects)], "__fidx int, __file string")
+                )
                 result.files_in = [o.key for o in objects]
                 result.bytes_in = sum(o.size for o in objects)
                 paths = [self._input_path(o.key, stack) for o in objects]
                 if not objects:
                     result.messages.append(f"no raw {ds.name} object arrived on {ingest_date}: an empty partition")
                 if ds.raw_format == "csv":
-                    rows, line_rejects, nonrecords = self._load_csv(objects, paths, result)
+                    rows, finish = self._load_csv(objects, paths, result)
                 else:
-                    rows, line_rejects, nonrecords = self._load_ndjson(objects, paths, result, stack)
-                classified = self._classify(rows, refs)
-                if self._after_classify:
-                    self._after_classify(classified)
+                    rows, finish = self._load_ndjson(objects, paths, result, stack)
+                classified, line_rejects, nonrecords = finish(self._classify(rows, refs))
                 bad, dupes = self._quarantine_and_dedup(classified, line_rejects, nonrecords, refs, ingest_date, result, stack)
                 staged = self._write(staging / "out", classified, bad, dupes, ingest_date, result, stack)
                 import duckdb
@@ -526,14 +572,17 @@ FROM (SELECT *, value <> decode(CAST(value AS BINARY), 'UTF-8') AS bad_utf8 FROM
         finally:
             for df in self._cached:
                 df.unpersist()
-            for name in list(self.spark.catalog.listTables()):
-                if name.isTemporary and name.name.endswith(self.run_id):
-                    self.spark.catalog.dropTempView(name.name)
+            if self._spark is not None:
+                for name in list(self._spark.catalog.listTables()):
+                    if name.isTemporary and name.name.endswith(self.run_id):
+                        self._spark.catalog.dropTempView(name.name)
             shutil.rmtree(staging, ignore_errors=True)
         return result
 
     def _carry(self) -> tuple[str, ...]:
-        return ("__ord", "__file") if self.ds.raw_format == "csv" else ("__ord", "__file", "__not_after", "__record")
+        # No file name per record (it would be the largest cached column): __fidx, mapped at the end.
+        base = ("__ord",) if self.ds.raw_format == "csv" else ("__ord", "__not_after", "__record")
+        return base + self._side_carry
 
     def _classify(self, rows: str, refs: dict[str, str]) -> str:
         sql = cleaning.classify_sql(
@@ -541,7 +590,7 @@ FROM (SELECT *, value <> decode(CAST(value AS BINARY), 'UTF-8') AS bad_utf8 FROM
         )
         df = self.sql(sql).persist()
         self._cached.append(df)
-        return self._view("classified", df)
+        return self._view("all_lines", df)
 
     def _quarantine_and_dedup(self, classified, line_rejects, nonrecords, refs, ingest_date, result, stack):
         ds, d = self.ds, self.d
@@ -574,12 +623,14 @@ FROM (SELECT *, value <> decode(CAST(value AS BINARY), 'UTF-8') AS bad_utf8 FROM
         bad = self.sql(f"""
 SELECT reason, detail, source_file, source_line, record FROM {line_rejects}
 UNION ALL
-SELECT e.reason, e.detail, e.__file, concat('record ', r.__recno), {record}
+SELECT e.reason, e.detail, f.__file, concat('record ', r.__recno), {record}
 FROM {explained} e JOIN {numbered.format(src=explained, nonrecords=nonrecords, bits=ORD_BITS)} r USING (__ord)
+JOIN {self._files} f ON f.__fidx = e.__fidx
 UNION ALL
-SELECT '{cleaning.DUPLICATE_REASON}', concat({d.literal(ds.key + ' ')}, x.t_{ds.key}, ' ', x.why), x.__file,
+SELECT '{cleaning.DUPLICATE_REASON}', concat({d.literal(ds.key + ' ')}, x.t_{ds.key}, ' ', x.why), f.__file,
        concat('record ', r.__recno), {cleaning.typed_record(ds, d)}
 FROM {dv} x JOIN {numbered.format(src=dv, nonrecords=nonrecords, bits=ORD_BITS)} r USING (__ord)
+JOIN {self._files} f ON f.__fidx = x.__fidx
 """).persist()  # fmt: skip
         self._cached.append(bad)
         bv = self._view("bad_input", bad)
