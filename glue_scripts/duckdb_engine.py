@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 
 from clickpipe_dagster.contracts import Dataset
-from glue_scripts import cleaning, layout, ndjson_reader
+from glue_scripts import cleaning, job_common, layout, ndjson_reader
 from glue_scripts.checks import check_output
 from glue_scripts.job_common import (  # noqa: F401  (re-exported: the engine's public names)
     HEAD_BYTES,
@@ -155,13 +155,7 @@ class DuckDBJob:
 
     def _load_references(self) -> dict[str, str]:
         tables = {}
-        for column, (dataset, ref_column) in self.ds.references.items():
-            key = layout.snapshot_key(dataset)
-            if not self.store.exists(key):
-                raise JobInputError(
-                    f"{self.ds.name}.{column} must exist in {dataset}.{ref_column}, but there is no {dataset} "
-                    f"snapshot at {self.store.url(key)}: materialize processed_{dataset} first"
-                )
+        for column, ref_column, key in job_common.reference_snapshots(self.store, self.ds):
             table = f"ref_{column}"
             with self.store.local_copy(key) as p:
                 self.con.execute(
@@ -173,18 +167,7 @@ class DuckDBJob:
 
     # -- the job ---------------------------------------------------------------------------
     def _raw_objects(self, ingest_date: str) -> list:
-        ds, store = self.ds, self.store
-        if ds.raw_format == "csv":
-            prefix = layout.raw_partition_prefix(ds.name, ingest_date)
-            objects = [o for o in store.list(prefix) if layout.parse_raw_batch_key(o.key)]
-            if not objects:
-                raise JobInputError(
-                    f"no raw {ds.name} file for {ingest_date}: nothing under {store.url(prefix)}. "
-                    f"Upload one with `clickpipe upload FILE --dataset {ds.name} --date {ingest_date}`."
-                )
-            return objects
-        prefix = layout.raw_clicks_day_prefix(ingest_date)
-        return [o for o in store.list(prefix) if layout.parse_raw_clicks_key(o.key) == ingest_date]
+        return job_common.raw_objects(self.store, self.ds, ingest_date)
 
     def _load_ndjson(self, objects: list, result: PartitionResult, refs: dict[str, str], workdir: Path) -> None:
         with contextlib.ExitStack() as stack:
@@ -211,13 +194,7 @@ class DuckDBJob:
             f"SELECT DISTINCT {self.dialect.cast(self.dialect.utc_date('t_' + ds.partition_time_column), 'string')} "
             "FROM classified WHERE reason IS NULL"
         ).fetchall()]  # fmt: skip
-        own = layout.source_file_name(ingest_date)
-        earlier = [
-            o.key
-            for day in days
-            for o in self.store.list(f"{layout.processed_prefix(ds.name)}dt={day}/")
-            if o.key.rsplit("/", 1)[-1] < own and o.key.rsplit("/", 1)[-1].startswith("part-ingest_date=")
-        ]
+        earlier = job_common.earlier_source_files(self.store, ds, days, ingest_date)
         if not earlier:
             return None
         self.con.execute("CREATE OR REPLACE TABLE seen (key VARCHAR, src DATE)")

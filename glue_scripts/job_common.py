@@ -190,3 +190,44 @@ def name_staged_files(ds: Dataset, data: Path, ingest_date: str) -> dict[str, Pa
         for i, f in enumerate(sorted(p for p in files if p.parent == directory)):
             staged[f"{layout.processed_prefix(ds.name)}{rel}/" + (name if not i else name.replace(".parquet", f"-{i}.parquet"))] = f
     return staged
+
+
+def raw_objects(store, ds: Dataset, ingest_date: str) -> list:
+    """The raw objects of one partition; a batch partition without a file is an error, a stream day
+    without objects is empty."""
+    if ds.raw_format == "csv":
+        prefix = layout.raw_partition_prefix(ds.name, ingest_date)
+        objects = [o for o in store.list(prefix) if layout.parse_raw_batch_key(o.key)]
+        if not objects:
+            raise JobInputError(
+                f"no raw {ds.name} file for {ingest_date}: nothing under {store.url(prefix)}. "
+                f"Upload one with `clickpipe upload FILE --dataset {ds.name} --date {ingest_date}`."
+            )
+        return objects
+    prefix = layout.raw_clicks_day_prefix(ingest_date)
+    return [o for o in store.list(prefix) if layout.parse_raw_clicks_key(o.key) == ingest_date]
+
+
+def reference_snapshots(store, ds: Dataset) -> list[tuple[str, str, str]]:
+    """(column, referenced column, snapshot key) for each reference; a missing snapshot is an error."""
+    found = []
+    for column, (dataset, ref_column) in ds.references.items():
+        key = layout.snapshot_key(dataset)
+        if not store.exists(key):
+            raise JobInputError(
+                f"{ds.name}.{column} must exist in {dataset}.{ref_column}, but there is no {dataset} "
+                f"snapshot at {store.url(key)}: materialize processed_{dataset} first"
+            )
+        found.append((column, ref_column, key))
+    return found
+
+
+def earlier_source_files(store, ds: Dataset, days: list[str], ingest_date: str) -> list[str]:
+    """Processed files of the given days written by raw partitions older than ``ingest_date``."""
+    own = layout.source_file_name(ingest_date)
+    return [
+        o.key
+        for day in days
+        for o in store.list(f"{layout.processed_prefix(ds.name)}dt={day}/")
+        if o.key.rsplit("/", 1)[-1] < own and o.key.rsplit("/", 1)[-1].startswith("part-ingest_date=")
+    ]

@@ -43,12 +43,11 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from clickpipe_dagster.contracts import Dataset
-from glue_scripts import cleaning, layout
+from glue_scripts import cleaning, job_common, layout
 from glue_scripts.job_common import (
     HEAD_BYTES,
     MAX_LINE_BYTES,
     MAX_RECORD_CHARS,
-    JobInputError,
     PartitionResult,
     header_problem,
     is_empty_head,
@@ -488,13 +487,7 @@ FROM (SELECT *, value <> decode(CAST(value AS BINARY), 'UTF-8') AS bad_utf8 FROM
     # -- references, dedup across partitions --------------------------------------------------------
     def _load_references(self, stack: contextlib.ExitStack) -> dict[str, str]:
         tables = {}
-        for column, (dataset, ref_column) in self.ds.references.items():
-            key = layout.snapshot_key(dataset)
-            if not self.store.exists(key):
-                raise JobInputError(
-                    f"{self.ds.name}.{column} must exist in {dataset}.{ref_column}, but there is no {dataset} "
-                    f"snapshot at {self.store.url(key)}: materialize processed_{dataset} first"
-                )
+        for column, ref_column, key in job_common.reference_snapshots(self.store, self.ds):
             df = self.spark.read.parquet(self._input_path(key, stack)).selectExpr(f"{ref_column} AS key").distinct()
             df = df.persist()
             self._cached.append(df)
@@ -506,13 +499,7 @@ FROM (SELECT *, value <> decode(CAST(value AS BINARY), 'UTF-8') AS bad_utf8 FROM
         days = [r[0] for r in self.sql(
             f"SELECT DISTINCT {d.cast(d.utc_date('t_' + ds.partition_time_column), 'string')} FROM {classified} WHERE reason IS NULL"
         ).collect()]  # fmt: skip
-        own = layout.source_file_name(ingest_date)
-        earlier = [
-            o.key
-            for day in days
-            for o in self.store.list(f"{layout.processed_prefix(ds.name)}dt={day}/")
-            if o.key.rsplit("/", 1)[-1] < own and o.key.rsplit("/", 1)[-1].startswith("part-ingest_date=")
-        ]
+        earlier = job_common.earlier_source_files(self.store, ds, days, ingest_date)
         if not earlier:
             return None
         paths = [self._input_path(k, stack) for k in earlier]
@@ -525,18 +512,7 @@ FROM (SELECT *, value <> decode(CAST(value AS BINARY), 'UTF-8') AS bad_utf8 FROM
 
     # -- the job ----------------------------------------------------------------------------------
     def _raw_objects(self, ingest_date: str) -> list:
-        ds, store = self.ds, self.store
-        if ds.raw_format == "csv":
-            prefix = layout.raw_partition_prefix(ds.name, ingest_date)
-            objects = [o for o in store.list(prefix) if layout.parse_raw_batch_key(o.key)]
-            if not objects:
-                raise JobInputError(
-                    f"no raw {ds.name} file for {ingest_date}: nothing under {store.url(prefix)}. "
-                    f"Upload one with `clickpipe upload FILE --dataset {ds.name} --date {ingest_date}`."
-                )
-            return objects
-        prefix = layout.raw_clicks_day_prefix(ingest_date)
-        return [o for o in store.list(prefix) if layout.parse_raw_clicks_key(o.key) == ingest_date]
+        return job_common.raw_objects(self.store, self.ds, ingest_date)
 
     def run(self, ingest_date: str) -> PartitionResult:
         ds = self.ds
