@@ -1,8 +1,14 @@
-"""Glue Job 2's DuckDB engine: the processed zone as the Athena tables, then the mart SQL over it.
+"""Glue Job 2's engines: the processed zone as the Athena tables, then the mart SQL over it.
 
-The processed tables are created as views with the same names, columns and types as the Athena
+The processed tables are registered as views with the same names, columns and types as the Athena
 tables (``clickpipe_dagster/catalog.py``), restricted to the days a run needs, so the mart SQL
-files run unchanged here, on Athena and (later) on Spark.
+files run unchanged on DuckDB, on Spark and on Athena. Both engines return each mart as an Arrow
+table with the mart's exact columns and types (``pg_load.conform``), ready for the same loader.
+
+* ``DuckDBMartEngine``: one in-process DuckDB over local files (an S3 lake is copied down first).
+* ``SparkMartEngine``: Spark SQL (Glue 5.0's Spark 3.5, or a local SparkSession). On Glue the
+  executors read the S3 lake directly; the result of each mart is collected to the driver as Arrow
+  (marts are small: a few hundred rows a day) and loaded by the same ADBC COPY as DuckDB's.
 """
 
 from __future__ import annotations
@@ -10,28 +16,27 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 
 from clickpipe_dagster import catalog
-from clickpipe_dagster.contracts import get_dataset
+from clickpipe_dagster.contracts import Dataset, get_dataset
 from glue_scripts import layout
 from glue_scripts.lake_store import LocalStore, S3Store
 from glue_scripts.marts import Mart
 
 
-class DuckDBMartEngine:
-    def __init__(self, store: LocalStore | S3Store, *, threads: int | None = None):
+class MartEngine:
+    """What both engines share: which files a view reads, local copies of S3 objects, and cleanup.
+
+    Subclasses implement ``_create_view(ds, keys)`` and ``_run(sql) -> pa.Table``.
+    """
+
+    def __init__(self, store: LocalStore | S3Store):
         self.store = store
-        self.con = duckdb.connect()
-        self.con.execute("SET TimeZone = 'UTC'")
-        if threads:
-            self.con.execute(f"SET threads = {int(threads)}")
         self._staging: Path | None = None
         self.files_read: dict[str, int] = {}
 
     def close(self) -> None:
-        self.con.close()
         if self._staging is not None:
             shutil.rmtree(self._staging, ignore_errors=True)
 
@@ -52,12 +57,18 @@ class DuckDBMartEngine:
             keys += [o.key for o in self.store.list(prefix) if o.key.endswith(".parquet") and layout.parse_dt(o.key)]
         return sorted(keys)
 
+    def _staging_root(self) -> Path:
+        """Where S3 objects are copied with their keys (so ``dt=…`` directories stay in the path)."""
+        if isinstance(self.store, LocalStore):
+            return self.store.path("")
+        if self._staging is None:
+            self._staging = self.store.staging_dir()
+        return self._staging
+
     def _local_path(self, key: str) -> str:
         if isinstance(self.store, LocalStore):
             return str(self.store.path(key))
-        if self._staging is None:
-            self._staging = self.store.staging_dir()
-        target = self._staging / key
+        target = self._staging_root() / key
         target.parent.mkdir(parents=True, exist_ok=True)
         with self.store.local_copy(key) as p:
             shutil.copyfile(p, target)
@@ -67,10 +78,81 @@ class DuckDBMartEngine:
         """Create the views ``users``, ``transactions``, ``clicks`` (those asked for), over the given
         days only (all days when ``days`` is None; snapshots are always whole)."""
         for name in datasets:
-            ds = get_dataset(name)
-            files = [self._local_path(k) for k in self._keys(name, days)]
-            self.con.execute(catalog.duckdb_view_sql(ds, files))
-            self.files_read[name] = len(files)
+            keys = self._keys(name, days)
+            self._create_view(get_dataset(name), keys)
+            self.files_read[name] = len(keys)
 
     def build(self, mart: Mart) -> pa.Table:
-        return self.con.sql(mart.sql()).to_arrow_table()
+        """The mart's rows, with exactly the mart's columns and Arrow types."""
+        from glue_scripts.pg_load import conform
+
+        return conform(mart, self._run(mart.sql()))
+
+    def _create_view(self, ds: Dataset, keys: list[str]) -> None:
+        raise NotImplementedError
+
+    def _run(self, sql: str) -> pa.Table:
+        raise NotImplementedError
+
+
+class DuckDBMartEngine(MartEngine):
+    def __init__(self, store: LocalStore | S3Store, *, threads: int | None = None):
+        import duckdb
+
+        super().__init__(store)
+        self.con = duckdb.connect()
+        self.con.execute("SET TimeZone = 'UTC'")
+        if threads:
+            self.con.execute(f"SET threads = {int(threads)}")
+
+    def close(self) -> None:
+        self.con.close()
+        super().close()
+
+    def _create_view(self, ds: Dataset, keys: list[str]) -> None:
+        self.con.execute(catalog.duckdb_view_sql(ds, [self._local_path(k) for k in keys]))
+
+    def _run(self, sql: str) -> pa.Table:
+        return self.con.sql(sql).to_arrow_table()
+
+
+class SparkMartEngine(MartEngine):
+    """The marts on Spark SQL. The views are temporary views of the session, named like the tables."""
+
+    def __init__(self, store: LocalStore | S3Store, *, spark=None, threads: int | None = None):
+        from glue_scripts import spark_engine
+
+        super().__init__(store)
+        self.spark = spark or spark_engine.spark_session(threads)
+        # On Glue, executors read an S3 lake themselves; a local Spark has no S3 connector.
+        self.remote = isinstance(store, S3Store) and spark_engine.on_glue()
+
+    def _base(self, ds: Dataset) -> str:
+        prefix = layout.processed_prefix(ds.name)
+        if self.remote:
+            return self.store.url(prefix)
+        return str(self._staging_root() / prefix)
+
+    def _create_view(self, ds: Dataset, keys: list[str]) -> None:
+        columns = catalog.file_columns(ds) + catalog.partition_keys(ds)  # Athena's types are Spark SQL's
+        if not keys:
+            empty = ", ".join(f"CAST(NULL AS {t}) AS {n}" for n, t in columns)
+            self.spark.sql(f"SELECT {empty} WHERE false").createOrReplaceTempView(catalog.table_name(ds))
+            return
+        paths = [self.store.url(k) if self.remote else self._local_path(k) for k in keys]
+        reader = self.spark.read
+        if ds.partition_columns:  # dt=… / event_type=… come from the directories, as text
+            reader = reader.option("basePath", self._base(ds))
+        df = reader.parquet(*paths)
+        df.selectExpr(*(f"CAST({n} AS {t}) AS {n}" for n, t in columns)).createOrReplaceTempView(catalog.table_name(ds))
+
+    def _run(self, sql: str) -> pa.Table:
+        from pyspark.sql.pandas.types import to_arrow_schema
+
+        df = self.spark.sql(sql)
+        schema = to_arrow_schema(df.schema)
+        batches = df._collect_as_arrow()  # Spark 3.5's Arrow collect (DataFrame.toArrow is Spark 4)
+        return pa.Table.from_batches(batches, schema=schema) if batches else schema.empty_table()
+
+
+ENGINES = {"duckdb": DuckDBMartEngine, "spark": SparkMartEngine}

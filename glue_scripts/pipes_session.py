@@ -14,6 +14,31 @@ import sys
 from datetime import date, timedelta
 
 
+ENGINES = ("duckdb", "spark")
+
+
+def add_engine_argument(parser) -> None:
+    """``--engine`` for both jobs; without it a job picks its engine by where it runs."""
+    parser.add_argument(
+        "--engine", default=None, choices=ENGINES,
+        help="duckdb (default when run locally) or spark (default on Glue: launched by PipesGlueClient or with Glue's --JOB_NAME)",
+    )  # fmt: skip
+
+
+def resolve_engine(engine: str | None, argv: list[str]) -> str:
+    return engine or ("spark" if launched_by_glue(argv) else "duckdb")
+
+
+def launched_by_glue(argv: list[str]) -> bool:
+    """Glue passes --JOB_NAME (and PipesGlueClient the Pipes context) as job arguments."""
+    return any(a == "--JOB_NAME" or a.startswith("--JOB_NAME=") or a == "--dagster-pipes-context" for a in argv)
+
+
+def pipes_metadata(metadata: dict) -> dict:
+    """Pipes takes scalars as they are; structured values must say they are JSON."""
+    return {k: {"raw_value": v, "type": "json"} if isinstance(v, (dict, list)) else v for k, v in metadata.items()}
+
+
 def daily_keys(start: str, end: str) -> list[str]:
     """The daily partition keys from start to end, both included."""
     first, last = date.fromisoformat(start), date.fromisoformat(end)

@@ -1,8 +1,10 @@
 """Glue Job 2: processed zone -> reporting marts in PostgreSQL (RDS).
 
-Builds the marts of ``glue_scripts/marts.py`` with their SQL files (DuckDB engine here) and loads
-them into PostgreSQL with ADBC (binary COPY): each daily partition is replaced in one transaction,
-the users dimension is replaced whole in one transaction. The tables come from the versioned
+Builds the marts of ``glue_scripts/marts.py`` with their SQL files on DuckDB or Spark
+(``--engine``; Spark by default on Glue, see ``marts_engine.py``) and loads them into PostgreSQL
+with ADBC (binary COPY): each daily partition is replaced in one transaction, the users dimension
+is replaced whole in one transaction. Both engines hand the same Arrow tables to the same loader:
+Spark collects each mart to the driver (marts are small). The tables come from the versioned
 migrations in ``glue_scripts/sql/migrations/``, applied first.
 
 Launched by Dagster Pipes (``PipesSubprocessClient`` locally, ``PipesGlueClient`` on AWS) or by hand:
@@ -18,6 +20,7 @@ A failure is reported as one message that names the setting to fix (exit status 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -27,9 +30,8 @@ if __package__ in (None, ""):  # run as a file (Glue, subprocess): make the repo
 
 from glue_scripts.lake_store import open_store  # noqa: E402
 from glue_scripts.marts import MART_GROUPS  # noqa: E402
-from glue_scripts.pipes_session import pipes_session  # noqa: E402
+from glue_scripts.pipes_session import add_engine_argument, pipes_metadata, pipes_session, resolve_engine  # noqa: E402
 
-ENGINES = ("duckdb",)
 EXIT_BAD_INPUT = 2
 URL_ENV = "CLICKPIPE_JOB_PG_URL"  # the URL itself (secret): set by the resource for this process only
 SOURCE_ENV = "CLICKPIPE_JOB_PG_SOURCE"  # which user-facing setting it came from, for messages
@@ -39,7 +41,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--marts", required=True, choices=sorted(MART_GROUPS), help="daily marts or the users dimension")
     p.add_argument("--lake", required=True, help="lake root: a directory, file:///dir or s3://bucket/prefix")
-    p.add_argument("--engine", default="duckdb", choices=ENGINES)
+    add_engine_argument(p)
     p.add_argument("--partition", action="append", default=[], help="day(s) YYYY-MM-DD when run without Dagster")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--pg-secret-arn", default=None, help="Secrets Manager secret with the RDS credentials (Glue)")
@@ -48,6 +50,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--pg-port", type=int, default=None)
     p.add_argument("--pg-database", default=None)
     args, _ = p.parse_known_args(argv)  # Glue adds its own arguments
+    args.engine = resolve_engine(args.engine, argv)
     return args
 
 
@@ -73,14 +76,10 @@ def pg_url(args: argparse.Namespace) -> tuple[str, str]:
     )
 
 
-def pipes_metadata(metadata: dict) -> dict:
-    return {k: {"raw_value": v, "type": "json"} if isinstance(v, (dict, list)) else v for k, v in metadata.items()}
-
-
 def run(args, keys: list[str], run_id: str | None) -> tuple[dict, list[str], float]:
     """Build and load the marts; returns (mart -> metadata, migrations applied, seconds)."""
     from glue_scripts import pg_load
-    from glue_scripts.marts_engine import DuckDBMartEngine
+    from glue_scripts.marts_engine import ENGINES
 
     started = time.perf_counter()
     marts = MART_GROUPS[args.marts]
@@ -89,7 +88,7 @@ def run(args, keys: list[str], run_id: str | None) -> tuple[dict, list[str], flo
     store = open_store(args.lake)
     sources = sorted({s for m in marts for s in m.sources})
     results: dict[str, dict] = {}
-    with DuckDBMartEngine(store, threads=args.threads) as engine:
+    with ENGINES[args.engine](store, threads=args.threads) as engine:
         if args.marts == "daily":
             engine.register(sources, days=keys)
             tables = {m.name: (m, engine.build(m)) for m in marts}
@@ -108,15 +107,24 @@ def run(args, keys: list[str], run_id: str | None) -> tuple[dict, list[str], flo
                 results[m.name] = {"rows_loaded": n}
         files = dict(engine.files_read)
     for mart in marts:
-        results[mart.name].update({"table": mart.table, "files_read": files, "warehouse": pg_load.redact(url), "lake": store.uri})
+        results[mart.name].update(
+            {"table": mart.table, "files_read": files, "warehouse": pg_load.redact(url), "lake": store.uri, "engine": args.engine}
+        )
     return results, applied, time.perf_counter() - started
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
     from glue_scripts.pg_load import WarehouseError
 
-    with pipes_session(args.partition) as pipes:
+    if args.engine == "spark":
+        from glue_scripts.spark_engine import glue_job
+
+        glue = glue_job(argv, default_name="clickpipe-job2")
+    else:
+        glue = contextlib.nullcontext()
+    with glue, pipes_session(args.partition) as pipes:
         extras = pipes.extras or {}
         keys = pipes.partition_keys or args.partition
         if args.marts == "daily" and not keys:

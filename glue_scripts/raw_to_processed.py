@@ -23,9 +23,8 @@ if __package__ in (None, ""):  # run as a file (Glue, subprocess): make the repo
 
 from clickpipe_dagster.contracts import DATASETS, get_dataset  # noqa: E402
 from glue_scripts.lake_store import open_store  # noqa: E402
-from glue_scripts.pipes_session import pipes_session  # noqa: E402
+from glue_scripts.pipes_session import add_engine_argument, pipes_metadata, pipes_session, resolve_engine  # noqa: E402
 
-ENGINES = ("duckdb", "spark")
 EXIT_BAD_INPUT = 2
 
 
@@ -33,22 +32,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--dataset", required=True, choices=list(DATASETS))
     p.add_argument("--lake", required=True, help="lake root: a directory, file:///dir or s3://bucket/prefix")
-    p.add_argument(
-        "--engine", default=None, choices=ENGINES,
-        help="duckdb (default when run locally) or spark (default on Glue: launched by PipesGlueClient or with Glue's --JOB_NAME)",
-    )  # fmt: skip
+    add_engine_argument(p)
     p.add_argument("--partition", action="append", default=[], help="ingest date(s) when run without Dagster")
     p.add_argument("--threads", type=int, default=None)
     # Glue adds its own arguments (--JOB_NAME, --job-bookmark-option, pipes params...): ignore them.
     args, _ = p.parse_known_args(argv)
-    if args.engine is None:
-        args.engine = "spark" if launched_by_glue(argv) else "duckdb"
+    args.engine = resolve_engine(args.engine, argv)
     return args
-
-
-def launched_by_glue(argv: list[str]) -> bool:
-    """Glue passes --JOB_NAME (and PipesGlueClient the Pipes context) as job arguments."""
-    return any(a == "--JOB_NAME" or a.startswith("--JOB_NAME=") or a == "--dagster-pipes-context" for a in argv)
 
 
 def engine_module(name: str):
@@ -77,11 +67,6 @@ def combine_metadata(parts: list[dict]) -> dict:
             else:
                 out[k] = v
     return out
-
-
-def pipes_metadata(metadata: dict) -> dict:
-    """Pipes takes scalars as they are; structured values must say they are JSON."""
-    return {k: {"raw_value": v, "type": "json"} if isinstance(v, (dict, list)) else v for k, v in metadata.items()}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -71,6 +71,7 @@ SESSION_CONF = {
     "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",  # not INT96: timestamp[us, UTC]
     "spark.sql.parquet.compression.codec": "snappy",
     "spark.sql.sources.partitionOverwriteMode": "static",
+    "spark.sql.sources.partitionColumnTypeInference.enabled": "false",  # dt=… stays text, like Athena's
 }
 
 # A CSV field: quoted (spaces around it allowed, "" inside) or unquoted (not starting with a quote).
@@ -132,10 +133,10 @@ def spark_session(threads: int | None = None):
 
 
 @contextlib.contextmanager
-def glue_job(argv: list[str]):
+def glue_job(argv: list[str], default_name: str = "clickpipe-job1"):
     """``Job.init``/``Job.commit`` around a run on Glue (bookmarks need both); nothing elsewhere.
 
-    The job reads exactly the raw partitions Dagster asks for, so a re-run replaces its own output
+    Both jobs read exactly the partitions Dagster asks for, so a re-run replaces its own output
     (DESIGN rule 2); bookmark state is therefore kept but never used to skip input.
     """
     if not on_glue():
@@ -146,7 +147,7 @@ def glue_job(argv: list[str]):
 
     spark_session()
     # getResolvedOptions expects sys.argv's shape (the script first)
-    args = getResolvedOptions(["raw_to_processed.py", *argv], ["JOB_NAME"]) if "--JOB_NAME" in argv else {"JOB_NAME": "clickpipe-job1"}
+    args = getResolvedOptions([sys.argv[0], *argv], ["JOB_NAME"]) if "--JOB_NAME" in argv else {"JOB_NAME": default_name}
     job = Job(_state["glue_context"])
     job.init(args["JOB_NAME"], args)
     yield job

@@ -76,6 +76,13 @@ def make_rows(seed: int = 11) -> dict[str, list[dict]]:
         tx.append({"transaction_id": f"T{n:05d}", "user_id": "U999", "amount": Decimal("10.05"), "currency": "USD",
                    "status": status, "payment_method": "card", "transaction_ts": _ts("2026-11-02", 3600 + n),
                    "ingest_date": date(2026, 11, 2)})  # fmt: skip
+    # Two completed CHF payments of 0.50 and 0.65: an average of exactly 0.575, a half cent that
+    # rounds up (binary floating point makes it 0.57499..., which rounds down).
+    for amount in ("0.50", "0.65"):
+        n += 1
+        tx.append({"transaction_id": f"T{n:05d}", "user_id": "U998", "amount": Decimal(amount), "currency": "CHF",
+                   "status": "completed", "payment_method": "card", "transaction_ts": _ts("2026-11-03", 7200 + n),
+                   "ingest_date": date(2026, 11, 3)})  # fmt: skip
     clicks = []
 
     def click(day, user, session, event_type, second, page=None):

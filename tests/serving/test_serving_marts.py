@@ -62,11 +62,9 @@ def assert_revenue(rows, expected):
     assert set(got) == set(expected)
     for key, (n, orders, revenue, aov, refunded) in expected.items():
         r = got[key]
-        assert (r["transactions"], r["orders"], r["revenue"], r["refunded_amount"]) == (n, orders, revenue, refunded)
-        if aov is None:
-            assert r["avg_order_value"] is None
-        else:  # DuckDB divides decimals in double precision: allow the last cent
-            assert abs(r["avg_order_value"] - aov) <= Decimal("0.01")
+        assert (r["transactions"], r["orders"], r["revenue"], r["refunded_amount"], r["avg_order_value"]) == (
+            n, orders, revenue, refunded, aov
+        ), key  # fmt: skip
 
 
 def assert_top_pages(rows, expected):
@@ -96,6 +94,8 @@ def test_fixture_covers_the_edge_cases(fixture_rows):
     assert any(k[1] == "ZZ" for k in expected_revenue(fixture_rows))  # a user missing from the snapshot
     assert any(len(v) == 50 for v in expected_top_pages(fixture_rows).values())  # the top-50 cut applies
     assert date(2026, 11, 2) not in expected_funnel(fixture_rows)  # a day without clicks
+    # an average order value of exactly half a cent more than a cent: rounding must be exact, half up
+    assert Decimal("0.58") in {v[3] for v in expected_revenue(fixture_rows).values()}
 
 
 def test_mart_sql_on_duckdb_gives_the_fixture_numbers(lake, fixture_rows):

@@ -10,7 +10,8 @@ WITH per_group AS (
     COUNT(*) AS transactions,
     CAST(SUM(CASE WHEN t.status = 'completed' THEN 1 ELSE 0 END) AS BIGINT) AS orders,
     CAST(SUM(CASE WHEN t.status = 'completed' THEN t.amount ELSE 0 END) AS DECIMAL(18, 2)) AS revenue,
-    CAST(SUM(CASE WHEN t.status = 'refunded' THEN t.amount ELSE 0 END) AS DECIMAL(18, 2)) AS refunded_amount
+    CAST(SUM(CASE WHEN t.status = 'refunded' THEN t.amount ELSE 0 END) AS DECIMAL(18, 2)) AS refunded_amount,
+    CAST(SUM(CASE WHEN t.status = 'completed' THEN t.amount ELSE 0 END) * 100 AS BIGINT) AS revenue_cents
   FROM transactions t
   LEFT JOIN users u ON u.user_id = t.user_id
   GROUP BY t.dt, COALESCE(u.country, 'ZZ'), t.currency
@@ -22,6 +23,11 @@ SELECT
   transactions,
   orders,
   revenue,
-  CASE WHEN orders > 0 THEN CAST(ROUND(revenue / orders, 2) AS DECIMAL(18, 2)) END AS avg_order_value,
+  -- revenue / orders rounded half up to the cent, computed on whole cents: DuckDB divides decimals in
+  -- double precision (0.575 would round to 0.57), Spark and Trino exactly. (2c + n) / (2n) is exact in
+  -- double whenever it is a whole number, and Trino's integer division truncates, so all three agree.
+  CASE
+    WHEN orders > 0 THEN CAST(CAST(FLOOR((2 * revenue_cents + orders) / (2 * orders)) AS DECIMAL(18, 2)) / 100 AS DECIMAL(18, 2))
+  END AS avg_order_value,
   refunded_amount
 FROM per_group
