@@ -113,15 +113,36 @@ def pg_server():
 
 
 @pytest.fixture
-def pg_url(pg_server, request):
-    """A fresh database per test, on the shared server."""
+def pg_database(pg_server, request):
+    """Makes fresh databases on the shared server (``pg_database("x")`` -> URL), dropped afterwards."""
     import psycopg
 
-    name = "t_" + "".join(ch if ch.isalnum() else "_" for ch in request.node.name.lower())[:50]
-    base = pg_server.get_uri()
+    base, made = pg_server.get_uri(), []
+
+    def make(suffix: str = "") -> str:
+        name = ("t_" + "".join(ch if ch.isalnum() else "_" for ch in request.node.name.lower())[:50] + suffix)[:63]
+        with psycopg.connect(base, autocommit=True) as con:
+            con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            con.execute(f'CREATE DATABASE "{name}"')
+        made.append(name)
+        return pg_server.get_uri(database=name)
+
+    yield make
     with psycopg.connect(base, autocommit=True) as con:
-        con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        con.execute(f'CREATE DATABASE "{name}"')
-    yield pg_server.get_uri(database=name)
-    with psycopg.connect(base, autocommit=True) as con:
-        con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        for name in made:
+            con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_url(pg_database):
+    """A fresh database per test, on the shared server."""
+    return pg_database()
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One local SparkSession for the test session (started once: ~5 s); tests that take it call
+    ``support.require_spark()`` at module level."""
+    from glue_scripts import spark_engine
+
+    return spark_engine.spark_session(threads=2)

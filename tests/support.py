@@ -1,6 +1,20 @@
 """Helpers shared by test modules (fixtures live in conftest.py)."""
 
+import os
+import shutil
+
+import pytest
+
 from glue_scripts import layout
+
+
+def require_spark() -> None:
+    """Skip the calling test module without Java; without pyspark only outside CI (in CI the spark
+    extra is installed, so a missing pyspark must fail there)."""
+    if not os.environ.get("CI"):
+        pytest.importorskip("pyspark")
+    if not shutil.which("java") and not os.environ.get("JAVA_HOME"):
+        pytest.skip("the Spark engine needs Java 17 (`java` on PATH or JAVA_HOME)", allow_module_level=True)
 
 
 def load_sample(store, sample, *, users=True, transactions=True) -> None:

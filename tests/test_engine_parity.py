@@ -24,11 +24,9 @@ from clickpipe_dagster.contracts import CLICKS, TRANSACTIONS, USERS
 from clickpipe_dagster.generator.batch import generate
 from glue_scripts import duckdb_engine, layout
 from glue_scripts.lake_store import LocalStore, S3Store
+from support import require_spark
 
-if not os.environ.get("CI"):  # in CI the Spark extra is installed: a missing pyspark must fail there
-    pytest.importorskip("pyspark")
-if not shutil.which("java") and not os.environ.get("JAVA_HOME"):
-    pytest.skip("the Spark engine needs Java 17 (`java` on PATH or JAVA_HOME)", allow_module_level=True)
+require_spark()
 
 from glue_scripts import spark_engine  # noqa: E402
 
@@ -36,12 +34,6 @@ DAY, DAY2 = "2026-11-01", "2026-11-02"
 USERS_HEADER = ",".join(USERS.column_names)
 GOOD = "U1,Ann Lee,ann@example.com,US,2025-01-01,free"
 ENGINES = {"duckdb": duckdb_engine.run_partition, "spark": spark_engine.run_partition}
-
-
-@pytest.fixture(scope="session")
-def spark():
-    """One local SparkSession for the test session (started once: ~5 s)."""
-    return spark_engine.spark_session(threads=2)
 
 
 def _rows(table: pa.Table) -> list:
