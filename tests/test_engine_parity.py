@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import random
-import shutil
 
 import pyarrow as pa
 import pyarrow.parquet as pq

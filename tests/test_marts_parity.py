@@ -8,7 +8,6 @@ duplicates) through Job 1 and Job 2 on each engine, compared table by table in P
 
 from __future__ import annotations
 
-import gzip
 import json
 import sys
 from collections import defaultdict
