@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 
 from clickpipe_dagster.contracts import LOGICAL_TYPES
 
-SQL_DIR = Path(__file__).resolve().parent / "sql"
+# Package resources, not file paths: on Glue the package is a zip (--extra-py-files).
+SQL_DIR: Traversable = files("glue_scripts") / "sql"
 MARTS_SQL_DIR = SQL_DIR / "marts"
 MIGRATIONS_DIR = SQL_DIR / "migrations"
 SCHEMA = "marts"
@@ -87,7 +89,7 @@ class Mart:
         return [c.name for c in self.columns]
 
     @property
-    def sql_path(self) -> Path:
+    def sql_path(self) -> Traversable:
         return MARTS_SQL_DIR / f"{self.name}.sql"
 
     def sql(self) -> str:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 import pyarrow as pa
@@ -38,7 +39,7 @@ class WarehouseError(Exception):
 class Migration:
     version: int
     name: str
-    path: Path
+    path: Path | Traversable
 
     @property
     def sql(self) -> str:
@@ -49,9 +50,9 @@ class Migration:
         return hashlib.sha256(self.path.read_bytes()).hexdigest()
 
 
-def migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
+def migrations(directory: Path | Traversable = MIGRATIONS_DIR) -> list[Migration]:
     found = []
-    for p in sorted(directory.glob("*.sql")):
+    for p in sorted((p for p in directory.iterdir() if p.name.endswith(".sql")), key=lambda p: p.name):
         m = MIGRATION_FILE.match(p.name)
         if not m:
             raise WarehouseError(f"migration file {p.name} is not named V<number>__<name>.sql")
@@ -89,7 +90,7 @@ def connect_adbc(url: str, *, source: str = "the PostgreSQL URL"):
         raise WarehouseError(f"cannot connect to PostgreSQL at {redact(url)} ({source}): {reason}") from None
 
 
-def apply_migrations(url: str, directory: Path = MIGRATIONS_DIR, *, source: str = "the PostgreSQL URL") -> list[str]:
+def apply_migrations(url: str, directory: Path | Traversable = MIGRATIONS_DIR, *, source: str = "the PostgreSQL URL") -> list[str]:
     """Apply pending migrations; returns the names of those applied now."""
     applied_now = []
     with connect_psycopg(url, source=source) as con:

@@ -48,9 +48,11 @@ _ZIP_DATE = (2020, 1, 1, 0, 0, 0)
 
 
 def glue_code_files(repo_root: Path = REPO_ROOT) -> list[str]:
-    """Repository-relative paths that go into the Glue ``--extra-py-files`` zip, sorted."""
+    """Repository-relative paths that go into the Glue ``--extra-py-files`` zip, sorted: the modules
+    and the SQL files Job 2 reads as package resources (marts, migrations)."""
     scripts = sorted(p.relative_to(repo_root).as_posix() for p in (repo_root / GLUE_SCRIPTS_DIR).glob("*.py"))
-    files = list(_GLUE_PACKAGE_FILES) + scripts
+    sql = sorted(p.relative_to(repo_root).as_posix() for p in (repo_root / GLUE_SCRIPTS_DIR / "sql").rglob("*.sql"))
+    files = list(_GLUE_PACKAGE_FILES) + scripts + sql
     missing = [f for f in files if not (repo_root / f).is_file()]
     if missing:
         raise FileNotFoundError(f"Glue code bundle: missing {', '.join(missing)} under {repo_root}")
