@@ -15,7 +15,7 @@ CDK_PIP  := $(CDK_BIN)/python -m pip --disable-pip-version-check -q
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: demo test dev bench clean reset synth cdk-test chromium
+.PHONY: demo test dev bench clean reset synth cdk-test chromium wheelhouse
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -76,6 +76,10 @@ $(CDK_VENV)/.installed: $(CDK_BIN)/python $(CDK_DIR)/requirements.txt
 synth: $(CDK_VENV)/.installed
 	rm -rf $(CDK_DIR)/cdk.out
 	cd $(CDK_DIR) && .venv/bin/python app.py
+
+## wheelhouse: download Glue Job 2's wheels (psycopg, ADBC, pyarrow at our pins) for Glue 5.0; before deploying
+wheelhouse: $(CDK_VENV)/.installed
+	cd $(CDK_DIR) && .venv/bin/python wheelhouse.py
 
 ## cdk-test: the CDK app's tests (template assertions, cdk-nag, outputs_to_env)
 cdk-test: $(CDK_VENV)/.installed

@@ -1,9 +1,11 @@
 """Glue jobs for glue_scripts/ on Glue 5.0 (Spark 3.5, Python 3.11), launched by Dagster Pipes.
 
-Job 1 (raw_to_processed.py) is a PySpark ETL job: today its ``--engine duckdb`` runs on the driver, and
-the same job runs ``--engine spark`` later without a change of job type (bookmarks need a Spark job too).
-Job 2 (processed_to_rds.py) runs on a Glue NETWORK connection in the VPC; it is created only when the
-script exists in the repository.
+Both jobs are PySpark ETL jobs that run the Spark engine (``--engine spark``: the same rules and mart
+SQL as the DuckDB engine used locally; ``--engine duckdb`` per run still works, on the driver).
+Job 1 (raw_to_processed.py) pip-installs its few extra modules from the package index. Job 2
+(processed_to_rds.py) runs on a Glue NETWORK connection in the VPC, without an internet route: its
+pure-Python dependencies travel in a vendor zip and its binary ones as wheels from ``make wheelhouse``,
+installed from S3 with ``pip --no-index``. Job 2 is created only when the script exists in the repository.
 
 Both jobs get ``--extra-py-files`` = a zip of clickpipe_dagster/{__init__,contracts,catalog}.py and
 glue_scripts/*.py, built at synth time (no Docker), an encrypting security configuration and
@@ -22,17 +24,25 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3_assets as s3_assets
+from aws_cdk import aws_s3_deployment as s3_deployment
 from constructs import Construct
 
 from clickpipe_infra.nag import acknowledge
 from clickpipe_infra.network import Network
-from clickpipe_infra.repo import JOB1_SCRIPT, JOB2_SCRIPT, REPO_ROOT, write_glue_code_zip, write_vendor_zip
-from clickpipe_infra.storage import Storage
+from clickpipe_infra.repo import (
+    JOB1_SCRIPT,
+    JOB2_SCRIPT,
+    REPO_ROOT,
+    WHEELHOUSE_DIR,
+    job2_wheels,
+    write_glue_code_zip,
+    write_vendor_zip,
+)
+from clickpipe_infra.storage import GLUE_PACKAGES_PREFIX, GLUE_TEMP_PREFIX, PIPES_PREFIX, Storage
 
 # What the job scripts import beyond Glue 5.0's own modules (pinned like pyproject.toml).
 GLUE_PYTHON_MODULES = ("dagster-pipes==1.13.27", "duckdb==2.0.0")
-PIPES_PREFIX = "dagster-pipes/"  # AwsGlueJobsResource.pipes_prefix default
-GLUE_TEMP_PREFIX = "glue-temp/"
+ENGINE = "spark"  # the engine both jobs run on Glue (glue_scripts: --engine)
 
 
 @dataclass(frozen=True)
@@ -93,12 +103,17 @@ class Processing(Construct):
         self.job1_script = s3_assets.Asset(self, "Job1Script", path=str(repo_root / JOB1_SCRIPT))
         job2_exists = (repo_root / JOB2_SCRIPT).is_file()
         self.job2_script = s3_assets.Asset(self, "Job2Script", path=str(repo_root / JOB2_SCRIPT)) if job2_exists else None
+        # Glue installs wheels by file name, and an asset's object key is its hash: the wheelhouse is
+        # copied into the Pipes bucket under glue-packages/ with its names (stale wheels pruned).
+        self.job2_wheel_names = [w.name for w in job2_wheels(repo_root)] if job2_exists else []
+        self.job2_wheels = self._wheel_deployment(repo_root / WHEELHOUSE_DIR, log_retention) if self.job2_wheel_names else None
 
         common_args = {
             "--lake": storage.lake_uri,
             "--job-bookmark-option": "job-bookmark-disable",  # available: pass job-bookmark-enable per run
             "--TempDir": storage.pipes.s3_url_for_object(GLUE_TEMP_PREFIX),
             "--enable-job-insights": "true",
+            "--engine": ENGINE,
         }
 
         # Job 1: raw -> processed + quarantine. No connection: Glue's own network reaches the package
@@ -123,7 +138,6 @@ class Processing(Construct):
             worker_configuration=glue.WorkerConfiguration(worker_type=glue.WorkerType.G_1X, number_of_workers=2),
             default_arguments={
                 **common_args,
-                "--engine": "duckdb",
                 "--additional-python-modules": ",".join(GLUE_PYTHON_MODULES),
             },
             **self._job_common(),
@@ -148,6 +162,14 @@ class Processing(Construct):
                 "Glue Job 2 (processed -> RDS): reads processed/, reads the RDS secret",
                 [self.job2_script, self.code_zip, self.vendor_zip],
             )
+            if self.job2_wheel_names:
+                self.job2_role.add_to_policy(
+                    iam.PolicyStatement(
+                        sid="Job2Wheels",
+                        actions=["s3:GetObject"],
+                        resources=[storage.pipes.arn_for_objects(GLUE_PACKAGES_PREFIX + n) for n in self.job2_wheel_names],
+                    )
+                )
             self._grant_lake(self.job2_role, read=[layout.processed], write=[])
             self.job2_role.add_to_policy(
                 iam.PolicyStatement(sid="ReadRdsSecret", actions=["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"], resources=[rds.secret_arn])
@@ -171,14 +193,91 @@ class Processing(Construct):
                     "--pg-host": rds.host,
                     "--pg-port": rds.port,
                     "--pg-database": rds.database,
+                    **self._wheel_arguments(),
                 },
                 **self._job_common(),
             )
             self.job2.node.add_dependency(self.job2_role)
+            if self.job2_wheels is not None:
+                self.job2.node.add_dependency(self.job2_wheels)  # the wheels are in place before a run
+            else:
+                # info, not a warning: synth stays offline and nag-clean; DEPLOY.md runs `make wheelhouse` first
+                cdk.Annotations.of(self.job2).add_info(
+                    f"Glue Job 2 has no wheels for its PostgreSQL loader (psycopg, ADBC, pyarrow): run `make wheelhouse` "
+                    f"(fills {WHEELHOUSE_DIR}/) before deploying, or the job cannot import them in the VPC.",
+                )
 
         self.jobs = [j for j in (self.job1, self.job2) if j is not None]
 
     # -- helpers ---------------------------------------------------------------------------------
+
+    def _wheel_deployment(self, wheelhouse: Path, log_retention: logs.RetentionDays) -> s3_deployment.BucketDeployment:
+        """CDK's BucketDeployment copies the wheelhouse to glue-packages/, with a role of our own that
+        can touch only that prefix (its default role could read and write the whole bucket)."""
+        stack, pipes, key = cdk.Stack.of(self), self._storage.pipes, self._key
+        bundle = s3_assets.Asset(self, "Job2WheelsBundle", path=str(wheelhouse), exclude=["*", "!*.whl"])
+        log_group = logs.LogGroup(
+            self, "Job2WheelsLogs", retention=log_retention, encryption_key=key, removal_policy=cdk.RemovalPolicy.DESTROY
+        )
+        role = iam.Role(
+            self,
+            "Job2WheelsRole",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="Copies Glue Job 2's wheels into the Pipes bucket's glue-packages/ (CDK BucketDeployment)",
+        )
+        role.add_to_policy(iam.PolicyStatement(sid="ReadTheBundle", actions=["s3:GetObject"], resources=[bundle.bucket.arn_for_objects(bundle.s3_object_key)]))
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ListThePackages",
+                actions=["s3:ListBucket"],
+                resources=[pipes.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [GLUE_PACKAGES_PREFIX + "*"]}},
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="SyncThePackages", actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], resources=[pipes.arn_for_objects(GLUE_PACKAGES_PREFIX + "*")]
+            )
+        )
+        role.add_to_policy(iam.PolicyStatement(sid="DataKey", actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"], resources=[key.key_arn]))
+        role.add_to_policy(iam.PolicyStatement(sid="Logs", actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[log_group.log_group_arn]))
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5",
+            "The wheel file names change with every pinned version and stale ones are pruned; access is scoped to the glue-packages/ prefix of the Pipes bucket.",
+            applies_to=[f"Resource::<{stack.get_logical_id(pipes.node.default_child)}.Arn>/{GLUE_PACKAGES_PREFIX}*"],
+        )
+        deployment = s3_deployment.BucketDeployment(
+            self,
+            "Job2Wheels",
+            sources=[s3_deployment.Source.bucket(bundle.bucket, bundle.s3_object_key)],
+            destination_bucket=pipes,
+            destination_key_prefix=GLUE_PACKAGES_PREFIX,
+            prune=True,
+            memory_limit=512,  # pyarrow's wheel alone is ~55 MB
+            role=role.without_policy_updates(),
+            log_group=log_group,
+        )
+        deployment.node.add_dependency(role)
+        for child in stack.node.children:  # the handler is a singleton function at the stack's root
+            if child.node.id.startswith("Custom::CDKBucketDeployment"):
+                acknowledge(
+                    child,
+                    "AwsSolutions-L1",
+                    "The BucketDeployment handler is CDK's own singleton function; aws-cdk-lib chooses and upgrades its runtime.",
+                )
+        return deployment
+
+    def _wheel_arguments(self) -> dict:
+        """Glue installs S3 wheel paths given in --additional-python-modules; --no-index keeps pip
+        off the package index it cannot reach (every dependency is in the wheelhouse)."""
+        if not self.job2_wheel_names:
+            return {}
+        pipes = self._storage.pipes
+        return {
+            "--additional-python-modules": ",".join(pipes.s3_url_for_object(GLUE_PACKAGES_PREFIX + n) for n in self.job2_wheel_names),
+            "--python-modules-installer-option": "--no-index",
+        }
 
     def _job_common(self) -> dict:
         return dict(

@@ -111,3 +111,31 @@ def write_vendor_zip(out_dir: Path, packages: tuple[str, ...] = VENDORED_FOR_VPC
                 info.compress_type = zipfile.ZIP_DEFLATED
                 zf.writestr(info, path.read_bytes())
     return out
+
+
+# Glue Job 2's binary dependencies (the PostgreSQL loader: ADBC, psycopg; pyarrow at our pin) cannot
+# be pip-installed from an index in the isolated subnets either, nor imported from a zip. `make
+# wheelhouse` downloads their wheels for Glue 5.0 (CPython 3.11, manylinux x86_64) at the versions
+# pyproject.toml pins into infra/cdk/wheelhouse/; the stack uploads each one and Glue installs them
+# from S3 with pip --no-index. Without a wheelhouse the stack still synthesizes, with a warning.
+JOB2_WHEEL_PACKAGES = ("psycopg", "adbc-driver-postgresql", "adbc-driver-manager", "pyarrow")
+WHEELHOUSE_DIR = "infra/cdk/wheelhouse"
+GLUE_WHEEL_PLATFORMS = ("manylinux2014_x86_64", "manylinux_2_17_x86_64", "manylinux_2_28_x86_64")
+
+
+def pinned_requirements(packages: tuple[str, ...] = JOB2_WHEEL_PACKAGES, repo_root: Path = REPO_ROOT) -> list[str]:
+    """The project's own pins (pyproject.toml) for ``packages``, extras included: one source of versions."""
+    import re
+    import tomllib
+
+    deps = tomllib.loads((repo_root / "pyproject.toml").read_text())["project"]["dependencies"]
+    by_name = {re.split(r"[\[=<>~! ]", d, maxsplit=1)[0].lower(): d for d in deps}
+    missing = [p for p in packages if p not in by_name]
+    if missing:
+        raise KeyError(f"pyproject.toml does not pin {', '.join(missing)}")
+    return [by_name[p] for p in packages]
+
+
+def job2_wheels(repo_root: Path = REPO_ROOT) -> list[Path]:
+    """The wheels in the wheelhouse, sorted (empty when `make wheelhouse` has not run)."""
+    return sorted((repo_root / WHEELHOUSE_DIR).glob("*.whl"))

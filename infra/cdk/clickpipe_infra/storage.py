@@ -15,6 +15,11 @@ from constructs import Construct
 from clickpipe_infra.layout import LakeLayout
 from clickpipe_infra.settings import Settings
 
+# Key prefixes of the Pipes bucket.
+PIPES_PREFIX = "dagster-pipes/"  # AwsGlueJobsResource.pipes_prefix default
+GLUE_TEMP_PREFIX = "glue-temp/"  # the Glue jobs' --TempDir
+GLUE_PACKAGES_PREFIX = "glue-packages/"  # Glue Job 2's wheels, under their own file names
+
 
 def _abort_multipart() -> s3.LifecycleRule:
     return s3.LifecycleRule(id="abort-incomplete-multipart-uploads", abort_incomplete_multipart_upload_after=cdk.Duration.days(1))
@@ -94,16 +99,29 @@ class Storage(Construct):
                 )
             ],
         )
-        # Dagster Pipes: PipesS3ContextInjector writes run contexts here (key prefix dagster-pipes/).
+        # The jobs' working bucket: Dagster Pipes run contexts (PipesS3ContextInjector) and Glue's temp
+        # dir expire; the Glue Job 2 wheels (``make wheelhouse``) stay, only replaced versions go.
         self.pipes = data_bucket(
             "Pipes",
             "s3/pipes/",
             [
                 s3.LifecycleRule(
                     id="expire-pipes-context-and-messages",
+                    prefix=PIPES_PREFIX,
                     expiration=cdk.Duration.days(settings.pipes_expire_days),
                     noncurrent_version_expiration=cdk.Duration.days(1),
-                )
+                ),
+                s3.LifecycleRule(
+                    id="expire-glue-temp",
+                    prefix=GLUE_TEMP_PREFIX,
+                    expiration=cdk.Duration.days(settings.pipes_expire_days),
+                    noncurrent_version_expiration=cdk.Duration.days(1),
+                ),
+                s3.LifecycleRule(
+                    id="expire-replaced-glue-packages",
+                    prefix=GLUE_PACKAGES_PREFIX,
+                    noncurrent_version_expiration=cdk.Duration.days(1),
+                ),
             ],
         )
 

@@ -17,7 +17,7 @@ import pytest  # noqa: E402
 from aws_cdk.assertions import Template  # noqa: E402
 
 from clickpipe_infra.app import build_app  # noqa: E402
-from clickpipe_infra.repo import JOB2_SCRIPT, REPO_ROOT  # noqa: E402
+from clickpipe_infra.repo import JOB2_SCRIPT, REPO_ROOT, WHEELHOUSE_DIR  # noqa: E402
 
 # A non-default deploy: Job 2 present, single-AZ, no QuickSight, lake under a prefix, provisioned stream.
 VARIANT_CONTEXT = {"multi_az": "false", "quicksight": "false", "lake_prefix": "lake", "kinesis_shards": "2"}
@@ -31,6 +31,19 @@ def repo_with_job2(tmp: Path) -> Path:
     job2 = root / JOB2_SCRIPT
     if not job2.exists():
         job2.write_text('"""Stand-in for Glue Job 2 in the CDK tests."""\n')
+    return root
+
+
+STAND_IN_WHEELS = ("psycopg-3.3.9-py3-none-any.whl", "pyarrow-26.0.1-cp311-cp311-manylinux_2_28_x86_64.whl")
+
+
+def repo_with_wheelhouse(tmp: Path) -> Path:
+    """``repo_with_job2`` plus a wheelhouse of stand-in wheels, as `make wheelhouse` would leave it."""
+    root = repo_with_job2(tmp)
+    for i, name in enumerate(STAND_IN_WHEELS):
+        path = root / WHEELHOUSE_DIR / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"stand-in wheel %d" % i)
     return root
 
 

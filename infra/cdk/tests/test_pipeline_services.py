@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import zipfile
 from pathlib import Path
 
 from clickpipe_infra.processing import GLUE_PYTHON_MODULES
-from clickpipe_infra.repo import LAMBDA_HANDLER, REPO_ROOT, glue_code_files
+from clickpipe_infra.repo import (
+    JOB2_WHEEL_PACKAGES,
+    LAMBDA_HANDLER,
+    REPO_ROOT,
+    WHEELHOUSE_DIR,
+    glue_code_files,
+    pinned_requirements,
+)
 
 
 def test_kinesis_is_on_demand_by_default_and_provisioned_on_request(default, variant):
@@ -90,7 +98,7 @@ def test_glue_job1_is_a_glue5_spark_job_with_its_modules_and_zip(default):
     assert p["GlueVersion"] == "5.0" and p["Command"]["Name"] == "glueetl"
     args = p["DefaultArguments"]
     assert args["--additional-python-modules"] == ",".join(GLUE_PYTHON_MODULES) == "dagster-pipes==1.13.27,duckdb==2.0.0"
-    assert args["--engine"] == "duckdb"
+    assert args["--engine"] == "spark"
     assert args["--job-bookmark-option"] == "job-bookmark-disable"
     assert args["--lake"] == {"Fn::Join": ["", ["s3://", {"Ref": default.logical_id(default.stack.storage.lake)}]]}
     assert args["--enable-continuous-cloudwatch-log"] == "true"
@@ -123,6 +131,60 @@ def test_glue_job2_runs_in_the_vpc_with_vendored_pipes_and_rds_arguments(variant
     db = variant.logical_id(variant.stack.database.instance)
     assert args["--pg-secret-arn"] == {"Fn::GetAtt": [db, "MasterUserSecret.SecretArn"]}
     assert args["--pg-host"] == {"Fn::GetAtt": [db, "Endpoint.Address"]}
+    assert args["--engine"] == "spark"
+
+
+def test_job2_without_a_wheelhouse_synthesizes_and_says_to_make_one(variant):
+    from aws_cdk.assertions import Annotations, Match
+
+    assert variant.stack.processing.job2_wheels is None and not variant.resources("Custom::CDKBucketDeployment")
+    notes = Annotations.from_stack(variant.stack).find_info("*", Match.string_like_regexp("make wheelhouse"))
+    assert len(notes) == 1
+
+
+def test_job2_installs_the_wheelhouse_from_s3_without_an_index(tmp_path_factory):
+    """`make wheelhouse` fills infra/cdk/wheelhouse/; a BucketDeployment copies it under the wheels'
+    own names (Glue installs by file name) and the job installs exactly those, with pip --no-index."""
+    from aws_cdk.assertions import Annotations, Match
+    from conftest import STAND_IN_WHEELS, VARIANT_CONTEXT, Synth, repo_with_wheelhouse
+
+    repo = repo_with_wheelhouse(tmp_path_factory.mktemp("wheel-repo"))
+    s = Synth(tmp_path_factory.mktemp("wheels"), nag=False, context=VARIANT_CONTEXT, repo_root=repo)
+    proc = s.stack.processing
+    pipes = s.logical_id(s.stack.storage.pipes)
+    _, deployment = s.one("Custom::CDKBucketDeployment")
+    assert deployment["Properties"]["DestinationBucketName"] == {"Ref": pipes}
+    assert deployment["Properties"]["DestinationBucketKeyPrefix"] == "glue-packages/"
+    assert deployment["Properties"]["Prune"] is True
+    staged = s.outdir / s.stack.node.find_child("Processing").node.find_child("Job2WheelsBundle").asset_path
+    assert sorted(p.name for p in staged.iterdir()) == sorted(STAND_IN_WHEELS)
+    args = _job(s, proc.job2)["DefaultArguments"]
+    assert args["--python-modules-installer-option"] == "--no-index"
+    parts = args["--additional-python-modules"]["Fn::Join"][1]
+    rendered = "".join(p if isinstance(p, str) else ("<pipes>" if p == {"Ref": pipes} else "<?>") for p in parts)
+    assert rendered == ",".join(f"s3://<pipes>/glue-packages/{n}" for n in sorted(STAND_IN_WHEELS))
+    assert not Annotations.from_stack(s.stack).find_info("*", Match.string_like_regexp("make wheelhouse"))
+
+    def statements(role):
+        return [
+            st for r in s.resources("AWS::IAM::Policy").values() if r["Properties"]["Roles"] == [{"Ref": s.logical_id(role)}]
+            for st in r["Properties"]["PolicyDocument"]["Statement"]
+        ]  # fmt: skip
+
+    wheels = next(st for st in statements(proc.job2_role) if st["Sid"] == "Job2Wheels")
+    assert len(wheels["Resource"]) == len(STAND_IN_WHEELS) and wheels["Action"] == "s3:GetObject"
+    # The copying Lambda runs with a role limited to glue-packages/ of the Pipes bucket, not the whole bucket.
+    handler = next(f for lid, f in s.resources("AWS::Lambda::Function").items() if lid.startswith("CustomCDKBucketDeployment"))
+    role_id = handler["Properties"]["Role"]["Fn::GetAtt"][0]
+    sync = [st for r in s.resources("AWS::IAM::Policy").values() if r["Properties"]["Roles"] == [{"Ref": role_id}] for st in r["Properties"]["PolicyDocument"]["Statement"]]
+    written = [json.dumps(st["Resource"]) for st in sync if "s3:PutObject" in st["Action"]]
+    assert written and all("/glue-packages/*" in w for w in written), written
+
+
+def test_the_wheelhouse_takes_the_project_pins():
+    pins = pinned_requirements()
+    assert [p.split("==")[0].split("[")[0] for p in pins] == list(JOB2_WHEEL_PACKAGES)
+    assert all("==" in p for p in pins) and "psycopg[binary]==" in pins[0]
 
 
 def test_vendor_zip_carries_the_pinned_dagster_pipes(variant):

@@ -95,6 +95,11 @@ def test_quarantine_and_athena_results_and_pipes_expire(default):
     assert "Prefix" not in athena["expire-athena-results"]
     pipes = _rules(default.json["Resources"][ids["pipes"]])
     assert pipes["expire-pipes-context-and-messages"]["ExpirationInDays"] == s.pipes_expire_days
+    assert pipes["expire-pipes-context-and-messages"]["Prefix"] == "dagster-pipes/"
+    assert pipes["expire-glue-temp"]["Prefix"] == "glue-temp/"
+    # Glue Job 2's wheels stay (only replaced versions go): a job must not lose them after N days.
+    assert "ExpirationInDays" not in pipes["expire-replaced-glue-packages"]
+    assert pipes["expire-replaced-glue-packages"]["Prefix"] == "glue-packages/"
 
 
 def test_processed_zone_never_expires(default):
