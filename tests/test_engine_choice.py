@@ -1,13 +1,16 @@
-"""Which engine runs Glue Job 1: DuckDB locally, Spark on Glue, and Spark locally when asked."""
+"""Which engine runs the Glue jobs: DuckDB locally, Spark on Glue, and Spark locally when asked."""
 
 import dagster as dg
 import pytest
 
 from clickpipe_dagster.definitions import resources_for
 from clickpipe_dagster.resources.glue import LocalGlueJobsResource
-from glue_scripts.raw_to_processed import parse_args
+from glue_scripts import processed_to_rds, raw_to_processed
 
-BASE = ["--dataset", "users", "--lake", "/tmp/lake"]
+JOBS = {
+    "job1": (raw_to_processed.parse_args, ["--dataset", "users", "--lake", "/tmp/lake"]),
+    "job2": (processed_to_rds.parse_args, ["--marts", "daily", "--lake", "/tmp/lake"]),
+}
 
 
 @pytest.mark.parametrize(
@@ -20,8 +23,10 @@ BASE = ["--dataset", "users", "--lake", "/tmp/lake"]
         (["--engine", "spark"], "spark"),
     ],
 )
-def test_engine_defaults_to_spark_on_glue_and_duckdb_elsewhere(extra, engine):
-    assert parse_args(BASE + extra).engine == engine
+@pytest.mark.parametrize("job", sorted(JOBS))
+def test_engine_defaults_to_spark_on_glue_and_duckdb_elsewhere(job, extra, engine):
+    parse_args, base = JOBS[job]
+    assert parse_args(base + extra).engine == engine
 
 
 def test_local_engine_comes_from_the_environment(monkeypatch):
