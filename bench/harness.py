@@ -30,11 +30,13 @@ def report_child(seconds: float, rows: int, **extra) -> None:
 
 
 def table(title: str, results: dict[str, dict], floor: str) -> str:
-    lines = [title, f"{'implementation':<34}{'seconds':>9}{'rows/s':>14}{'peak MiB':>10}{f'x {floor}':>12}"]
+    ratio = f"x {floor}"
+    width = max(12, len(ratio) + 2)
+    lines = [title, f"{'implementation':<36}{'seconds':>9}{'rows/s':>14}{'peak MiB':>10}{ratio:>{width}}"]
     base = results[floor]["seconds"]
     for name, r in results.items():
         lines.append(
-            f"{name:<34}{r['seconds']:>9.2f}{r['rows'] / r['seconds']:>14,.0f}{r['peak_mib']:>10,.0f}{r['seconds'] / base:>12.2f}"
+            f"{name:<36}{r['seconds']:>9.2f}{r['rows'] / r['seconds']:>14,.0f}{r['peak_mib']:>10,.0f}{r['seconds'] / base:>{width}.2f}"
         )
     return "\n".join(lines)
 
