@@ -25,6 +25,19 @@ from glue_scripts.lake_store import LocalStore, S3Store
 from glue_scripts.marts import Mart
 
 
+class ProcessedZoneError(Exception):
+    """The processed zone cannot be read (a damaged or foreign file); the message says which and what to do."""
+
+
+def _reason(error: BaseException) -> str:
+    """The line of an engine's error that says what is wrong: the innermost Java cause for Spark
+    (its message is a stack trace), else the first line."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    causes = [line.removeprefix("Caused by: ") for line in lines if line.startswith("Caused by: ")]
+    text = causes[-1] if causes else (lines[0] if lines else type(error).__name__)
+    return text[:500]
+
+
 class MartEngine:
     """What both engines share: which files a view reads, local copies of S3 objects, and cleanup.
 
@@ -79,14 +92,28 @@ class MartEngine:
         days only (all days when ``days`` is None; snapshots are always whole)."""
         for name in datasets:
             keys = self._keys(name, days)
-            self._create_view(get_dataset(name), keys)
+            try:
+                self._create_view(get_dataset(name), keys)
+            except self._read_errors() as e:
+                raise ProcessedZoneError(
+                    f"cannot read processed/{name}/ ({len(keys)} files): {_reason(e)}; "
+                    f"re-materialize processed_{name} for the day of that file"
+                ) from None
             self.files_read[name] = len(keys)
 
     def build(self, mart: Mart) -> pa.Table:
         """The mart's rows, with exactly the mart's columns and Arrow types."""
         from glue_scripts.pg_load import conform
 
-        return conform(mart, self._run(mart.sql()))
+        try:
+            table = self._run(mart.sql())
+        except self._read_errors() as e:
+            raise ProcessedZoneError(f"mart {mart.name}: cannot read the processed zone: {_reason(e)}") from None
+        return conform(mart, table)
+
+    def _read_errors(self) -> tuple[type[BaseException], ...]:
+        """What the engine raises when a file cannot be read (the SQL itself is ours and tested)."""
+        raise NotImplementedError
 
     def _create_view(self, ds: Dataset, keys: list[str]) -> None:
         raise NotImplementedError
@@ -114,6 +141,11 @@ class DuckDBMartEngine(MartEngine):
 
     def _run(self, sql: str) -> pa.Table:
         return self.con.sql(sql).to_arrow_table()
+
+    def _read_errors(self):
+        import duckdb
+
+        return (duckdb.Error,)
 
 
 class SparkMartEngine(MartEngine):
@@ -153,6 +185,12 @@ class SparkMartEngine(MartEngine):
         schema = to_arrow_schema(df.schema)
         batches = df._collect_as_arrow()  # Spark 3.5's Arrow collect (DataFrame.toArrow is Spark 4)
         return pa.Table.from_batches(batches, schema=schema) if batches else schema.empty_table()
+
+    def _read_errors(self):
+        from py4j.protocol import Py4JJavaError
+        from pyspark.errors import PySparkException
+
+        return (PySparkException, Py4JJavaError)
 
 
 ENGINES = {"duckdb": DuckDBMartEngine, "spark": SparkMartEngine}

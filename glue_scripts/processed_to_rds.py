@@ -116,6 +116,7 @@ def run(args, keys: list[str], run_id: str | None) -> tuple[dict, list[str], flo
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
+    from glue_scripts.marts_engine import ProcessedZoneError
     from glue_scripts.pg_load import WarehouseError
 
     if args.engine == "spark":
@@ -133,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         run_id = extras.get("run_id")
         try:
             results, applied, seconds = run(args, keys, run_id)
-        except WarehouseError as e:
+        except (WarehouseError, ProcessedZoneError) as e:
             pipes.report_error(str(e))
             return 0 if pipes.is_pipes else EXIT_BAD_INPUT
         for mart in MART_GROUPS[args.marts]:

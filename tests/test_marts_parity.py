@@ -9,6 +9,7 @@ duplicates) through Job 1 and Job 2 on each engine, compared table by table in P
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -23,7 +24,7 @@ from clickpipe_dagster.generator.clicks import generate_clicks, users_from_csv
 from glue_scripts import duckdb_engine, layout
 from glue_scripts.lake_store import LocalStore, S3Store
 from glue_scripts.marts import MARTS, arrow_schema
-from glue_scripts.marts_engine import DuckDBMartEngine, SparkMartEngine
+from glue_scripts.marts_engine import DuckDBMartEngine, ProcessedZoneError, SparkMartEngine
 from glue_scripts.processed_to_rds import URL_ENV
 from glue_scripts.processed_to_rds import main as job2_main
 from support import require_spark
@@ -92,6 +93,27 @@ def test_an_s3_lake_gives_the_same_marts(spark, processed_lake, s3_bucket):
         assert_same_marts(build_all(d, None), build_all(s, None))
         staging = s._staging
     assert staging is not None and not staging.exists()  # the local copies are cleaned up
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "spark"])
+def test_a_damaged_processed_file_is_a_clear_error_on_both_engines(spark, processed_lake, tmp_path, engine, capsys, monkeypatch, pg_url):
+    lake = tmp_path / "lake"
+    shutil.copytree(processed_lake, lake)
+    damaged = sorted((lake / "processed" / "clicks").rglob("*.parquet"))[0]
+    damaged.write_bytes(damaged.read_bytes()[:200])  # a cut-off upload
+    engines = {"duckdb": lambda: DuckDBMartEngine(LocalStore(lake)), "spark": lambda: SparkMartEngine(LocalStore(lake), spark=spark)}
+    with engines[engine]() as e, pytest.raises(ProcessedZoneError, match=r"cannot read processed/clicks/ .*part-ingest_date") as raised:
+        build_all(e, None)
+    assert "re-materialize processed_clicks" in str(raised.value) and "\n" not in str(raised.value)
+    # Job 2 by hand: one line on stderr, exit status 2, nothing loaded.
+    monkeypatch.setenv(URL_ENV, pg_url)
+    monkeypatch.delenv("DAGSTER_PIPES_CONTEXT", raising=False)
+    capsys.readouterr()
+    assert job2_main(["--engine", engine, "--marts", "users", "--lake", str(lake)]) == 2
+    err = capsys.readouterr().err
+    assert "clickpipe: cannot read processed/clicks/" in err and "Traceback" not in err
+    with psycopg.connect(pg_url) as con:
+        assert con.execute("SELECT count(*) FROM marts.users").fetchone()[0] == 0
 
 
 # -- Job 2 into PostgreSQL ----------------------------------------------------------------------------
