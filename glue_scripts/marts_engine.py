@@ -9,6 +9,12 @@ table with the mart's exact columns and types (``pg_load.conform``), ready for t
 * ``SparkMartEngine``: Spark SQL (Glue 5.0's Spark 3.5, or a local SparkSession). On Glue the
   executors read the S3 lake directly; the result of each mart is collected to the driver as Arrow
   (marts are small: a few hundred rows a day) and loaded by the same ADBC COPY as DuckDB's.
+
+Why collect and COPY rather than Spark's JDBC writer: Job 2 replaces each day in one PostgreSQL
+transaction across all four daily marts (readers never see half a day), which the JDBC writer's
+per-task commits cannot do; the migrations and the load record stay with the one loader; and
+there is nothing to parallelize in a load of a few hundred rows a day (the users dimension, one
+row per user, is the largest).
 """
 
 from __future__ import annotations

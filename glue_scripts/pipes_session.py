@@ -2,7 +2,8 @@
 
 ``PipesGlueClient`` passes ``--dagster-pipes-context``/``--dagster-pipes-messages`` as job
 arguments and an S3 context; ``PipesSubprocessClient`` uses environment variables. Without
-either, the job still runs from a shell and prints its results.
+either, the job still runs from a shell and prints its results. How a job was launched also picks
+its default engine (``--engine``: Spark on Glue, DuckDB elsewhere), for both jobs alike.
 """
 
 from __future__ import annotations
