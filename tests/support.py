@@ -25,6 +25,17 @@ def load_sample(store, sample, *, users=True, transactions=True) -> None:
             store.put_file(path, layout.raw_batch_key("transactions", day, "transactions.csv"))
 
 
+def run_job2(monkeypatch, url: str, lake, marts: str, days=(), *, engine: str | None = None) -> int:
+    """Glue Job 2 by hand (no Dagster) into ``url``: its exit status."""
+    from glue_scripts.processed_to_rds import URL_ENV
+    from glue_scripts.processed_to_rds import main as job2_main
+
+    monkeypatch.setenv(URL_ENV, url)
+    monkeypatch.delenv("DAGSTER_PIPES_CONTEXT", raising=False)
+    args = ["--marts", marts, "--lake", str(lake), *(a for d in days for a in ("--partition", d))]
+    return job2_main(args + (["--engine", engine] if engine else []))
+
+
 def load_fixture_marts(monkeypatch, pg_url: str, lake) -> dict:
     """Load the serving fixture's processed zone (tests/serving/serving_data.py) into PostgreSQL with
     Glue Job 2 itself (every daily mart for its days, then the users dimension); returns the rows."""
@@ -34,14 +45,8 @@ def load_fixture_marts(monkeypatch, pg_url: str, lake) -> dict:
     sys.path.insert(0, str(Path(__file__).parent / "serving"))
     from serving_data import DAYS, make_rows, write_processed
 
-    from glue_scripts.processed_to_rds import URL_ENV
-    from glue_scripts.processed_to_rds import main as job2_main
-
     rows = make_rows()
     write_processed(lake, rows)
-    monkeypatch.setenv(URL_ENV, pg_url)
-    monkeypatch.delenv("DAGSTER_PIPES_CONTEXT", raising=False)
-    days = [a for d in DAYS for a in ("--partition", d)]
-    assert job2_main(["--marts", "daily", "--lake", str(lake), *days]) == 0
-    assert job2_main(["--marts", "users", "--lake", str(lake)]) == 0
+    assert run_job2(monkeypatch, pg_url, lake, "daily", DAYS) == 0
+    assert run_job2(monkeypatch, pg_url, lake, "users") == 0
     return rows

@@ -25,9 +25,7 @@ from glue_scripts import duckdb_engine, layout
 from glue_scripts.lake_store import LocalStore, S3Store
 from glue_scripts.marts import MARTS, arrow_schema
 from glue_scripts.marts_engine import DuckDBMartEngine, ProcessedZoneError, SparkMartEngine
-from glue_scripts.processed_to_rds import URL_ENV
-from glue_scripts.processed_to_rds import main as job2_main
-from support import require_spark
+from support import require_spark, run_job2
 
 require_spark()
 
@@ -106,10 +104,8 @@ def test_a_damaged_processed_file_is_a_clear_error_on_both_engines(spark, proces
         build_all(e, None)
     assert "re-materialize processed_clicks" in str(raised.value) and "\n" not in str(raised.value)
     # Job 2 by hand: one line on stderr, exit status 2, nothing loaded.
-    monkeypatch.setenv(URL_ENV, pg_url)
-    monkeypatch.delenv("DAGSTER_PIPES_CONTEXT", raising=False)
     capsys.readouterr()
-    assert job2_main(["--engine", engine, "--marts", "users", "--lake", str(lake)]) == 2
+    assert run_job2(monkeypatch, pg_url, lake, "users", engine=engine) == 2
     err = capsys.readouterr().err
     assert "clickpipe: cannot read processed/clicks/" in err and "Traceback" not in err
     with psycopg.connect(pg_url) as con:
@@ -119,12 +115,10 @@ def test_a_damaged_processed_file_is_a_clear_error_on_both_engines(spark, proces
 # -- Job 2 into PostgreSQL ----------------------------------------------------------------------------
 
 
-def run_job2(monkeypatch, url: str, lake, engine: str, days: list[str]) -> None:
-    monkeypatch.setenv(URL_ENV, url)
-    monkeypatch.delenv("DAGSTER_PIPES_CONTEXT", raising=False)
-    partitions = [a for d in days for a in ("--partition", d)]
-    assert job2_main(["--engine", engine, "--marts", "daily", "--lake", str(lake), *partitions]) == 0
-    assert job2_main(["--engine", engine, "--marts", "users", "--lake", str(lake)]) == 0
+def load_marts(monkeypatch, url: str, lake, engine: str, days: list[str]) -> None:
+    """Every daily mart for ``days``, then the users dimension, with Job 2 on ``engine``."""
+    assert run_job2(monkeypatch, url, lake, "daily", days, engine=engine) == 0
+    assert run_job2(monkeypatch, url, lake, "users", engine=engine) == 0
 
 
 def pg_tables(url: str) -> dict:
@@ -138,7 +132,7 @@ def pg_tables(url: str) -> dict:
 def test_job2_on_spark_loads_what_job2_on_duckdb_loads(spark, monkeypatch, pg_database, processed_lake):
     urls = {engine: pg_database(f"_{engine}") for engine in ("duckdb", "spark")}
     for engine, url in urls.items():
-        run_job2(monkeypatch, url, processed_lake, engine, DAYS)
+        load_marts(monkeypatch, url, processed_lake, engine, DAYS)
     duck, spk = pg_tables(urls["duckdb"]), pg_tables(urls["spark"])
     assert spk == duck
     assert all(duck[name] for name in MARTS) and len(duck["partition_loads"]) == 4 * len(DAYS) + 1
@@ -192,7 +186,7 @@ def test_raw_files_to_postgres_give_the_same_marts_on_both_engines(spark, monkey
         reasons[engine] = sorted({r for res in results for r in res.quarantine_reasons})
         dts = sorted({dt for res in results for dt in res.dt_partitions})
         url = pg_database(f"_{engine}")
-        run_job2(monkeypatch, url, tmp_path / engine, engine, dts)
+        load_marts(monkeypatch, url, tmp_path / engine, engine, dts)
         tables[engine] = pg_tables(url)
     assert reasons["spark"] == reasons["duckdb"]
     assert {"malformed_json", "not_an_object", "invalid_event_id"} <= set(reasons["duckdb"])  # bad click lines

@@ -131,7 +131,7 @@ def test_job2_reads_the_processed_zone_from_s3(aws_env, monkeypatch, lake, pg_ur
     import psycopg
 
     from serving_data import DAYS, expected_revenue
-    from test_serving_marts import run_job2
+    from support import run_job2
 
     s3 = boto3.client("s3")
     s3.create_bucket(Bucket="clickpipe-job2")

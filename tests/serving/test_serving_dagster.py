@@ -83,7 +83,7 @@ def test_materializing_the_serving_assets_loads_postgres_and_checks_pass(lake, p
 
 
 def test_reconciliation_fails_when_postgres_disagrees_with_the_parquet(monkeypatch, lake, pg_url, tmp_path):
-    from test_serving_marts import run_job2
+    from support import run_job2
 
     run_job2(monkeypatch, pg_url, lake, "daily", ["2026-11-01"])
     resources = _resources(lake, pg_url, tmp_path)

@@ -14,7 +14,7 @@ from glue_scripts import pg_load
 from glue_scripts.lake_store import LocalStore
 from glue_scripts.marts import DAILY_MARTS, MARTS, arrow_schema
 from glue_scripts.marts_engine import DuckDBMartEngine
-from glue_scripts.processed_to_rds import main as job2_main
+from support import run_job2
 from serving_data import (
     CLICK_DAYS,
     DAYS,
@@ -123,15 +123,6 @@ def test_mart_sql_result_columns_match_the_mart_definitions(lake):
 
 
 # -- Glue Job 2 into PostgreSQL ------------------------------------------------------------------------
-
-
-def run_job2(monkeypatch, url, lake, marts, days=()):
-    monkeypatch.setenv("CLICKPIPE_JOB_PG_URL", url)
-    monkeypatch.delenv("DAGSTER_PIPES_CONTEXT", raising=False)
-    args = ["--marts", marts, "--lake", str(lake)]
-    for d in days:
-        args += ["--partition", d]
-    return job2_main(args)
 
 
 def test_job2_loads_marts_that_match_python(monkeypatch, pg_url, lake, fixture_rows):
