@@ -22,7 +22,6 @@ process). Then both engines' outputs are compared row by row (EXCEPT ALL both wa
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import shutil
 import sys
@@ -49,11 +48,12 @@ def lake_copy(rows: int, engine: str):
 def job1(engine: str, rows: int) -> None:
     from clickpipe_dagster.contracts import TRANSACTIONS
     from glue_scripts.lake_store import LocalStore
+    from glue_scripts.raw_to_processed import engine_module
 
     store = LocalStore(lake_copy(rows, engine))
     t = time.perf_counter()
     session = start_session(engine)
-    r = importlib.import_module(f"glue_scripts.{engine}_engine").run_partition(store, TRANSACTIONS, DAY)
+    r = engine_module(engine).run_partition(store, TRANSACTIONS, DAY)
     seconds = time.perf_counter() - t
     report_child(
         seconds, r.rows_in, rows_out=r.rows_out, quarantined=r.quarantined, duplicates=r.duplicates,

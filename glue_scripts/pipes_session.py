@@ -30,6 +30,16 @@ def resolve_engine(engine: str | None, argv: list[str]) -> str:
     return engine or ("spark" if launched_by_glue(argv) else "duckdb")
 
 
+def glue_job_run(engine: str, argv: list[str], job_name: str):
+    """Glue's ``Job.init``/``Job.commit`` around a Spark run (``spark_engine.glue_job``, which does
+    nothing off Glue); nothing at all for DuckDB."""
+    if engine != "spark":
+        return contextlib.nullcontext()
+    from glue_scripts.spark_engine import glue_job
+
+    return glue_job(argv, job_name)
+
+
 def launched_by_glue(argv: list[str]) -> bool:
     """Glue passes --JOB_NAME (and PipesGlueClient the Pipes context) as job arguments."""
     return any(a == "--JOB_NAME" or a.startswith("--JOB_NAME=") or a == "--dagster-pipes-context" for a in argv)

@@ -20,7 +20,6 @@ A failure is reported as one message that names the setting to fix (exit status 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sys
 import time
@@ -30,7 +29,13 @@ if __package__ in (None, ""):  # run as a file (Glue, subprocess): make the repo
 
 from glue_scripts.lake_store import open_store  # noqa: E402
 from glue_scripts.marts import MART_GROUPS  # noqa: E402
-from glue_scripts.pipes_session import add_engine_argument, pipes_metadata, pipes_session, resolve_engine  # noqa: E402
+from glue_scripts.pipes_session import (  # noqa: E402
+    add_engine_argument,
+    glue_job_run,
+    pipes_metadata,
+    pipes_session,
+    resolve_engine,
+)
 
 EXIT_BAD_INPUT = 2
 URL_ENV = "CLICKPIPE_JOB_PG_URL"  # the URL itself (secret): set by the resource for this process only
@@ -119,13 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     from glue_scripts.marts_engine import ProcessedZoneError
     from glue_scripts.pg_load import WarehouseError
 
-    if args.engine == "spark":
-        from glue_scripts.spark_engine import glue_job
-
-        glue = glue_job(argv, default_name="clickpipe-job2")
-    else:
-        glue = contextlib.nullcontext()
-    with glue, pipes_session(args.partition) as pipes:
+    with glue_job_run(args.engine, argv, "clickpipe-job2"), pipes_session(args.partition) as pipes:
         extras = pipes.extras or {}
         keys = pipes.partition_keys or args.partition
         if args.marts == "daily" and not keys:

@@ -14,7 +14,6 @@ is reported as one message that says why (exit status 2 when run by hand).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sys
 
@@ -23,7 +22,13 @@ if __package__ in (None, ""):  # run as a file (Glue, subprocess): make the repo
 
 from clickpipe_dagster.contracts import DATASETS, get_dataset  # noqa: E402
 from glue_scripts.lake_store import open_store  # noqa: E402
-from glue_scripts.pipes_session import add_engine_argument, pipes_metadata, pipes_session, resolve_engine  # noqa: E402
+from glue_scripts.pipes_session import (  # noqa: E402
+    add_engine_argument,
+    glue_job_run,
+    pipes_metadata,
+    pipes_session,
+    resolve_engine,
+)
 
 EXIT_BAD_INPUT = 2
 
@@ -77,8 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     engine = engine_module(args.engine)
     ds = get_dataset(args.dataset)
     store = open_store(args.lake)
-    glue_job = engine.glue_job(argv) if args.engine == "spark" else contextlib.nullcontext()
-    with glue_job, pipes_session(args.partition) as pipes:
+    with glue_job_run(args.engine, argv, "clickpipe-job1"), pipes_session(args.partition) as pipes:
         keys = pipes.partition_keys or args.partition
         if not keys:
             print("no partition given: pass --partition YYYY-MM-DD", file=sys.stderr)

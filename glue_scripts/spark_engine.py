@@ -133,7 +133,7 @@ def spark_session(threads: int | None = None):
 
 
 @contextlib.contextmanager
-def glue_job(argv: list[str], default_name: str = "clickpipe-job1"):
+def glue_job(argv: list[str], default_name: str):
     """``Job.init``/``Job.commit`` around a run on Glue (bookmarks need both); nothing elsewhere.
 
     Both jobs read exactly the partitions Dagster asks for, so a re-run replaces its own output
