@@ -131,11 +131,9 @@ class Processing(Construct):
             "Job1",
             job_name=f"{stack.stack_name.lower()}-raw-to-processed",
             description="clickpipe Glue Job 1: raw zone -> processed zone (clean, dedup, quarantine)",
-            glue_version=glue.GlueVersion.V5_0,
             role=self.job1_role.without_policy_updates(),
             script=_code(self.job1_script),
             extra_python_files=[_code(self.code_zip)],
-            worker_configuration=glue.WorkerConfiguration(worker_type=glue.WorkerType.G_1X, number_of_workers=2),
             default_arguments={
                 **common_args,
                 "--additional-python-modules": ",".join(GLUE_PYTHON_MODULES),
@@ -180,12 +178,10 @@ class Processing(Construct):
                 "Job2",
                 job_name=f"{stack.stack_name.lower()}-processed-to-rds",
                 description="clickpipe Glue Job 2: processed zone -> marts in RDS PostgreSQL",
-                glue_version=glue.GlueVersion.V5_0,
                 role=self.job2_role.without_policy_updates(),
                 script=_code(self.job2_script),
                 connections=[self.connection],
                 extra_python_files=[_code(self.code_zip), _code(self.vendor_zip)],
-                worker_configuration=glue.WorkerConfiguration(worker_type=glue.WorkerType.G_1X, number_of_workers=2),
                 default_arguments={
                     **common_args,
                     # the names glue_scripts/processed_to_rds.py reads
@@ -281,6 +277,8 @@ class Processing(Construct):
 
     def _job_common(self) -> dict:
         return dict(
+            glue_version=glue.GlueVersion.V5_0,  # Spark 3.5, Python 3.11
+            worker_configuration=glue.WorkerConfiguration(worker_type=glue.WorkerType.G_1X, number_of_workers=2),
             security_configuration=self.security_configuration,
             continuous_logging=glue.ContinuousLoggingProps(enabled=True, log_group=self.log_group, quiet=True),
             enable_metrics=True,
