@@ -99,6 +99,11 @@ def duckdb_glob(ds: Dataset, lake_root: str) -> str:
     return base + "/" + "/".join(f"{c}=*" for c in ds.partition_columns) + "/*.parquet"
 
 
+def empty_select(columns: list[tuple[str, str]]) -> str:
+    """A relation with these (name, type) columns and no rows (a table with no data yet)."""
+    return "SELECT " + ", ".join(f"CAST(NULL AS {t}) AS {n}" for n, t in columns) + " WHERE false"
+
+
 def duckdb_select(ds: Dataset, files: list[str]) -> str:
     """A SELECT with the table's columns and types over ``files`` (paths or globs that match).
 
@@ -107,7 +112,7 @@ def duckdb_select(ds: Dataset, files: list[str]) -> str:
     """
     columns = duckdb_columns(ds)
     if not files:
-        return "SELECT " + ", ".join(f"CAST(NULL AS {t}) AS {n}" for n, t in columns) + " WHERE false"
+        return empty_select(columns)
     projection = ", ".join(f"CAST({n} AS {t}) AS {n}" for n, t in columns)
     options = ""
     if ds.partition_columns:

@@ -174,8 +174,7 @@ class SparkMartEngine(MartEngine):
     def _create_view(self, ds: Dataset, keys: list[str]) -> None:
         columns = catalog.file_columns(ds) + catalog.partition_keys(ds)  # Athena's types are Spark SQL's
         if not keys:
-            empty = ", ".join(f"CAST(NULL AS {t}) AS {n}" for n, t in columns)
-            self.spark.sql(f"SELECT {empty} WHERE false").createOrReplaceTempView(catalog.table_name(ds))
+            self.spark.sql(catalog.empty_select(columns)).createOrReplaceTempView(catalog.table_name(ds))
             return
         paths = [self.store.url(k) if self.remote else self._local_path(k) for k in keys]
         reader = self.spark.read
