@@ -42,8 +42,8 @@ def prepare(events: int) -> None:
 
 
 def arrival_days(lake) -> list[str]:
-    from glue_scripts.lake_store import LocalStore
-    from glue_scripts.layout import parse_raw_clicks_key
+    from clickpipe_core.lake_store import LocalStore
+    from clickpipe_core.layout import parse_raw_clicks_key
 
     return sorted({d for o in LocalStore(lake).list("raw/clicks/") if (d := parse_raw_clicks_key(o.key))})
 
@@ -78,9 +78,9 @@ def step(name: str, events: int) -> None:
         df.to_parquet(out, partition_cols=["dt", "event_type"], compression="snappy", index=False)
         report_child(time.perf_counter() - t, len(df))
     elif name == "clickpipe":
-        from clickpipe_dagster.contracts import CLICKS
+        from clickpipe_core.contracts import CLICKS
         from glue_scripts.duckdb_engine import run_partition
-        from glue_scripts.lake_store import LocalStore
+        from clickpipe_core.lake_store import LocalStore
 
         store = LocalStore(lake)
         for o in list(store.list("processed/")) + list(store.list("quarantine/")):

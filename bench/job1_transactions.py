@@ -27,11 +27,11 @@ def paths(rows: int):
 
 
 def prepare(rows: int) -> None:
-    from clickpipe_dagster.contracts import USERS
-    from clickpipe_dagster.generator.batch import generate
-    from glue_scripts import layout
+    from clickpipe_core.contracts import USERS
+    from clickpipe_core.generator.batch import generate
+    from clickpipe_core import layout
     from glue_scripts.duckdb_engine import run_partition
-    from glue_scripts.lake_store import LocalStore
+    from clickpipe_core.lake_store import LocalStore
 
     base, sample_dir, lake = paths(rows)
     if not (sample_dir / "manifest.json").exists():
@@ -70,9 +70,9 @@ def step(name: str, rows: int) -> None:
         df.to_parquet(out, partition_cols=["dt"], compression="snappy", index=False)
         report_child(time.perf_counter() - t, len(df))
     elif name == "clickpipe":
-        from clickpipe_dagster.contracts import TRANSACTIONS
+        from clickpipe_core.contracts import TRANSACTIONS
         from glue_scripts.duckdb_engine import run_partition
-        from glue_scripts.lake_store import LocalStore
+        from clickpipe_core.lake_store import LocalStore
 
         t = time.perf_counter()
         r = run_partition(LocalStore(lake), TRANSACTIONS, DAY)

@@ -6,7 +6,7 @@ All three load the same rows (a users-dimension mart, ``marts.users``: text, dat
 bigint, numeric(18,2) columns, primary key and two indexes, as migrated) into the same PostgreSQL
 server (embedded, or ``CLICKPIPE_PG_URL``), each replacing the table's contents in one transaction:
 
-- clickpipe: ``glue_scripts.pg_load.replace_table`` — Arrow → ADBC ``adbc_ingest`` (binary COPY),
+- clickpipe: ``clickpipe_core.pg_load.replace_table`` — Arrow → ADBC ``adbc_ingest`` (binary COPY),
   the loader Glue Job 2 uses, timed from the Arrow table to the commit (type conversion included);
 - COPY CSV (peer): ``COPY marts.users FROM STDIN (FORMAT csv)`` through psycopg, the rows already
   encoded as CSV in memory before the clock starts (encoding time is reported separately);
@@ -80,8 +80,8 @@ def fresh_database(base_url: str, name: str) -> str:
 
 
 def load_clickpipe(url, table) -> float:
-    from glue_scripts.marts import USERS_DIM
-    from glue_scripts.pg_load import replace_table
+    from clickpipe_core.marts import USERS_DIM
+    from clickpipe_core.pg_load import replace_table
 
     t0 = time.perf_counter()
     replace_table(url, USERS_DIM, table)
@@ -138,8 +138,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import pyarrow.csv as pacsv
 
-    from glue_scripts.marts import USERS_DIM
-    from glue_scripts.pg_load import apply_migrations, conform
+    from clickpipe_core.marts import USERS_DIM
+    from clickpipe_core.pg_load import apply_migrations, conform
 
     with tempfile.TemporaryDirectory(prefix="clickpipe-bench-") as tmp:
         base, server = server_url(Path(tmp))

@@ -55,7 +55,7 @@ def floor(dicts: list[dict], events: int, out: Path, level: int) -> int:
 
 
 def generator_only(events: int) -> int:
-    from clickpipe_dagster.generator.clicks import ClickGenerator
+    from clickpipe_core.generator.clicks import ClickGenerator
 
     gen = ClickGenerator(events=events, start=START, end=END, users=10_000, seed=1, duplicate_share=0)
     return sum(len(batch) for batch in gen)
@@ -87,7 +87,7 @@ def run_step(step: int, events: int, level: int) -> dict:
     out = Path(tempfile.mkdtemp(prefix="bench-simulate-"))
     try:
         if step == 0:
-            from clickpipe_dagster.generator.clicks import ClickGenerator
+            from clickpipe_core.generator.clicks import ClickGenerator
 
             pool = ClickGenerator(
                 events=min(POOL, events), start=START, end=END, users=10_000, seed=1, duplicate_share=0

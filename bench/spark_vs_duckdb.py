@@ -46,8 +46,8 @@ def lake_copy(rows: int, engine: str):
 
 
 def job1(engine: str, rows: int) -> None:
-    from clickpipe_dagster.contracts import TRANSACTIONS
-    from glue_scripts.lake_store import LocalStore
+    from clickpipe_core.contracts import TRANSACTIONS
+    from clickpipe_core.lake_store import LocalStore
     from glue_scripts.raw_to_processed import engine_module
 
     store = LocalStore(lake_copy(rows, engine))
@@ -63,9 +63,9 @@ def job1(engine: str, rows: int) -> None:
 
 def marts_lake(rows: int, events: int):
     """Job 2's input, made once: the users snapshot, and DuckDB Job 1 on the transactions and clicks."""
-    from clickpipe_dagster.contracts import CLICKS, TRANSACTIONS
+    from clickpipe_core.contracts import CLICKS, TRANSACTIONS
     from glue_scripts.duckdb_engine import run_partition
-    from glue_scripts.lake_store import LocalStore
+    from clickpipe_core.lake_store import LocalStore
 
     lake = OUT / f"job2-{rows}-{events}"
     if not (lake / "ready").exists():
@@ -84,8 +84,8 @@ def marts_lake(rows: int, events: int):
 def job2(engine: str, rows: int, events: int) -> None:
     import pyarrow.parquet as pq
 
-    from glue_scripts.lake_store import LocalStore
-    from glue_scripts.marts import MARTS
+    from clickpipe_core.lake_store import LocalStore
+    from clickpipe_core.marts import MARTS
     from glue_scripts.marts_engine import ENGINES as MART_ENGINES
 
     lake = marts_lake(rows, events)

@@ -1,13 +1,13 @@
 """Asset check specs of the processed assets.
 
-The checks are evaluated by Glue Job 1 on the files it publishes (``glue_scripts/checks.py``) and
+The checks are evaluated by Glue Job 1 on the files it publishes (``clickpipe_core/checks.py``) and
 reported through Pipes; declaring them here makes them show up as checks in the UI.
 """
 
 import dagster as dg
 
-from clickpipe_dagster.contracts import Dataset
-from glue_scripts.checks import CHECK_DESCRIPTIONS, check_names
+from clickpipe_core.contracts import Dataset
+from clickpipe_core.checks import CHECK_DESCRIPTIONS, check_names
 
 
 def processed_check_specs(ds: Dataset, asset_key: dg.AssetKey) -> list[dg.AssetCheckSpec]:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from clickpipe_dagster.contracts import BATCH_DATASETS
+from clickpipe_core.contracts import BATCH_DATASETS
 
 
 def _date(_ctx, _param, value):
@@ -37,7 +37,7 @@ def main():
 @click.option("--start", callback=_date, default="2026-11-01", show_default=True, help="First day of the extracts")
 def generate(out, days, users, transactions_per_day, seed, dirty_rate, start):
     """Write a deterministic users.csv and one transactions.csv per day (with a manifest)."""
-    from clickpipe_dagster.generator.batch import generate as run
+    from clickpipe_core.generator.batch import generate as run
 
     sample = run(out, days=days, users=users, transactions_per_day=transactions_per_day,
                  seed=seed, dirty_rate=dirty_rate, start=start)  # fmt: skip
@@ -56,7 +56,7 @@ def generate(out, days, users, transactions_per_day, seed, dirty_rate, start):
 def upload(file, dataset, ingest_date):
     """Put FILE into the raw zone as raw/DATASET/ingest_date=DATE/FILE."""
     from clickpipe_dagster.definitions import defs
-    from glue_scripts import layout
+    from clickpipe_core import layout
 
     ingest_date = ingest_date or datetime.now(timezone.utc).date()
     lake = defs.resources["lake"]
@@ -154,7 +154,7 @@ def query(sql, target, sql_file, params, max_rows):
     from clickpipe_dagster.definitions import defs
     from clickpipe_dagster.resources.athena import QueryError
     from clickpipe_dagster.resources.tabular import format_table
-    from glue_scripts.pg_load import WarehouseError
+    from clickpipe_core.errors import WarehouseError
 
     if bool(sql) == bool(sql_file):
         raise click.UsageError("give either SQL text or --file FILE")

@@ -12,13 +12,13 @@ from dagster_aws.athena import AthenaClientResource
 from dagster_aws.s3 import S3Resource
 
 from clickpipe_dagster import settings
-from clickpipe_dagster.catalog import GLUE_DATABASE
+from clickpipe_core.catalog import GLUE_DATABASE
 from clickpipe_dagster.assets.athena import athena_assets
 from clickpipe_dagster.assets.dashboards import dashboard_assets, dashboards_automation_sensor
 from clickpipe_dagster.assets.processed import processed_assets
 from clickpipe_dagster.assets.raw import raw_assets
 from clickpipe_dagster.assets.rds import rds_assets
-from clickpipe_dagster.contracts import BATCH_DATASETS
+from clickpipe_core.contracts import BATCH_DATASETS
 from clickpipe_dagster.partitions import daily_partitions
 from clickpipe_dagster.resources.stream import KinesisStreamResource, LocalFirehoseResource
 from clickpipe_dagster.resources.glue import AwsGlueJobsResource, LocalGlueJobsResource

@@ -10,10 +10,10 @@ import click
 import dagster as dg
 
 from clickpipe_dagster import settings
-from clickpipe_dagster.generator.batch import generate
+from clickpipe_core.generator.batch import generate
 from clickpipe_dagster.serving import dashboard_location, event_days, run_serving, serving_summary
 from clickpipe_dagster.simulate import simulate_clicks
-from glue_scripts import layout
+from clickpipe_core import layout
 
 
 def _value(md, key, default=0):

@@ -1,4 +1,4 @@
-"""Daily UTC partitions shared by every partitioned asset (DESIGN rule 4)."""
+"""Daily UTC partitions shared by every partitioned asset (ARCHITECTURE.md, rule 4)."""
 
 import os
 

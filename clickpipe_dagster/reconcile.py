@@ -15,7 +15,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from glue_scripts.marts import MARTS, Mart, identifier
+from clickpipe_core.marts import MARTS, Mart, identifier
 
 RECONCILE_DIR = Path(__file__).resolve().parent / "sql" / "reconcile"
 MAX_SHOWN = 10

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from clickpipe_dagster.contracts import BATCH_DATASETS
+from clickpipe_core.contracts import BATCH_DATASETS
 from clickpipe_dagster.resources.lake import LakeResource
-from glue_scripts import layout
-from glue_scripts.lake_store import ObjectInfo
+from clickpipe_core import layout
+from clickpipe_core.lake_store import ObjectInfo
 
 # Objects may become visible a little out of modification-time order (clock skew, slow uploads):
 # keys seen within this window before the newest one are remembered individually.

@@ -22,8 +22,8 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 
-from clickpipe_dagster.generator.clicks import ClickGenerator, day_window, iso_ms, to_ms
-from clickpipe_dagster.streaming import ManualClock, send
+from clickpipe_core.generator.clicks import ClickGenerator, day_window, iso_ms, to_ms
+from clickpipe_core.streaming import ManualClock, send
 
 PROGRESS_THRESHOLD = 200_000  # records; smaller backfills print no progress bar (like the batch generator)
 

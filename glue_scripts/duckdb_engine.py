@@ -7,20 +7,19 @@ records, runs that SQL, writes the files into a staging area and publishes them.
 from __future__ import annotations
 
 import contextlib
-import json
 import shutil
 from datetime import timedelta
 from pathlib import Path
 
 import duckdb
 
-from clickpipe_dagster.contracts import Dataset
-from glue_scripts import cleaning, job_common, layout, ndjson_reader
-from glue_scripts.checks import check_output
-from glue_scripts.job_common import (  # noqa: F401  (re-exported: the engine's public names)
+from clickpipe_core.contracts import Dataset
+from glue_scripts import ndjson_reader
+from clickpipe_core import cleaning, job1, layout
+from clickpipe_core.checks import check_output
+from clickpipe_core.job1 import (  # noqa: F401  (re-exported: the engine's public names)
     HEAD_BYTES,
     MAX_LINE_BYTES,
-    JobInputError,
     PartitionResult,
     header_problem,
     is_blank_line,
@@ -31,7 +30,7 @@ from glue_scripts.job_common import (  # noqa: F401  (re-exported: the engine's 
     reject_detail,
     reject_record,
 )
-from glue_scripts.lake_store import LocalStore, S3Store
+from clickpipe_core.lake_store import LocalStore, S3Store
 
 # DuckDB's CSV reject types, mapped to our stable quarantine reasons.
 CSV_REJECT_REASONS = {
@@ -51,8 +50,8 @@ REREAD_REASONS = {"invalid_encoding", "line_too_long"}
 class DuckDBJob:
     """Runs one dataset's raw partition through the cleaning rules on DuckDB."""
 
-    def __init__(self, store: LocalStore | S3Store, ds: Dataset, *, threads: int | None = None, log=print):
-        self.store, self.ds, self.log = store, ds, log
+    def __init__(self, store: LocalStore | S3Store, ds: Dataset, *, threads: int | None = None):
+        self.store, self.ds = store, ds
         self.con = duckdb.connect()
         self.con.execute("SET TimeZone = 'UTC'")
         if threads:
@@ -155,7 +154,7 @@ class DuckDBJob:
 
     def _load_references(self) -> dict[str, str]:
         tables = {}
-        for column, ref_column, key in job_common.reference_snapshots(self.store, self.ds):
+        for column, ref_column, key in job1.reference_snapshots(self.store, self.ds):
             table = f"ref_{column}"
             with self.store.local_copy(key) as p:
                 self.con.execute(
@@ -167,7 +166,7 @@ class DuckDBJob:
 
     # -- the job ---------------------------------------------------------------------------
     def _raw_objects(self, ingest_date: str) -> list:
-        return job_common.raw_objects(self.store, self.ds, ingest_date)
+        return job1.raw_objects(self.store, self.ds, ingest_date)
 
     def _load_ndjson(self, objects: list, result: PartitionResult, refs: dict[str, str], workdir: Path) -> None:
         with contextlib.ExitStack() as stack:
@@ -194,7 +193,7 @@ class DuckDBJob:
             f"SELECT DISTINCT {self.dialect.cast(self.dialect.utc_date('t_' + ds.partition_time_column), 'string')} "
             "FROM classified WHERE reason IS NULL"
         ).fetchall()]  # fmt: skip
-        earlier = job_common.earlier_source_files(self.store, ds, days, ingest_date)
+        earlier = job1.earlier_source_files(self.store, ds, days, ingest_date)
         if not earlier:
             return None
         self.con.execute("CREATE OR REPLACE TABLE seen (key VARCHAR, src DATE)")
@@ -329,8 +328,5 @@ class DuckDBJob:
 def run_partition(store, ds: Dataset, ingest_date: str, **kwargs) -> PartitionResult:
     return DuckDBJob(store, ds, **kwargs).run(ingest_date)
 
-
-def describe(result: PartitionResult) -> str:
-    return json.dumps(result.metadata(), indent=2, default=str)
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 
-from clickpipe_dagster.contracts import Dataset
+from clickpipe_core.contracts import Dataset
 
 JSON_OBJECT_COLUMNS = ("properties",)  # free-form JSON objects, kept as text
 _SURROGATE = re.compile("[\ud800-\udfff]")

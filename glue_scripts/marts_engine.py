@@ -1,7 +1,7 @@
 """Glue Job 2's engines: the processed zone as the Athena tables, then the mart SQL over it.
 
 The processed tables are registered as views with the same names, columns and types as the Athena
-tables (``clickpipe_dagster/catalog.py``), restricted to the days a run needs, so the mart SQL
+tables (``clickpipe_core/catalog.py``), restricted to the days a run needs, so the mart SQL
 files run unchanged on DuckDB, on Spark and on Athena. Both engines return each mart as an Arrow
 table with the mart's exact columns and types (``pg_load.conform``), ready for the same loader.
 
@@ -24,15 +24,11 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from clickpipe_dagster import catalog
-from clickpipe_dagster.contracts import Dataset, get_dataset
-from glue_scripts import layout
-from glue_scripts.lake_store import LocalStore, S3Store
-from glue_scripts.marts import Mart
-
-
-class ProcessedZoneError(Exception):
-    """The processed zone cannot be read (a damaged or foreign file); the message says which and what to do."""
+from clickpipe_core import catalog, layout
+from clickpipe_core.errors import ProcessedZoneError
+from clickpipe_core.contracts import Dataset, get_dataset
+from clickpipe_core.lake_store import LocalStore, S3Store
+from clickpipe_core.marts import Mart
 
 
 def _reason(error: BaseException) -> str:
@@ -109,7 +105,7 @@ class MartEngine:
 
     def build(self, mart: Mart) -> pa.Table:
         """The mart's rows, with exactly the mart's columns and Arrow types."""
-        from glue_scripts.pg_load import conform
+        from clickpipe_core.pg_load import conform
 
         try:
             table = self._run(mart.sql())

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import duckdb
 
-from clickpipe_dagster.contracts import Dataset
-from glue_scripts.cleaning import sql_string
-from glue_scripts.job_common import LINE_END, MAX_LINE_BYTES, MAX_RECORD_CHARS, physical_lines, reject_detail, reject_record
+from clickpipe_core.contracts import Dataset
+from clickpipe_core.cleaning import sql_string
+from clickpipe_core.job1 import LINE_END, MAX_LINE_BYTES, MAX_RECORD_CHARS, physical_lines, reject_detail, reject_record
 
 # Event times up to this much after the end of their arrival hour are clock skew, not the future.
 CLOCK_SKEW = timedelta(minutes=5)

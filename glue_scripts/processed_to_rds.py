@@ -1,11 +1,11 @@
 """Glue Job 2: processed zone -> reporting marts in PostgreSQL (RDS).
 
-Builds the marts of ``glue_scripts/marts.py`` with their SQL files on DuckDB or Spark
+Builds the marts of ``clickpipe_core/marts.py`` with their SQL files on DuckDB or Spark
 (``--engine``; Spark by default on Glue, see ``marts_engine.py``) and loads them into PostgreSQL
 with ADBC (binary COPY): each daily partition is replaced in one transaction, the users dimension
 is replaced whole in one transaction. Both engines hand the same Arrow tables to the same loader:
 Spark collects each mart to the driver (marts are small). The tables come from the versioned
-migrations in ``glue_scripts/sql/migrations/``, applied first.
+migrations in ``clickpipe_core/sql/migrations/``, applied first.
 
 Launched by Dagster Pipes (``PipesSubprocessClient`` locally, ``PipesGlueClient`` on AWS) or by hand:
 
@@ -27,8 +27,9 @@ import time
 if __package__ in (None, ""):  # run as a file (Glue, subprocess): make the repo importable
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from glue_scripts.lake_store import open_store  # noqa: E402
-from glue_scripts.marts import MART_GROUPS  # noqa: E402
+from clickpipe_core.lake_store import open_store  # noqa: E402
+from clickpipe_core.marts import MART_GROUPS  # noqa: E402
+from clickpipe_core.pg_load import SOURCE_ENV, URL_ENV  # noqa: E402
 from glue_scripts.pipes_session import (  # noqa: E402
     add_engine_argument,
     glue_job_run,
@@ -38,8 +39,6 @@ from glue_scripts.pipes_session import (  # noqa: E402
 )
 
 EXIT_BAD_INPUT = 2
-URL_ENV = "CLICKPIPE_JOB_PG_URL"  # the URL itself (secret): set by the resource for this process only
-SOURCE_ENV = "CLICKPIPE_JOB_PG_SOURCE"  # which user-facing setting it came from, for messages
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -61,13 +60,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def pg_url(args: argparse.Namespace) -> tuple[str, str]:
     """(URL, the setting it came from)."""
-    from glue_scripts.pg_load import WarehouseError
+    from clickpipe_core.errors import WarehouseError
 
     url = os.environ.get(URL_ENV)
     if url:
         return url, os.environ.get(SOURCE_ENV, URL_ENV)
     if args.pg_secret_arn:
-        from glue_scripts.rds_secret import url_from_secret
+        from clickpipe_core.rds_secret import url_from_secret
 
         try:
             url = url_from_secret(
@@ -83,7 +82,7 @@ def pg_url(args: argparse.Namespace) -> tuple[str, str]:
 
 def run(args, keys: list[str], run_id: str | None) -> tuple[dict, list[str], float]:
     """Build and load the marts; returns (mart -> metadata, migrations applied, seconds)."""
-    from glue_scripts import pg_load
+    from clickpipe_core import pg_load
     from glue_scripts.marts_engine import ENGINES
 
     started = time.perf_counter()
@@ -121,8 +120,8 @@ def run(args, keys: list[str], run_id: str | None) -> tuple[dict, list[str], flo
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
-    from glue_scripts.marts_engine import ProcessedZoneError
-    from glue_scripts.pg_load import WarehouseError
+    from clickpipe_core.errors import ProcessedZoneError
+    from clickpipe_core.errors import WarehouseError
 
     with glue_job_run(args.engine, argv, "clickpipe-job2"), pipes_session(args.partition) as pipes:
         extras = pipes.extras or {}

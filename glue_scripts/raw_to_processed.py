@@ -20,8 +20,8 @@ import sys
 if __package__ in (None, ""):  # run as a file (Glue, subprocess): make the repo importable
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from clickpipe_dagster.contracts import DATASETS, get_dataset  # noqa: E402
-from glue_scripts.lake_store import open_store  # noqa: E402
+from clickpipe_core.contracts import DATASETS, get_dataset  # noqa: E402
+from clickpipe_core.lake_store import open_store  # noqa: E402
 from glue_scripts.pipes_session import (  # noqa: E402
     add_engine_argument,
     glue_job_run,
@@ -77,7 +77,7 @@ def combine_metadata(parts: list[dict]) -> dict:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
-    from glue_scripts.job_common import JobInputError
+    from clickpipe_core.errors import JobInputError
 
     engine = engine_module(args.engine)
     ds = get_dataset(args.dataset)

@@ -2,7 +2,7 @@
 engine, row for row.
 
 The rules are the SQL of ``cleaning.py`` in the Spark dialect; the quarantine wording, the header
-check and the publish are ``job_common``'s; the checks are ``checks.py`` reading the staged files.
+check and the publish are ``clickpipe_core.job1``'s; the checks are ``checks.py`` reading the staged files.
 What is Spark's own is only the reading:
 
 * Raw files are read as text lines (splittable, so a big CSV file is read by many tasks). Every
@@ -42,9 +42,9 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from clickpipe_dagster.contracts import Dataset
-from glue_scripts import cleaning, job_common, layout
-from glue_scripts.job_common import (
+from clickpipe_core.contracts import Dataset
+from clickpipe_core import cleaning, job1, layout
+from clickpipe_core.job1 import (
     HEAD_BYTES,
     MAX_LINE_BYTES,
     MAX_RECORD_CHARS,
@@ -55,7 +55,7 @@ from glue_scripts.job_common import (
     publish,
     reject_detail,
 )
-from glue_scripts.lake_store import LocalStore, S3Store
+from clickpipe_core.lake_store import LocalStore, S3Store
 
 ORD_BITS = 40  # __ord = file index << 40 | line number: input order across the files of a run
 # What a damaged gzip object makes Spark's reader say (then the objects are checked one by one).
@@ -137,7 +137,7 @@ def glue_job(argv: list[str], default_name: str):
     """``Job.init``/``Job.commit`` around a run on Glue (bookmarks need both); nothing elsewhere.
 
     Both jobs read exactly the partitions Dagster asks for, so a re-run replaces its own output
-    (DESIGN rule 2); bookmark state is therefore kept but never used to skip input.
+    (ARCHITECTURE.md, rule 2); bookmark state is therefore kept but never used to skip input.
     """
     if not on_glue():
         yield None
@@ -163,8 +163,8 @@ def _F():
 class SparkJob:
     """Runs one dataset's raw partition through the cleaning rules on Spark."""
 
-    def __init__(self, store: LocalStore | S3Store, ds: Dataset, *, spark=None, threads: int | None = None, log=print):
-        self.store, self.ds, self.log = store, ds, log
+    def __init__(self, store: LocalStore | S3Store, ds: Dataset, *, spark=None, threads: int | None = None):
+        self.store, self.ds = store, ds
         self._spark, self._threads = spark, threads
         self.d = cleaning.SPARK
         # On Glue an S3 lake is read and staged in S3 by the executors; elsewhere Spark reads local
@@ -488,7 +488,7 @@ FROM (SELECT *, value <> decode(CAST(value AS BINARY), 'UTF-8') AS bad_utf8 FROM
     # -- references, dedup across partitions --------------------------------------------------------
     def _load_references(self, stack: contextlib.ExitStack) -> dict[str, str]:
         tables = {}
-        for column, ref_column, key in job_common.reference_snapshots(self.store, self.ds):
+        for column, ref_column, key in job1.reference_snapshots(self.store, self.ds):
             df = self.spark.read.parquet(self._input_path(key, stack)).selectExpr(f"{ref_column} AS key").distinct()
             df = df.persist()
             self._cached.append(df)
@@ -500,7 +500,7 @@ FROM (SELECT *, value <> decode(CAST(value AS BINARY), 'UTF-8') AS bad_utf8 FROM
         days = [r[0] for r in self.sql(
             f"SELECT DISTINCT {d.cast(d.utc_date('t_' + ds.partition_time_column), 'string')} FROM {classified} WHERE reason IS NULL"
         ).collect()]  # fmt: skip
-        earlier = job_common.earlier_source_files(self.store, ds, days, ingest_date)
+        earlier = job1.earlier_source_files(self.store, ds, days, ingest_date)
         if not earlier:
             return None
         paths = [self._input_path(k, stack) for k in earlier]
@@ -513,7 +513,7 @@ FROM (SELECT *, value <> decode(CAST(value AS BINARY), 'UTF-8') AS bad_utf8 FROM
 
     # -- the job ----------------------------------------------------------------------------------
     def _raw_objects(self, ingest_date: str) -> list:
-        return job_common.raw_objects(self.store, self.ds, ingest_date)
+        return job1.raw_objects(self.store, self.ds, ingest_date)
 
     def run(self, ingest_date: str) -> PartitionResult:
         ds = self.ds
@@ -541,7 +541,7 @@ FROM (SELECT *, value <> decode(CAST(value AS BINARY), 'UTF-8') AS bad_utf8 FROM
                 staged = self._write(staging / "out", classified, bad, dupes, ingest_date, result, stack)
                 import duckdb
 
-                from glue_scripts.checks import check_output
+                from clickpipe_core.checks import check_output
 
                 with contextlib.closing(duckdb.connect()) as con:
                     result.checks = check_output(con, ds, staged, result)

@@ -5,7 +5,7 @@ import json
 import uuid
 from datetime import datetime, timezone
 
-from glue_scripts import layout
+from clickpipe_core import layout
 
 
 def event(n: int = 0, **overrides) -> dict:

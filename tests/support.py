@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from glue_scripts import layout
+from clickpipe_core import layout
 
 
 def require_spark() -> None:
@@ -27,7 +27,7 @@ def load_sample(store, sample, *, users=True, transactions=True) -> None:
 
 def run_job2(monkeypatch, url: str, lake, marts: str, days=(), *, engine: str | None = None) -> int:
     """Glue Job 2 by hand (no Dagster) into ``url``: its exit status."""
-    from glue_scripts.processed_to_rds import URL_ENV
+    from clickpipe_core.pg_load import URL_ENV
     from glue_scripts.processed_to_rds import main as job2_main
 
     monkeypatch.setenv(URL_ENV, url)

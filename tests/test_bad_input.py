@@ -5,9 +5,10 @@ import gzip
 import pyarrow.parquet as pq
 import pytest
 
-from clickpipe_dagster.contracts import TRANSACTIONS, USERS
-from glue_scripts import layout
-from glue_scripts.duckdb_engine import JobInputError, run_partition
+from clickpipe_core.contracts import TRANSACTIONS, USERS
+from clickpipe_core import layout
+from clickpipe_core.errors import JobInputError
+from glue_scripts.duckdb_engine import run_partition
 
 DAY = "2026-11-01"
 HEADER = ",".join(USERS.column_names)

@@ -13,7 +13,7 @@ from clickpipe_dagster.definitions import build_definitions, defs
 from clickpipe_dagster.resources.glue import LocalGlueJobsResource
 from clickpipe_dagster.resources.lake import LocalLakeResource, S3LakeResource
 from support import load_sample
-from glue_scripts.lake_store import LocalStore, S3Store
+from clickpipe_core.lake_store import LocalStore, S3Store
 
 REPO = Path(__file__).resolve().parents[1]
 BATCH = ["raw_users", "processed_users", "raw_transactions", "processed_transactions"]

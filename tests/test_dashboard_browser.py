@@ -19,7 +19,7 @@ import psycopg
 import pytest
 
 from clickpipe_dagster.assets.dashboards import dashboard, dashboard_data_source, dashboard_datasets
-from clickpipe_dagster.contracts import EVENT_TYPES
+from clickpipe_core.contracts import EVENT_TYPES
 from clickpipe_dagster.resources.dashboard import LocalDashboardResource
 from clickpipe_dagster.resources.warehouse import LocalWarehouseResource
 from support import load_fixture_marts

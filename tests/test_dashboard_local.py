@@ -24,7 +24,7 @@ from clickpipe_dagster.dashboard import page
 from clickpipe_dagster.dashboard.datasets import DATASETS
 from clickpipe_dagster.resources.dashboard import DashboardError, LocalDashboardResource
 from clickpipe_dagster.resources.warehouse import LocalWarehouseResource
-from glue_scripts.pg_load import apply_migrations
+from clickpipe_core.pg_load import apply_migrations
 from support import load_fixture_marts
 
 CLICKPIPE = str(Path(sys.executable).with_name("clickpipe"))

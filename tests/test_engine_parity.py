@@ -18,10 +18,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from click_fixtures import at, event, put_object
-from clickpipe_dagster.contracts import CLICKS, TRANSACTIONS, USERS
-from clickpipe_dagster.generator.batch import generate
-from glue_scripts import duckdb_engine, layout
-from glue_scripts.lake_store import LocalStore, S3Store
+from clickpipe_core.errors import JobInputError
+from clickpipe_core.contracts import CLICKS, TRANSACTIONS, USERS
+from clickpipe_core.generator.batch import generate
+from glue_scripts import duckdb_engine
+from clickpipe_core import layout
+from clickpipe_core.lake_store import LocalStore, S3Store
 from support import require_spark
 
 require_spark()
@@ -191,10 +193,10 @@ def test_transactions_snapshot_order_and_duplicates(spark, local_lakes):
 def test_missing_input_is_the_same_error(spark, local_lakes):
     for name, run in ENGINES.items():
         store = local_lakes(name)
-        with pytest.raises(duckdb_engine.JobInputError, match="no raw users file"):
+        with pytest.raises(JobInputError, match="no raw users file"):
             run(store, USERS, DAY)
         store.put_bytes((",".join(TRANSACTIONS.column_names) + "\n").encode(), layout.raw_batch_key("transactions", DAY, "t.csv"))
-        with pytest.raises(duckdb_engine.JobInputError, match="materialize processed_users first"):
+        with pytest.raises(JobInputError, match="materialize processed_users first"):
             run(store, TRANSACTIONS, DAY)
 
 

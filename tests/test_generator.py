@@ -1,8 +1,8 @@
 import csv
 import hashlib
 
-from clickpipe_dagster.contracts import TRANSACTIONS, USERS
-from clickpipe_dagster.generator.batch import TRANSACTION_DIRTY_KINDS, USER_DIRTY_KINDS, generate
+from clickpipe_core.contracts import TRANSACTIONS, USERS
+from clickpipe_core.generator.batch import TRANSACTION_DIRTY_KINDS, USER_DIRTY_KINDS, generate
 
 
 def digest(paths):

@@ -7,11 +7,11 @@ import dagster as dg
 import pyarrow.parquet as pq
 
 from click_fixtures import at, event, put_object
-from clickpipe_dagster.contracts import CLICKS
+from clickpipe_core.contracts import CLICKS
 from clickpipe_dagster.definitions import build_definitions
 from clickpipe_dagster.resources.glue import LocalGlueJobsResource
 from clickpipe_dagster.resources.lake import LocalLakeResource
-from glue_scripts import layout
+from clickpipe_core import layout
 from glue_scripts.duckdb_engine import run_partition
 
 DAY = "2026-11-02"

@@ -8,11 +8,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from clickpipe_dagster.contracts import TRANSACTIONS, USERS
+from clickpipe_core.contracts import TRANSACTIONS, USERS
 from support import load_sample
-from glue_scripts import layout
-from glue_scripts.checks import arrow_schema
-from glue_scripts.duckdb_engine import JobInputError, run_partition
+from clickpipe_core import layout
+from clickpipe_core.checks import arrow_schema
+from clickpipe_core.errors import JobInputError
+from glue_scripts.duckdb_engine import run_partition
 
 
 def read_table(store, prefix: str) -> pa.Table:
@@ -154,7 +155,7 @@ def test_a_crash_while_writing_leaves_the_previous_output_intact(local_store, sa
 def test_a_crash_mid_publish_leaves_only_whole_files(local_store, sample, monkeypatch):
     load_sample(local_store, sample)
     run_all(local_store, sample)
-    from glue_scripts.lake_store import LocalStore
+    from clickpipe_core.lake_store import LocalStore
 
     real_put, calls = LocalStore.put_file, []
 

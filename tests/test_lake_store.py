@@ -2,8 +2,8 @@
 
 import pytest
 
-from glue_scripts import layout
-from glue_scripts.lake_store import LocalStore, open_store
+from clickpipe_core import layout
+from clickpipe_core.lake_store import LocalStore, open_store
 
 
 def test_same_behaviour_on_both_stores(store):

@@ -18,13 +18,15 @@ import psycopg
 import pytest
 
 from click_fixtures import put_object
-from clickpipe_dagster.contracts import CLICKS, TRANSACTIONS, USERS
-from clickpipe_dagster.generator.batch import generate
-from clickpipe_dagster.generator.clicks import generate_clicks, users_from_csv
-from glue_scripts import duckdb_engine, layout
-from glue_scripts.lake_store import LocalStore, S3Store
-from glue_scripts.marts import MARTS, arrow_schema
-from glue_scripts.marts_engine import DuckDBMartEngine, ProcessedZoneError, SparkMartEngine
+from clickpipe_core.contracts import CLICKS, TRANSACTIONS, USERS
+from clickpipe_core.generator.batch import generate
+from clickpipe_core.generator.clicks import generate_clicks, users_from_csv
+from glue_scripts import duckdb_engine
+from clickpipe_core import layout
+from clickpipe_core.lake_store import LocalStore, S3Store
+from clickpipe_core.marts import MARTS, arrow_schema
+from clickpipe_core.errors import ProcessedZoneError
+from glue_scripts.marts_engine import DuckDBMartEngine, SparkMartEngine
 from support import require_spark, run_job2
 
 require_spark()

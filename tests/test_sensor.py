@@ -8,7 +8,7 @@ import dagster as dg
 from clickpipe_dagster.definitions import build_definitions
 from clickpipe_dagster.resources.lake import LocalLakeResource
 from clickpipe_dagster.sensors import raw_batch_files_sensor
-from glue_scripts import layout
+from clickpipe_core import layout
 
 
 def tick(lake, instance, cursor=None):

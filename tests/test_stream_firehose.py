@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 from stream_fixtures import client, moto_endpoint  # noqa: F401
 
-from clickpipe_dagster.generator.clicks import generate_clicks, to_ms
-from clickpipe_dagster.streaming import DeliveryError, LocalFirehose, ManualClock, RecordTooLarge, send
-from glue_scripts import layout
-from glue_scripts.lake_store import LocalStore, S3Store
+from clickpipe_core.generator.clicks import generate_clicks, to_ms
+from clickpipe_core.streaming import DeliveryError, LocalFirehose, ManualClock, RecordTooLarge, send
+from clickpipe_core import layout
+from clickpipe_core.lake_store import LocalStore, S3Store
 
 T0 = datetime(2026, 11, 1, 12, 34, 56, 789000, tzinfo=timezone.utc).timestamp()
 KEY = re.compile(
@@ -163,7 +163,7 @@ def test_with_block_delivers_even_when_the_body_raises(store):
 def test_interpreter_exit_delivers_what_is_buffered(tmp_path):
     lake = tmp_path / "lake"
     script = (
-        "import sys; from clickpipe_dagster.streaming import LocalFirehose; from glue_scripts.lake_store import LocalStore\n"
+        "import sys; from clickpipe_core.streaming import LocalFirehose; from clickpipe_core.lake_store import LocalStore\n"
         f"fh = LocalFirehose(LocalStore({str(lake)!r}))\n"
         "fh.put([b'{\"n\":1}', b'{\"n\":2}'])\n"
         "sys.exit(0)  # no close(): atexit must deliver\n"

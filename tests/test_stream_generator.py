@@ -12,9 +12,9 @@ from datetime import datetime, timezone
 
 import pytest
 
-from clickpipe_dagster.contracts import CLICKS, DEVICES, EVENT_TYPES
-from clickpipe_dagster.generator import batch, clicks
-from clickpipe_dagster.generator.clicks import ClickGenerator, generate_clicks, resolve_users, users_from_csv, to_ms
+from clickpipe_core.contracts import CLICKS, DEVICES, EVENT_TYPES
+from clickpipe_core.generator import batch, clicks
+from clickpipe_core.generator.clicks import ClickGenerator, generate_clicks, resolve_users, users_from_csv, to_ms
 
 HOUR = 3_600_000
 START, END = "2026-11-01", "2026-11-03"
@@ -207,7 +207,7 @@ def test_records_as_dicts_match_the_lines():
 
 def test_the_lambda_side_imports_no_dagster():
     code = (
-        "import sys; import clickpipe_dagster.generator.lambda_handler, clickpipe_dagster.generator.clicks; "
+        "import sys; import clickpipe_core.generator.lambda_handler, clickpipe_core.generator.clicks; "
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('dagster', 'dagster_aws', 'tqdm', 'glue_scripts', "
         "'duckdb', 'pyarrow', 'pydantic')); print(bad); sys.exit(1 if bad else 0)"
     )

@@ -10,8 +10,8 @@ from collections import Counter
 import pytest
 from stream_fixtures import PutRecordsFaults, client, moto_endpoint, new_stream, read_stream  # noqa: F401
 
-from clickpipe_dagster.generator.clicks import generate_clicks
-from clickpipe_dagster.streaming import DeliveryError, KinesisSink, RecordTooLarge, send
+from clickpipe_core.generator.clicks import generate_clicks
+from clickpipe_core.streaming import DeliveryError, KinesisSink, RecordTooLarge, send
 
 MiB = 1024 * 1024
 

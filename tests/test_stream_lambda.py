@@ -10,7 +10,7 @@ from datetime import datetime
 import pytest
 from stream_fixtures import CREDENTIALS, REGION, client, moto_endpoint, new_stream, read_stream  # noqa: F401
 
-from clickpipe_dagster.generator.lambda_handler import handler
+from clickpipe_core.generator.lambda_handler import handler
 
 
 @pytest.fixture

@@ -17,13 +17,13 @@ import pytest
 from stream_fixtures import CREDENTIALS, REGION, client, moto_endpoint, new_stream, read_stream  # noqa: F401
 
 from clickpipe_dagster.definitions import build_definitions, resources_for
-from clickpipe_dagster.generator.batch import generate
+from clickpipe_core.generator.batch import generate
 from clickpipe_dagster.resources.lake import LocalLakeResource
 from clickpipe_dagster.resources.stream import KinesisStreamResource, LocalFirehoseResource
 from clickpipe_dagster.simulate import simulate, simulate_clicks
-from clickpipe_dagster.streaming import KinesisSink, LocalFirehose
-from glue_scripts import layout
-from glue_scripts.lake_store import LocalStore
+from clickpipe_core.streaming import KinesisSink, LocalFirehose
+from clickpipe_core import layout
+from clickpipe_core.lake_store import LocalStore
 
 ROOT = Path(__file__).parents[1]
 

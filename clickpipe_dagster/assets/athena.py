@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from clickpipe_dagster import catalog
+from clickpipe_core import catalog
 from clickpipe_dagster.assets.common import OWNERS, table_schema
 from clickpipe_dagster.resources.athena import CatalogResource, QueryError
 from clickpipe_dagster.resources.lake import LakeResource
@@ -27,7 +27,7 @@ def _spec(ds) -> dg.AssetSpec:
         description=(
             f"Table `{catalog.GLUE_DATABASE}.{name}` over `processed/{ds.name}/` ({layout}). On AWS a Glue Data "
             f"Catalog table with partition projection (no crawler: a new day is queryable at once); locally a DuckDB "
-            f"view of the same name in `$CLICKPIPE_HOME/athena.duckdb`. Both come from `clickpipe_dagster/catalog.py`. "
+            f"view of the same name in `$CLICKPIPE_HOME/athena.duckdb`. Both come from `clickpipe_core/catalog.py`. "
             f"{ds.description}"
         ),
         metadata={"dagster/column_schema": _schema(ds), "dagster/table_name": f"{catalog.GLUE_DATABASE}.{name}"},

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from clickpipe_dagster.contracts import LOGICAL_TYPES, Dataset
+from clickpipe_core.contracts import LOGICAL_TYPES, Dataset
 
 OWNERS = ["team:data-platform"]
 

@@ -4,11 +4,11 @@ import dagster as dg
 
 from clickpipe_dagster.assets.common import OWNERS, table_schema
 from clickpipe_dagster.checks import processed_check_specs
-from clickpipe_dagster.contracts import DATASETS, get_dataset
+from clickpipe_core.contracts import DATASETS, get_dataset
 from clickpipe_dagster.partitions import daily_partitions
 from clickpipe_dagster.resources.glue import GlueJobsResource
 from clickpipe_dagster.resources.lake import LakeResource
-from glue_scripts import layout
+from clickpipe_core import layout
 
 JOB1 = "raw_to_processed.py"
 

@@ -3,10 +3,10 @@
 import dagster as dg
 
 from clickpipe_dagster.assets.common import OWNERS
-from clickpipe_dagster.contracts import BATCH_DATASETS, CLICKS, get_dataset
+from clickpipe_core.contracts import BATCH_DATASETS, CLICKS, get_dataset
 from clickpipe_dagster.partitions import daily_partitions
 from clickpipe_dagster.resources.lake import LakeResource
-from glue_scripts import layout
+from clickpipe_core import layout
 
 
 def raw_batch_asset(dataset: str) -> dg.AssetsDefinition:

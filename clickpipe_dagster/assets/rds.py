@@ -13,14 +13,14 @@ import dagster as dg
 
 from clickpipe_dagster import reconcile
 from clickpipe_dagster.assets.common import OWNERS
-from clickpipe_dagster.contracts import get_dataset
+from clickpipe_core.contracts import get_dataset
 from clickpipe_dagster.partitions import daily_partitions
 from clickpipe_dagster.resources.athena import QueryEngineResource
 from clickpipe_dagster.resources.glue import GlueJobsResource
 from clickpipe_dagster.resources.lake import LakeResource
 from clickpipe_dagster.resources.warehouse import WarehouseResource
-from glue_scripts.marts import DAILY_MARTS, USERS_DIM, Mart
-from glue_scripts.pg_load import WarehouseError
+from clickpipe_core.marts import DAILY_MARTS, USERS_DIM, Mart
+from clickpipe_core.errors import WarehouseError
 
 JOB2 = "processed_to_rds.py"
 KINDS = {"postgres", "duckdb", "glue"}
@@ -63,14 +63,14 @@ def _spec(mart: Mart) -> dg.AssetSpec:
         partitions_def=daily_partitions if mart.daily else None,
         description=(
             f"`{mart.table}` in PostgreSQL. {mart.description} Built by Glue Job 2 (`glue_scripts/{JOB2}`) "
-            f"with `glue_scripts/sql/marts/{mart.name}.sql` and loaded with binary COPY (ADBC); "
+            f"with `clickpipe_core/sql/marts/{mart.name}.sql` and loaded with binary COPY (ADBC); "
             + ("each day is replaced in one transaction." if mart.daily else "replaced whole in one transaction.")
         ),
         metadata={
             "dagster/column_schema": column_schema(mart),
             "dagster/table_name": mart.table,
             "key": ", ".join(mart.key),
-            "sql": f"glue_scripts/sql/marts/{mart.name}.sql",
+            "sql": f"clickpipe_core/sql/marts/{mart.name}.sql",
         },
     )
 

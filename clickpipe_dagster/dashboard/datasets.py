@@ -1,7 +1,7 @@
 """One dashboard dataset per mart table in PostgreSQL (RDS): a QuickSight data set on AWS, the same
 column list checked against the live table locally.
 
-Columns and types come from the mart contract (``glue_scripts/marts.py``), so a migration that
+Columns and types come from the mart contract (``clickpipe_core/marts.py``), so a migration that
 changes a mart changes its dataset too; ``tests/test_quicksight.py`` checks that they agree with the
 DDL in PostgreSQL.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from glue_scripts.marts import MART_TYPES, MARTS, SCHEMA, Mart
+from clickpipe_core.marts import MART_TYPES, MARTS, SCHEMA, Mart
 
 # Mart logical type -> QuickSight InputColumn type.
 QUICKSIGHT_TYPES = {

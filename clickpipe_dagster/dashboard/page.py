@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
-from clickpipe_dagster.contracts import EVENT_TYPES
+from clickpipe_core.contracts import EVENT_TYPES
 from clickpipe_dagster.dashboard import definition
 
 HERE = Path(__file__).resolve().parent
@@ -54,7 +54,7 @@ def _json_value(v):
 
 def collect(warehouse, *, default_currency: str = "USD", now: datetime | None = None) -> dict:
     """Everything the page shows, read from the marts in PostgreSQL."""
-    from glue_scripts.pg_load import WarehouseError
+    from clickpipe_core.errors import WarehouseError
 
     marts, loaded = {}, {}
     try:

@@ -5,7 +5,7 @@ Two services, each with a local and an AWS implementation:
 - catalog (table definitions): ``GlueCatalogResource`` creates or updates the Glue Data Catalog
   database and one table per processed dataset, with partition projection; ``LocalCatalogResource``
   writes the same tables as DuckDB views into ``$CLICKPIPE_HOME/athena.duckdb`` (open it with the
-  duckdb CLI). Both are built from ``clickpipe_dagster/catalog.py``.
+  duckdb CLI). Both are built from ``clickpipe_core/catalog.py``.
 - query: ``AthenaQueryResource`` runs SQL on Athena (dagster-aws ``AthenaClientResource``: its
   workgroup and polling settings) with result reuse and reports bytes scanned;
   ``DuckDBQueryResource`` runs the same SQL on DuckDB over the local lake. Parameters are ``?``
@@ -23,10 +23,10 @@ from pathlib import Path
 import dagster as dg
 from dagster_aws.athena import AthenaClientResource
 
-from clickpipe_dagster import catalog
-from clickpipe_dagster.contracts import Dataset
+from clickpipe_core import catalog
+from clickpipe_core.contracts import Dataset
 from clickpipe_dagster.resources.tabular import QueryResult
-from glue_scripts.lake_store import open_store
+from clickpipe_core.lake_store import open_store
 
 
 class QueryError(Exception):
@@ -141,9 +141,6 @@ class QueryEngineResource(dg.ConfigurableResource, ABC):
 
     @abstractmethod
     def query(self, sql: str, params: list | tuple | None = None) -> QueryResult: ...
-
-    def query_file(self, path: str | Path, params: list | tuple | None = None) -> QueryResult:
-        return self.query(Path(path).read_text(), params)
 
 
 class DuckDBQueryResource(QueryEngineResource):

@@ -78,7 +78,7 @@ class LocalDashboardResource(DashboardsResource):
         return Path(self.out_dir) / page.PAGE_NAME
 
     def publish_data_source(self, warehouse) -> Published:
-        from glue_scripts.pg_load import WarehouseError
+        from clickpipe_core.errors import WarehouseError
 
         try:
             warehouse.check_connection()
@@ -89,7 +89,7 @@ class LocalDashboardResource(DashboardsResource):
     def publish_data_sets(self, datasets, warehouse) -> dict[str, Published]:
         """Check each mart table has exactly the dataset's columns and types (what QuickSight would be
         told), and count its rows. No copy is taken: the page reads the live tables."""
-        from glue_scripts.pg_load import WarehouseError
+        from clickpipe_core.errors import WarehouseError
 
         out = {}
         for ds in datasets:

@@ -8,7 +8,7 @@ from pathlib import Path
 import dagster as dg
 from dagster_aws.s3 import S3Resource
 
-from glue_scripts.lake_store import LocalStore, ObjectInfo, S3Store
+from clickpipe_core.lake_store import LocalStore, ObjectInfo, S3Store
 
 
 class LakeResource(dg.ConfigurableResource, ABC):

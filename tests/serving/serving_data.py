@@ -13,8 +13,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from glue_scripts.checks import arrow_schema
-from clickpipe_dagster.contracts import CLICKS, TRANSACTIONS, USERS, EVENT_TYPES
+from clickpipe_core.checks import arrow_schema
+from clickpipe_core.contracts import CLICKS, TRANSACTIONS, USERS, EVENT_TYPES
 
 DAYS = ["2026-11-01", "2026-11-02", "2026-11-03"]
 CLICK_DAYS = ["2026-11-01", "2026-11-03"]  # no click at all on 2026-11-02: an empty day

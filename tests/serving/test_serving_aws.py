@@ -11,11 +11,11 @@ from decimal import Decimal
 import boto3
 import pytest
 
-from clickpipe_dagster import catalog
-from clickpipe_dagster.contracts import CLICKS, TRANSACTIONS, USERS
+from clickpipe_core import catalog
+from clickpipe_core.contracts import CLICKS, TRANSACTIONS, USERS
 from clickpipe_dagster.resources.athena import AthenaQueryResource, GlueCatalogResource, athena_literal
 from clickpipe_dagster.resources.warehouse import RdsWarehouseResource
-from glue_scripts.pg_load import WarehouseError
+from clickpipe_core.errors import WarehouseError
 
 LAKE = "s3://clickpipe-lake/prod/"
 

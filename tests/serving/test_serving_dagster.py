@@ -16,14 +16,15 @@ import duckdb
 import psycopg
 import pytest
 
-from clickpipe_dagster import catalog, reconcile
+from clickpipe_dagster import reconcile
+from clickpipe_core import catalog
 from clickpipe_dagster.assets.athena import athena_tables
 from clickpipe_dagster.assets.rds import rds_daily_marts, rds_users_dimension
 from clickpipe_dagster.resources.athena import DuckDBQueryResource, LocalCatalogResource
 from clickpipe_dagster.resources.glue import LocalGlueJobsResource
 from clickpipe_dagster.resources.lake import LocalLakeResource
 from clickpipe_dagster.resources.warehouse import LocalWarehouseResource
-from glue_scripts.marts import MARTS
+from clickpipe_core.marts import MARTS
 from serving_data import CLICK_DAYS, expected_revenue
 
 warnings.filterwarnings("ignore", category=dg.BetaWarning)

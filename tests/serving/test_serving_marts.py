@@ -10,9 +10,9 @@ from decimal import Decimal
 import psycopg
 import pytest
 
-from glue_scripts import pg_load
-from glue_scripts.lake_store import LocalStore
-from glue_scripts.marts import DAILY_MARTS, MARTS, arrow_schema
+from clickpipe_core import pg_load
+from clickpipe_core.lake_store import LocalStore
+from clickpipe_core.marts import DAILY_MARTS, MARTS, arrow_schema
 from glue_scripts.marts_engine import DuckDBMartEngine
 from support import run_job2
 from serving_data import (

@@ -1,4 +1,4 @@
-"""The lake's key layout on S3: the same keys as ``glue_scripts/layout.py`` uses locally.
+"""The lake's key layout on S3: the same keys as ``clickpipe_core/layout.py`` uses locally.
 
 raw/users/ingest_date=YYYY-MM-DD/, raw/transactions/ingest_date=YYYY-MM-DD/, raw/clicks/YYYY/MM/DD/HH/
 (Firehose), processed/<dataset>/..., quarantine/<dataset>/..., all under an optional prefix.

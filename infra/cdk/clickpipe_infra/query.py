@@ -1,4 +1,4 @@
-"""Athena over the Glue Data Catalog: the database and tables come from clickpipe_dagster.catalog.
+"""Athena over the Glue Data Catalog: the database and tables come from clickpipe_core.catalog.
 
 ``catalog.glue_table_input`` returns the boto3 ``TableInput`` dict that the Dagster side also uses;
 :func:`cfn_table_input` turns it into the CloudFormation L1 property objects key by key and fails on

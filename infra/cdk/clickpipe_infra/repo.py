@@ -1,13 +1,23 @@
 """Where the project's own code lives, and the bundles the AWS side ships from it.
 
-The CDK app builds the Glue tables from ``clickpipe_dagster.catalog`` (one source of truth), so the
-repository root goes on ``sys.path``. ``catalog`` imports only ``clickpipe_dagster.contracts`` and the
-package ``__init__`` is empty: no Dagster or boto3 is needed in the CDK venv.
+The CDK app builds the Glue tables from ``clickpipe_core.catalog`` (one source of truth), so the
+repository root goes on ``sys.path``. ``clickpipe_core`` imports neither Dagster nor boto3 at import
+time, so the CDK venv needs neither.
+
+The bundles are built from the package definition (``pyproject.toml``), never from file lists: the
+project's wheel is built once per synth, and each bundle takes the whole top-level packages its
+runtime needs from it (Glue: ``clickpipe_core`` and ``glue_scripts``; Lambda: ``clickpipe_core``).
+A module or SQL file the package definition ships is in the bundle; one it does not ship is in
+neither the wheel nor the bundle, and the isolated bundle tests fail on it.
 """
 
 from __future__ import annotations
 
+import functools
+import shutil
+import subprocess
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -16,77 +26,86 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from clickpipe_dagster import catalog, contracts  # noqa: E402
-
-__all__ = [
-    "REPO_ROOT",
-    "catalog",
-    "contracts",
-    "GLUE_SCRIPTS_DIR",
-    "JOB1_SCRIPT",
-    "JOB2_SCRIPT",
-    "glue_code_files",
-    "write_glue_code_zip",
-    "LAMBDA_HANDLER",
-    "LAMBDA_BUNDLE_EXCLUDES",
-]
+from clickpipe_core import catalog, contracts  # noqa: E402
 
 GLUE_SCRIPTS_DIR = "glue_scripts"
 JOB1_SCRIPT = f"{GLUE_SCRIPTS_DIR}/raw_to_processed.py"
 JOB2_SCRIPT = f"{GLUE_SCRIPTS_DIR}/processed_to_rds.py"
 
-# The package modules a Glue job imports besides glue_scripts/ (pure Python, no Dagster).
-_GLUE_PACKAGE_FILES = (
-    "clickpipe_dagster/__init__.py",
-    "clickpipe_dagster/contracts.py",
-    "clickpipe_dagster/catalog.py",
-)
+# The top-level packages each runtime imports (whole packages, as the wheel has them).
+GLUE_PACKAGES = ("clickpipe_core", "glue_scripts")
+LAMBDA_PACKAGES = ("clickpipe_core",)
+LAMBDA_HANDLER = "clickpipe_core.generator.lambda_handler.handler"
+
+# What setuptools reads to build the wheel: the package definition and the package directories.
+_BUILD_INPUTS = ("pyproject.toml", "README.md", "clickpipe_core", "clickpipe_dagster", "glue_scripts")
 
 # A fixed timestamp makes the zip byte-identical for identical sources, so the asset hash (and the
 # deployed object) changes only when the code does.
 _ZIP_DATE = (2020, 1, 1, 0, 0, 0)
 
 
-def glue_code_files(repo_root: Path = REPO_ROOT) -> list[str]:
-    """Repository-relative paths that go into the Glue ``--extra-py-files`` zip, sorted: the modules
-    and the SQL files Job 2 reads as package resources (marts, migrations)."""
-    scripts = sorted(p.relative_to(repo_root).as_posix() for p in (repo_root / GLUE_SCRIPTS_DIR).glob("*.py"))
-    sql = sorted(p.relative_to(repo_root).as_posix() for p in (repo_root / GLUE_SCRIPTS_DIR / "sql").rglob("*.sql"))
-    files = list(_GLUE_PACKAGE_FILES) + scripts + sql
-    missing = [f for f in files if not (repo_root / f).is_file()]
-    if missing:
-        raise FileNotFoundError(f"Glue code bundle: missing {', '.join(missing)} under {repo_root}")
-    return files
+@functools.lru_cache(maxsize=None)
+def project_wheel(repo_root: Path = REPO_ROOT) -> Path:
+    """The project's wheel, built by setuptools from ``pyproject.toml`` (once per process).
+
+    Built from a copy of the build inputs, so the working tree gets no ``build/`` directory.
+    """
+    out = Path(tempfile.mkdtemp(prefix="clickpipe-wheel-"))
+    src = out / "src"
+    for name in _BUILD_INPUTS:
+        path = Path(repo_root) / name
+        if path.is_dir():
+            shutil.copytree(path, src / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info"))
+        elif path.is_file():
+            src.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, src / name)
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--disable-pip-version-check",
+         "-q", "-w", str(out / "dist"), str(src)],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    wheels = sorted((out / "dist").glob("clickpipe-*.whl"))
+    if done.returncode != 0 or len(wheels) != 1:
+        raise RuntimeError(f"building the project wheel from {repo_root / 'pyproject.toml'} failed:\n{done.stderr or done.stdout}")
+    return wheels[0]
 
 
-def write_glue_code_zip(out_dir: Path, repo_root: Path = REPO_ROOT) -> Path:
-    """Write ``clickpipe_glue_code.zip`` (package modules + glue_scripts/*.py) into out_dir, deterministically."""
-    out = Path(out_dir) / "clickpipe_glue_code.zip"
+def package_files(packages: tuple[str, ...], repo_root: Path = REPO_ROOT) -> dict[str, bytes]:
+    """Path in the wheel -> content, for every file of the given top-level packages, sorted."""
+    with zipfile.ZipFile(project_wheel(Path(repo_root))) as wheel:
+        names = sorted(n for n in wheel.namelist() if n.split("/", 1)[0] in packages and not n.endswith("/"))
+        missing = [p for p in packages if not any(n.startswith(p + "/") for n in names)]
+        if missing:
+            raise FileNotFoundError(f"the project wheel has no package {', '.join(missing)}: see [tool.setuptools] in pyproject.toml")
+        return {n: wheel.read(n) for n in names}
+
+
+def _write_zip(out: Path, files: dict[str, bytes]) -> Path:
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for rel in glue_code_files(repo_root):
-            info = zipfile.ZipInfo(rel, date_time=_ZIP_DATE)
+        for name, data in files.items():
+            info = zipfile.ZipInfo(name, date_time=_ZIP_DATE)
             info.external_attr = 0o644 << 16
             info.compress_type = zipfile.ZIP_DEFLATED
-            zf.writestr(info, (repo_root / rel).read_bytes())
+            zf.writestr(info, data)
     return out
 
 
-# The click generator Lambda: its handler and the files of its bundle (Code.from_asset on the repo
-# root with these glob excludes; later patterns win, "!" re-includes).
-LAMBDA_HANDLER = "clickpipe_dagster.generator.lambda_handler.handler"
-LAMBDA_BUNDLE_EXCLUDES = [
-    "*",
-    ".*",
-    "!clickpipe_dagster",
-    "clickpipe_dagster/*",
-    "!clickpipe_dagster/__init__.py",
-    "!clickpipe_dagster/contracts.py",
-    "!clickpipe_dagster/generator",
-    "!clickpipe_dagster/generator/**",
-    "**/__pycache__",
-    "**/*.pyc",
-]
-LAMBDA_BUNDLE_TOP = ("clickpipe_dagster/__init__.py", "clickpipe_dagster/contracts.py", "clickpipe_dagster/generator/")
+def write_glue_code_zip(out_dir: Path, repo_root: Path = REPO_ROOT) -> Path:
+    """Write ``clickpipe_glue_code.zip`` (Glue's ``--extra-py-files``): the kernel and the job
+    packages from the project wheel, deterministically."""
+    return _write_zip(Path(out_dir) / "clickpipe_glue_code.zip", package_files(GLUE_PACKAGES, repo_root))
+
+
+def write_lambda_bundle(out_dir: Path, repo_root: Path = REPO_ROOT) -> Path:
+    """Write the click generator Lambda's code directory (``Code.from_asset``): the kernel package
+    from the project wheel (boto3 comes with the Lambda runtime)."""
+    out = Path(out_dir) / "lambda"
+    for name, data in package_files(LAMBDA_PACKAGES, repo_root).items():
+        target = out / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    return out
 
 
 # Glue Job 2 runs on a VPC connection in subnets without an internet route, so it cannot pip-install

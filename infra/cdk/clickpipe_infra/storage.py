@@ -84,7 +84,7 @@ class Storage(Construct):
                     prefix=layout.firehose_errors,
                     expiration=cdk.Duration.days(settings.quarantine_expire_days),
                 ),
-                # Re-runs replace processed files (DESIGN rule 2): keep replaced versions only briefly.
+                # Re-runs replace processed files (ARCHITECTURE.md, rule 2): keep replaced versions only briefly.
                 s3.LifecycleRule(id="expire-noncurrent-versions", noncurrent_version_expiration=cdk.Duration.days(30)),
             ],
         )

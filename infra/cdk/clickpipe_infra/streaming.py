@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import aws_cdk as cdk
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -16,7 +19,7 @@ from constructs import Construct
 
 from clickpipe_infra.layout import LakeLayout
 from clickpipe_infra.nag import acknowledge
-from clickpipe_infra.repo import LAMBDA_BUNDLE_EXCLUDES, LAMBDA_HANDLER, REPO_ROOT
+from clickpipe_infra.repo import LAMBDA_HANDLER, REPO_ROOT, write_lambda_bundle
 from clickpipe_infra.settings import Settings
 
 # Firehose's own UTC hour layout, written out so the error prefix can carry the error type.
@@ -125,20 +128,23 @@ class Streaming(Construct):
         role.add_to_policy(iam.PolicyStatement(sid="EncryptForTheStream", actions=["kms:GenerateDataKey"], resources=[key.key_arn]))
         role.add_to_policy(iam.PolicyStatement(sid="WriteOwnLogs", actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[fn_logs.log_group_arn]))
 
-        self.generator = lambda_.Function(
-            self,
-            "Generator",
-            description="clickpipe click event generator -> Kinesis PutRecords",
-            runtime=lambda_.Runtime.PYTHON_3_11,
-            architecture=lambda_.Architecture.ARM_64,
-            handler=LAMBDA_HANDLER,
-            code=lambda_.Code.from_asset(str(REPO_ROOT), exclude=LAMBDA_BUNDLE_EXCLUDES),
-            role=role,
-            log_group=fn_logs,
-            memory_size=256,
-            timeout=cdk.Duration.seconds(60),
-            environment={"CLICKPIPE_KINESIS_STREAM": self.stream.stream_name, "CLICKPIPE_ENV": "aws"},
-        )
+        # The bundle is staged into the cloud assembly when the function binds it; the directory can go then.
+        with tempfile.TemporaryDirectory(prefix="clickpipe-lambda-") as tmp:
+            code = lambda_.Code.from_asset(str(write_lambda_bundle(Path(tmp), REPO_ROOT)))
+            self.generator = lambda_.Function(
+                self,
+                "Generator",
+                description="clickpipe click event generator -> Kinesis PutRecords",
+                runtime=lambda_.Runtime.PYTHON_3_11,
+                architecture=lambda_.Architecture.ARM_64,
+                handler=LAMBDA_HANDLER,
+                code=code,
+                role=role,
+                log_group=fn_logs,
+                memory_size=256,
+                timeout=cdk.Duration.seconds(60),
+                environment={"CLICKPIPE_KINESIS_STREAM": self.stream.stream_name, "CLICKPIPE_ENV": "aws"},
+            )
         acknowledge(
             self.generator,
             "AwsSolutions-L1",

@@ -26,8 +26,10 @@ VARIANT_CONTEXT = {"multi_az": "false", "quicksight": "false", "lake_prefix": "l
 def repo_with_job2(tmp: Path) -> Path:
     """A copy of the repository's code with a stand-in Job 2 script (the real one may not exist yet)."""
     root = tmp / "repo"
-    for rel in ("clickpipe_dagster", "glue_scripts"):
+    for rel in ("clickpipe_core", "clickpipe_dagster", "glue_scripts"):
         shutil.copytree(REPO_ROOT / rel, root / rel, ignore=shutil.ignore_patterns("__pycache__"))
+    for rel in ("pyproject.toml", "README.md"):  # the package definition the bundles are built from
+        shutil.copy2(REPO_ROOT / rel, root / rel)
     job2 = root / JOB2_SCRIPT
     if not job2.exists():
         job2.write_text('"""Stand-in for Glue Job 2 in the CDK tests."""\n')

@@ -12,7 +12,9 @@ from clickpipe_infra.repo import (
     LAMBDA_HANDLER,
     REPO_ROOT,
     WHEELHOUSE_DIR,
-    glue_code_files,
+    GLUE_PACKAGES,
+    LAMBDA_PACKAGES,
+    package_files,
     pinned_requirements,
 )
 
@@ -66,26 +68,26 @@ def _staged(s, asset) -> Path:
 
 
 def _lambda_asset_dir(s) -> Path:
-    dirs = [p for p in s.outdir.glob("asset.*") if p.is_dir() and (p / "clickpipe_dagster").exists()]
+    dirs = [p for p in s.outdir.glob("asset.*") if p.is_dir() and (p / "clickpipe_core").exists()]
     assert len(dirs) == 1, dirs
     return dirs[0]
 
 
-def test_lambda_bundle_holds_only_the_generator_and_contracts(default):
+def test_lambda_bundle_is_the_kernel_package_from_the_wheel(default):
     root = _lambda_asset_dir(default)
     files = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
-    expected = ["clickpipe_dagster/__init__.py", "clickpipe_dagster/contracts.py"] + sorted(
-        p.relative_to(REPO_ROOT).as_posix() for p in (REPO_ROOT / "clickpipe_dagster/generator").rglob("*.py")
-    )
-    assert files == sorted(expected)
+    assert files == sorted(package_files(LAMBDA_PACKAGES))
+    # what the handler imports is there (the first round's file list had lost streaming/)
+    assert {"clickpipe_core/generator/lambda_handler.py", "clickpipe_core/streaming/kinesis.py"} <= set(files)
+    assert not any(f.startswith(("clickpipe_dagster/", "glue_scripts/")) for f in files)
 
 
-def test_glue_code_zip_holds_the_package_modules_and_every_glue_script(default):
+def test_glue_code_zip_is_the_kernel_and_the_job_packages_from_the_wheel(default):
     zpath = _staged(default, default.stack.processing.code_zip)
     names = sorted(zipfile.ZipFile(zpath).namelist())
-    assert names == sorted(glue_code_files())
-    assert "clickpipe_dagster/catalog.py" in names and "glue_scripts/raw_to_processed.py" in names
-    assert not any("dagster_pipes" in n for n in names)
+    assert names == sorted(package_files(GLUE_PACKAGES))
+    assert {"clickpipe_core/catalog.py", "glue_scripts/raw_to_processed.py", "clickpipe_core/sql/marts/daily_events.sql"} <= set(names)
+    assert not any(n.startswith("clickpipe_dagster/") or "dagster_pipes" in n for n in names)
 
 
 def _job(s, construct) -> dict:

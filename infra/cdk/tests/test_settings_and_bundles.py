@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 import zipfile
 
 import aws_cdk as cdk
 import pytest
 
 from clickpipe_infra.layout import LakeLayout
-from clickpipe_infra.repo import REPO_ROOT, glue_code_files, write_glue_code_zip, write_vendor_zip
+from clickpipe_infra.repo import REPO_ROOT, package_files, write_glue_code_zip, write_vendor_zip
 from clickpipe_infra.settings import Settings
 
 
@@ -54,16 +55,20 @@ def test_glue_code_zip_is_deterministic(tmp_path):
     a, b = write_glue_code_zip(tmp_path / "a"), write_glue_code_zip(tmp_path / "b")
     assert a.read_bytes() == b.read_bytes()
     with zipfile.ZipFile(a) as zf:
-        assert zf.read("clickpipe_dagster/catalog.py") == (REPO_ROOT / "clickpipe_dagster/catalog.py").read_bytes()
+        assert zf.read("clickpipe_core/catalog.py") == (REPO_ROOT / "clickpipe_core/catalog.py").read_bytes()
 
 
-def test_glue_code_zip_refuses_a_missing_module(tmp_path):
+def test_a_package_the_definition_does_not_ship_is_refused(tmp_path):
+    """A bundle is what pyproject.toml ships: a package left out of it fails the synth, loudly."""
     repo = tmp_path / "repo"
-    (repo / "glue_scripts").mkdir(parents=True)
-    (repo / "clickpipe_dagster").mkdir()
-    (repo / "clickpipe_dagster/__init__.py").write_text("")
-    with pytest.raises(FileNotFoundError, match="clickpipe_dagster/contracts.py"):
-        glue_code_files(repo)
+    for rel in ("clickpipe_core", "clickpipe_dagster", "glue_scripts"):
+        shutil.copytree(REPO_ROOT / rel, repo / rel, ignore=shutil.ignore_patterns("__pycache__"))
+    (repo / "README.md").write_text("x")
+    pyproject = (REPO_ROOT / "pyproject.toml").read_text()
+    assert '"glue_scripts*"' in pyproject
+    (repo / "pyproject.toml").write_text(pyproject.replace(', "glue_scripts*"', ""))
+    with pytest.raises(FileNotFoundError, match="no package glue_scripts"):
+        package_files(("clickpipe_core", "glue_scripts"), repo)
 
 
 def test_vendor_zip_has_no_compiled_files(tmp_path):

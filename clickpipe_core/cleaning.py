@@ -1,6 +1,6 @@
 """The cleaning rules of Glue Job 1 as SQL, built from the contracts, for any engine.
 
-An engine (DuckDB here, Spark later) loads the raw records as all-text columns into a relation
+An engine (DuckDB or Spark) loads the raw records as all-text columns into a relation
 with two bookkeeping columns, ``__ord`` (input order across files) and ``__file``, and then runs
 the SQL from ``classify_sql``: one row per input record with its typed values and either a
 quarantine ``reason`` or NULL. Dedup (first occurrence wins) and the output projection are SQL too. Only ``Dialect`` differs
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from clickpipe_dagster.contracts import LOGICAL_TYPES, Column, Dataset
+from clickpipe_core.contracts import LOGICAL_TYPES, Column, Dataset
 
 DUPLICATE_REASON = "duplicate_key"
 ISO_UTC_SPARK = "yyyy-MM-dd'T'HH:mm:ss.SSSSSS'Z'"

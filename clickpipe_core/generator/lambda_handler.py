@@ -9,8 +9,8 @@ Event (all optional): ``{"events": 500, "users": 1000, "seed": null, "late_share
 Environment: ``CLICKPIPE_KINESIS_STREAM`` (required); the region and any endpoint come from the
 usual AWS variables (``AWS_REGION``, ``AWS_ENDPOINT_URL_KINESIS``).
 
-Imports only the standard library, boto3 and the pure ``clickpipe_dagster`` modules
-(contracts, generator, streaming): no Dagster in the Lambda package.
+Imports only the standard library, boto3 and the kernel package ``clickpipe_core`` (its
+generator and streaming modules): the Lambda bundle is that package, built from the project wheel.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ import time
 
 import boto3
 
-from clickpipe_dagster.generator.clicks import ClickGenerator
-from clickpipe_dagster.streaming.driver import send
-from clickpipe_dagster.streaming.kinesis import KinesisSink
+from clickpipe_core.generator.clicks import ClickGenerator
+from clickpipe_core.streaming.driver import send
+from clickpipe_core.streaming.kinesis import KinesisSink
 
 DEFAULT_EVENTS = 500
 

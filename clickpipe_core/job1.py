@@ -14,16 +14,13 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from clickpipe_dagster.contracts import Dataset
-from glue_scripts import layout
+from clickpipe_core.contracts import Dataset
+from clickpipe_core import layout
+from clickpipe_core.errors import JobInputError
 
 MAX_LINE_BYTES = 8 * 1024 * 1024  # a longer line is quarantined, not a crash
 HEAD_BYTES = 64 * 1024
 MAX_RECORD_CHARS = 65536  # the raw text kept for a line that never became a record
-
-
-class JobInputError(Exception):
-    """Bad input that stops the whole partition; the message says what and how to fix it."""
 
 
 @dataclass

@@ -3,7 +3,7 @@
 Pure Python on purpose (no Dagster import): the Glue jobs import this module on Glue workers.
 
 A contract lists the columns a clean row has, their logical types, and the rules a raw value must
-pass. The jobs turn these rules into SQL (``glue_scripts/cleaning.py``); every violated rule has a
+pass. The jobs turn these rules into SQL (``clickpipe_core/cleaning.py``); every violated rule has a
 stable *reason* string that lands in the quarantine zone next to the row.
 """
 
@@ -85,7 +85,7 @@ class Dataset:
 
 
 # Every processed row says which raw partition it came from: this is what makes re-runs replace
-# exactly their own output (DESIGN rule 2).
+# exactly their own output (ARCHITECTURE.md, rule 2).
 LINEAGE_COLUMNS = (("ingest_date", "date"),)
 
 # The quarantine zone's schema, the same for every dataset.

@@ -14,7 +14,7 @@ import bisect
 import time
 from collections.abc import Callable, Iterable
 
-from clickpipe_dagster.streaming.base import StreamSink
+from clickpipe_core.streaming.base import StreamSink
 
 _KEY_INDEX = {"user_id": 2, "session_id": 3}
 

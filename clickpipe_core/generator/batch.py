@@ -19,7 +19,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from clickpipe_dagster.contracts import PAYMENT_METHODS, PLANS, TRANSACTIONS, USERS
+from clickpipe_core.contracts import PAYMENT_METHODS, PLANS, TRANSACTIONS, USERS
 
 DEFAULT_START = date(2026, 11, 1)
 PROGRESS_THRESHOLD = 200_000  # rows; smaller runs print no progress bar

@@ -9,7 +9,7 @@
   keep seeing the previous rows.
 - ``replace_table`` does the same for a mart that is rebuilt whole (the users dimension).
 
-Table and column names come from ``glue_scripts/marts.py`` and are checked identifiers; values
+Table and column names come from ``clickpipe_core/marts.py`` and are checked identifiers; values
 travel as query parameters or COPY data only.
 """
 
@@ -24,15 +24,16 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from glue_scripts.marts import MIGRATIONS_DIR, SCHEMA, Mart, arrow_schema, identifier
+from clickpipe_core.errors import WarehouseError
+from clickpipe_core.marts import MIGRATIONS_DIR, SCHEMA, Mart, arrow_schema, identifier
 
 MIGRATION_FILE = re.compile(r"^V(?P<version>\d{3,})__(?P<name>[a-z0-9_]+)\.sql$")
 MIGRATION_LOCK = 7_316_221  # pg_advisory_xact_lock key of clickpipe migrations
 FULL_PARTITION = "*"
-
-
-class WarehouseError(Exception):
-    """The warehouse cannot be reached or refused the load; the message says what to fix."""
+# How a local Job 2 process gets its PostgreSQL: the URL itself (a secret: set by the warehouse
+# resource in that process's environment only) and which user-facing setting it came from.
+URL_ENV = "CLICKPIPE_JOB_PG_URL"
+SOURCE_ENV = "CLICKPIPE_JOB_PG_SOURCE"
 
 
 @dataclass(frozen=True)

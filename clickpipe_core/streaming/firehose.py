@@ -30,8 +30,8 @@ import operator
 import re
 from operator import methodcaller
 
-from clickpipe_dagster.streaming.base import MiB, DeliveryError, RecordTooLarge, StreamSink, to_line
-from glue_scripts import layout
+from clickpipe_core.streaming.base import MiB, DeliveryError, RecordTooLarge, StreamSink, to_line
+from clickpipe_core import layout
 
 FIREHOSE_MAX_RECORD_BYTES = 1000 * 1024  # Firehose takes records up to 1,000 KiB
 _ends_with_newline = methodcaller("endswith", b"\n")

@@ -39,7 +39,7 @@ def processed_prefix(dataset: str) -> str:
 
 
 def source_file_name(ingest_date: str) -> str:
-    """Processed files are named after the raw partition they came from (DESIGN rule 2)."""
+    """Processed files are named after the raw partition they came from (ARCHITECTURE.md, rule 2)."""
     return f"part-ingest_date={ingest_date}.parquet"
 
 

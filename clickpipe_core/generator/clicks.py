@@ -26,7 +26,7 @@ Records come out sorted by arrival as ``(arrival_ms, data, user_id, session_id)`
 assembled from pre-serialized fragments instead of ``json.dumps`` per record: that is most of
 the generator's speed. ``records()`` gives the same events as dicts.
 
-Imports only the standard library and ``clickpipe_dagster.contracts``: it runs in Lambda.
+Imports only the standard library and ``clickpipe_core.contracts``: it runs in Lambda.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from itertools import accumulate
 from pathlib import Path
 from urllib.parse import quote_plus
 
-from clickpipe_dagster.contracts import CLICKS, DEVICES, EVENT_TYPES, PAYMENT_METHODS
+from clickpipe_core.contracts import CLICKS, DEVICES, EVENT_TYPES, PAYMENT_METHODS
 
 # Index of the fields of an emitted tuple.
 ARRIVAL, DATA, USER_ID, SESSION_ID = 0, 1, 2, 3

@@ -11,8 +11,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from clickpipe_dagster.contracts import Dataset
-from glue_scripts import layout
+from clickpipe_core.contracts import Dataset
+from clickpipe_core import layout
 
 CHECK_DESCRIPTIONS = {
     "conservation": "Every input record is accounted for: in = out + quarantined + duplicates dropped.",

@@ -6,7 +6,7 @@ CDK stack all build their tables from these functions, so there is one definitio
 
 from __future__ import annotations
 
-from clickpipe_dagster.contracts import DATASETS, LOGICAL_TYPES, Dataset
+from clickpipe_core.contracts import DATASETS, LOGICAL_TYPES, Dataset
 
 GLUE_DATABASE = "clickpipe"
 PROJECTION_START = "2026-01-01"

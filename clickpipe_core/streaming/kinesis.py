@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 
 from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
 
-from clickpipe_dagster.streaming.base import MiB, DeliveryError, RecordTooLarge, StreamSink, to_line
+from clickpipe_core.streaming.base import MiB, DeliveryError, RecordTooLarge, StreamSink, to_line
 
 RETRYABLE_CODES = frozenset({
     "ProvisionedThroughputExceededException", "ThrottlingException", "LimitExceededException",

@@ -2,11 +2,12 @@
 
 Pure Python (no Dagster import): the job imports this on Glue workers.
 
-A mart is the result of one SQL file in ``glue_scripts/sql/marts/`` run over the processed zone's
+A mart is the result of one SQL file in ``clickpipe_core/sql/marts/`` run over the processed zone's
 tables (``users``, ``transactions``, ``clicks``: the Athena table names). The SQL keeps to the
 dialect DuckDB, Athena (Trino) and Spark SQL share, so the same file runs on each. Its rows are
 loaded into ``marts.<name>`` in PostgreSQL, whose DDL lives in versioned migrations
-(``glue_scripts/sql/migrations/``); ``tests/test_marts_sql.py`` checks that both agree.
+(``clickpipe_core/sql/migrations/``); ``tests/serving/test_serving_marts.py`` loads every mart into
+those tables, so the two cannot drift apart unnoticed.
 
 Daily marts are keyed by ``dt``, the UTC day of the event (the processed zone's ``dt=``
 directory), and one Dagster partition replaces one ``dt`` in one PostgreSQL transaction.
@@ -19,10 +20,10 @@ from dataclasses import dataclass
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 
-from clickpipe_dagster.contracts import LOGICAL_TYPES
+from clickpipe_core.contracts import LOGICAL_TYPES
 
 # Package resources, not file paths: on Glue the package is a zip (--extra-py-files).
-SQL_DIR: Traversable = files("glue_scripts") / "sql"
+SQL_DIR: Traversable = files("clickpipe_core") / "sql"
 MARTS_SQL_DIR = SQL_DIR / "marts"
 MIGRATIONS_DIR = SQL_DIR / "migrations"
 SCHEMA = "marts"
