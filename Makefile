@@ -15,7 +15,7 @@ CDK_PIP  := $(CDK_BIN)/python -m pip --disable-pip-version-check -q
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: demo test dev bench clean reset synth cdk-test chromium wheelhouse
+.PHONY: demo test test-fast dev bench clean reset synth cdk-test chromium wheelhouse
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ demo: $(VENV)/.installed-base
 test: $(VENV)/.installed-test $(CDK_VENV)/.installed chromium
 	$(BIN)/python -m pytest
 	$(CDK_BIN)/python -m pytest $(CDK_DIR)/tests
+
+## test-fast: the inner loop: every test but the Spark parity tests and the CDK app's (under 2 minutes)
+test-fast: $(VENV)/.installed-test chromium
+	$(BIN)/python -m pytest -m "not spark" -q
 
 ## chromium: the headless browser of the dashboard test (Debian's package, driven by Playwright). Checked on
 ## every run; installed if missing (CI runs as root on a fresh machine; elsewhere install it yourself).

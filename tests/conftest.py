@@ -13,8 +13,8 @@ from pathlib import Path
 import boto3
 import pytest
 
-from clickpipe_dagster.generator.batch import generate
-from glue_scripts.lake_store import LocalStore, S3Store
+from clickpipe_core.generator.batch import generate
+from clickpipe_core.lake_store import LocalStore, S3Store
 
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
@@ -137,6 +137,13 @@ def pg_database(pg_server, request):
 def pg_url(pg_database):
     """A fresh database per test, on the shared server."""
     return pg_database()
+
+
+def pytest_collection_modifyitems(items):
+    """Tests that take the ``spark`` fixture are marked ``spark`` (``make test-fast`` skips them)."""
+    for item in items:
+        if "spark" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.spark)
 
 
 @pytest.fixture(scope="session")
