@@ -213,7 +213,7 @@ def reference_snapshots(store, ds: Dataset) -> list[tuple[str, str, str]]:
         if not store.exists(key):
             raise JobInputError(
                 f"{ds.name}.{column} must exist in {dataset}.{ref_column}, but there is no {dataset} "
-                f"snapshot at {store.url(key)}: materialize processed_{dataset} first"
+                f"snapshot at {store.url(key)}: materialize processed/{dataset} first"
             )
         found.append((column, ref_column, key))
     return found

@@ -80,7 +80,7 @@ def parse_raw_clicks_arrival(key: str) -> datetime | None:
 
 
 def parse_raw_clicks_key(key: str) -> str | None:
-    """The arrival date (the raw_clicks partition) of a Firehose object."""
+    """The arrival date (the raw/clicks partition) of a Firehose object."""
     arrival = parse_raw_clicks_arrival(key)
     return arrival.date().isoformat() if arrival else None
 

@@ -66,7 +66,6 @@ class MartColumn:
 @dataclass(frozen=True)
 class Mart:
     name: str  # table name in the marts schema and the SQL file's stem
-    asset: str  # the Dagster asset
     description: str
     columns: tuple[MartColumn, ...]
     key: tuple[str, ...]
@@ -84,6 +83,11 @@ class Mart:
     @property
     def table(self) -> str:
         return f"{SCHEMA}.{self.name}"
+
+    @property
+    def asset_key(self) -> str:
+        """The asset the load materializes, as a Pipes asset key path: ``marts/<name>``."""
+        return f"{SCHEMA}/{self.name}"
 
     @property
     def column_names(self) -> list[str]:
@@ -105,7 +109,6 @@ DT = _c("dt", "date", "UTC day of the event (the processed zone's dt= partition)
 
 DAILY_EVENTS = Mart(
     name="daily_events",
-    asset="rds_daily_events",
     description="Click events per UTC day and event type: events, distinct users, distinct sessions.",
     columns=(
         DT,
@@ -121,7 +124,6 @@ DAILY_EVENTS = Mart(
 
 FUNNEL_DAILY = Mart(
     name="funnel_daily",
-    asset="rds_funnel",
     description=(
         "The daily session funnel page_view → add_to_cart → purchase. A session reaches a step when it "
         "has that event at or after the previous step's first event, within the same UTC day."
@@ -143,7 +145,6 @@ FUNNEL_DAILY = Mart(
 
 REVENUE_DAILY = Mart(
     name="revenue_daily",
-    asset="rds_revenue",
     description=(
         "Daily revenue per customer country and currency. Revenue and orders count completed "
         "transactions only (pending, failed and refunded payments are not revenue); amounts stay in "
@@ -166,7 +167,6 @@ REVENUE_DAILY = Mart(
 
 TOP_PAGES_DAILY = Mart(
     name="top_pages_daily",
-    asset="rds_top_pages",
     description="The 50 most viewed pages of each UTC day (page_view events; ties by page path).",
     columns=(
         DT,
@@ -183,7 +183,6 @@ TOP_PAGES_DAILY = Mart(
 
 USERS_DIM = Mart(
     name="users",
-    asset="rds_users",
     description=(
         "One row per user of the current users snapshot (no name or e-mail: no PII in the serving layer), "
         "with lifetime activity over every processed day: first and last seen (any click or transaction), "

@@ -13,6 +13,8 @@ from dagster_aws.s3 import S3Resource
 
 from clickpipe_dagster import settings
 from clickpipe_core.catalog import GLUE_DATABASE
+from clickpipe_core.marts import DAILY_MARTS, USERS_DIM
+from clickpipe_dagster.assets import keys
 from clickpipe_dagster.assets.athena import athena_assets
 from clickpipe_dagster.assets.dashboards import dashboard_assets, dashboards_automation_sensor
 from clickpipe_dagster.assets.processed import processed_assets
@@ -36,28 +38,28 @@ from clickpipe_dagster.sensors import sensors
 
 clicks_job = dg.define_asset_job(
     "clicks_job",
-    selection=dg.AssetSelection.assets("raw_clicks", "processed_clicks"),
+    selection=dg.AssetSelection.assets(keys.raw("clicks"), keys.processed("clicks")),
     partitions_def=daily_partitions,
     description="Firehose objects of one arrival day (or a range, in one run) through Glue Job 1.",
 )
 
 batch_job = dg.define_asset_job(
     "batch_job",
-    selection=dg.AssetSelection.assets(*(f"{z}_{d}" for z in ("raw", "processed") for d in BATCH_DATASETS)),
+    selection=dg.AssetSelection.assets(*(k for d in BATCH_DATASETS for k in (keys.raw(d), keys.processed(d)))),
     partitions_def=daily_partitions,
     description="Raw batch files of one ingest date through Glue Job 1 to the processed zone.",
 )
 
 serving_daily_job = dg.define_asset_job(
     "serving_daily_job",
-    selection=dg.AssetSelection.assets("rds_daily_events", "rds_funnel", "rds_revenue", "rds_top_pages"),
+    selection=dg.AssetSelection.assets(*(keys.mart(m) for m in DAILY_MARTS)),
     partitions_def=daily_partitions,
     description="Glue Job 2 for one event day (or a range, in one run): daily marts into PostgreSQL, then checks.",
 )
 
 serving_refresh_job = dg.define_asset_job(
     "serving_refresh_job",
-    selection=dg.AssetSelection.groups("athena") | dg.AssetSelection.assets("rds_users"),
+    selection=dg.AssetSelection.groups("athena") | dg.AssetSelection.assets(keys.mart(USERS_DIM)),
     description="Create or update the Athena tables and rebuild the users dimension in PostgreSQL.",
 )
 

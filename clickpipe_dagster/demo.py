@@ -10,6 +10,7 @@ import click
 import dagster as dg
 
 from clickpipe_dagster import settings
+from clickpipe_dagster.assets import keys
 from clickpipe_core.generator.batch import generate
 from clickpipe_dagster.serving import dashboard_location, event_days, run_serving, serving_summary
 from clickpipe_dagster.simulate import simulate_clicks
@@ -58,7 +59,7 @@ def run_demo(
             name = mat.asset_key.to_user_string()
             # A single-run backfill materializes every partition of its range with the run's
             # metadata (counts for the whole range): count it once.
-            if name.startswith("processed_") and name not in counted:
+            if name.startswith("processed/") and name not in counted:
                 counted.add(name)
                 t = totals.setdefault(name, Counter())
                 for k in ("rows_in", "rows_out", "rows_quarantined", "duplicates_dropped"):
@@ -75,7 +76,7 @@ def run_demo(
     batch_job = defs.resolve_job_def("batch_job")
     with dg.DagsterInstance.get() as instance:
         for day, files in uploads.items():
-            selection = [dg.AssetKey(f"{kind}_{ds}") for ds, _ in files for kind in ("raw", "processed")]
+            selection = [k for ds, _ in files for k in (keys.raw(ds), keys.processed(ds))]
             ok &= record(batch_job.execute_in_process(
                 partition_key=day, instance=instance, asset_selection=selection, raise_on_error=False, run_config=quiet,
                 tags={"clickpipe/trigger": "demo"},

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from clickpipe_dagster.assets import keys
 from clickpipe_core.marts import MARTS, Mart, identifier
 
 RECONCILE_DIR = Path(__file__).resolve().parent / "sql" / "reconcile"
@@ -29,8 +30,8 @@ class Reconciliation:
     keys: int  # how many leading columns form the row's key
 
     @property
-    def asset(self) -> str:
-        return MARTS[self.mart].asset
+    def asset(self) -> dg.AssetKey:
+        return keys.mart(MARTS[self.mart])
 
     @property
     def daily(self) -> bool:
@@ -125,7 +126,7 @@ def key_unique(mart: Mart, warehouse, days: tuple[str, str] | None) -> dg.AssetC
     result = warehouse.query(key_unique_sql(mart, days is not None), list(days) if days else None)
     duplicates, rows = result.rows[0]
     return dg.AssetCheckResult(
-        asset_key=mart.asset,
+        asset_key=keys.mart(mart),
         check_name="key_unique",
         passed=duplicates == 0,
         metadata={"key": ", ".join(mart.key), "duplicate_keys": int(duplicates), "rows_in_duplicates": int(rows)},
@@ -134,9 +135,9 @@ def key_unique(mart: Mart, warehouse, days: tuple[str, str] | None) -> dg.AssetC
 
 def check_specs(mart: Mart) -> list[dg.AssetCheckSpec]:
     specs = [
-        dg.AssetCheckSpec("key_unique", asset=mart.asset, description=f"({', '.join(mart.key)}) is unique in {mart.table}.")
+        dg.AssetCheckSpec("key_unique", asset=keys.mart(mart), description=f"({', '.join(mart.key)}) is unique in {mart.table}.")
     ]
-    specs += [dg.AssetCheckSpec(r.check, asset=mart.asset, description=r.description) for r in RECONCILIATIONS if r.mart == mart.name]
+    specs += [dg.AssetCheckSpec(r.check, asset=keys.mart(mart), description=r.description) for r in RECONCILIATIONS if r.mart == mart.name]
     return specs
 
 

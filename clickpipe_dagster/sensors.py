@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import dagster as dg
 
 from clickpipe_core.contracts import BATCH_DATASETS
+from clickpipe_dagster.assets import keys
 from clickpipe_dagster.resources.lake import LakeResource
 from clickpipe_core import layout
 from clickpipe_core.lake_store import ObjectInfo
@@ -58,10 +59,10 @@ class ObjectCursor:
 def partition_runs(
     fresh: list[ObjectInfo],
     locate: Callable[[str], tuple[str, str] | None],
-    assets_for: Callable[[str], list[str]],
+    assets_for: Callable[[str], list[dg.AssetKey]],
 ) -> tuple[list[dg.RunRequest], list[str]]:
     """One run request per touched partition, selecting every asset the new objects feed."""
-    by_partition: dict[str, set[str]] = defaultdict(set)
+    by_partition: dict[str, set[dg.AssetKey]] = defaultdict(set)
     keys_by_partition: dict[str, list[str]] = defaultdict(list)
     ignored = []
     for o in fresh:
@@ -79,7 +80,7 @@ def partition_runs(
             dg.RunRequest(
                 run_key=f"{partition}:{digest}",
                 partition_key=partition,
-                asset_selection=[dg.AssetKey(a) for a in sorted(by_partition[partition])],
+                asset_selection=sorted(by_partition[partition], key=dg.AssetKey.to_user_string),
                 tags={"clickpipe/trigger": "raw-object", "clickpipe/new_objects": str(len(keys_by_partition[partition]))},
             )
         )
@@ -90,11 +91,11 @@ def raw_object_sensor(
     name: str,
     prefixes: list[str],
     locate: Callable[[str], tuple[str, str] | None],
-    assets_for: Callable[[str], list[str]],
+    assets_for: Callable[[str], list[dg.AssetKey]],
     description: str,
 ) -> dg.SensorDefinition:
     """A sensor over raw prefixes: new objects -> one run per touched partition."""
-    targets = sorted({a for p in prefixes for a in assets_for(p.split("/")[1])})
+    targets = sorted({a for p in prefixes for a in assets_for(p.split("/")[1])}, key=dg.AssetKey.to_user_string)
 
     @dg.sensor(
         name=name,
@@ -116,8 +117,8 @@ def raw_object_sensor(
     return _sensor
 
 
-def _assets(dataset: str) -> list[str]:
-    return [f"raw_{dataset}", f"processed_{dataset}"]
+def _assets(dataset: str) -> list[dg.AssetKey]:
+    return [keys.raw(dataset), keys.processed(dataset)]
 
 
 def _locate_click(key: str) -> tuple[str, str] | None:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import dagster as dg
 
+from clickpipe_dagster.assets import keys
+
 QUERIES = Path(__file__).resolve().parent / "sql" / "queries"
 
 
@@ -50,7 +52,7 @@ def run_serving(defs: dg.Definitions, instance: dg.DagsterInstance, days: list[s
 def dashboard_location(instance: dg.DagsterInstance, since: float = 0.0) -> str | None:
     """Where the last materialization of the ``dashboard`` asset (after ``since``, a Unix time) put it:
     a path locally, a URL on AWS."""
-    event = instance.get_latest_materialization_event(dg.AssetKey("dashboard"))
+    event = instance.get_latest_materialization_event(keys.dashboard("dashboard"))
     if event is None or event.asset_materialization is None or event.timestamp < since:
         return None
     md = event.asset_materialization.metadata

@@ -127,7 +127,7 @@ def simulate_clicks(
     """Clicks for the sample's days (consecutive UTC days), into the ``stream`` resource.
 
     Pass ``users=sample.users_file`` so the clicks come from the sample's users with their
-    countries. The manifest's ``arrival_days`` are the raw_clicks partitions written (late
+    countries. The manifest's ``arrival_days`` are the raw/clicks partitions written (late
     sessions of the last day arrive the day after); ``event_days`` the processed ones.
     """
     days = list(days)

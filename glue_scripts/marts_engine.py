@@ -99,7 +99,7 @@ class MartEngine:
             except self._read_errors() as e:
                 raise ProcessedZoneError(
                     f"cannot read processed/{name}/ ({len(keys)} files): {_reason(e)}; "
-                    f"re-materialize processed_{name} for the day of that file"
+                    f"re-materialize processed/{name} for the day of that file"
                 ) from None
             self.files_read[name] = len(keys)
 

@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         for mart in MART_GROUPS[args.marts]:
             md = dict(results[mart.name])
             md.update({"partitions": keys, "migrations_applied": applied, "seconds": round(seconds, 3)})
-            pipes.report_asset_materialization(asset_key=mart.asset, metadata=pipes_metadata(md))
+            pipes.report_asset_materialization(asset_key=mart.asset_key, metadata=pipes_metadata(md))
     return 0
 
 

@@ -16,7 +16,7 @@ from support import load_sample
 from clickpipe_core.lake_store import LocalStore, S3Store
 
 REPO = Path(__file__).resolve().parents[1]
-BATCH = ["raw_users", "processed_users", "raw_transactions", "processed_transactions"]
+BATCH = ["raw/users", "processed/users", "raw/transactions", "processed/transactions"]
 
 
 def test_definitions_load():
@@ -31,11 +31,11 @@ def test_asset_specs_have_groups_kinds_owners_descriptions_and_checks():
     for name in BATCH:
         node = specs[name]
         assert node.description and node.owners == ["team:data-platform"]
-        assert node.group_name == name.split("_")[0]
+        assert node.group_name == name.split("/")[0]
         assert node.partitions_def is not None
-    checks = {c.name for c in graph.asset_check_keys if c.asset_key.to_user_string() == "processed_transactions"}
+    checks = {c.name for c in graph.asset_check_keys if c.asset_key.to_user_string() == "processed/transactions"}
     assert checks == {"conservation", "key_unique", "schema_matches_contract", "required_not_null", "amounts_non_negative"}
-    assert "dagster/column_schema" in specs["processed_transactions"].metadata
+    assert "dagster/column_schema" in specs["processed/transactions"].metadata
 
 
 def materialize(resources, partition, selection, instance):
@@ -64,11 +64,11 @@ def test_pipes_materialization_reports_counts_and_checks(kind, tmp_path, sample,
         result = materialize(resources, day, BATCH, instance)
         assert result.success
         mats = {e.asset_key.to_user_string(): e.materialization.metadata for e in result.get_asset_materialization_events()}
-        md = mats["processed_transactions"]
+        md = mats["processed/transactions"]
         assert md["rows_in"].value == md["rows_out"].value + md["rows_quarantined"].value + md["duplicates_dropped"].value
         assert md["dagster/row_count"].value == md["rows_out"].value > 0
         assert md["files_out"].value >= 2 and md["bytes_out"].value > 0
-        assert mats["raw_transactions"]["file_count"].value == 1
+        assert mats["raw/transactions"]["file_count"].value == 1
         evaluations = result.get_asset_check_evaluations()
         assert len(evaluations) == 4 + 5 and all(e.passed for e in evaluations)
 
@@ -76,7 +76,7 @@ def test_pipes_materialization_reports_counts_and_checks(kind, tmp_path, sample,
 def test_missing_raw_partition_fails_with_a_clear_message(tmp_path):
     resources = {"lake": LocalLakeResource(root=str(tmp_path / "lake")), "glue": LocalGlueJobsResource()}
     with dg.instance_for_test() as instance:
-        result = materialize(resources, "2026-11-05", ["processed_transactions"], instance)
+        result = materialize(resources, "2026-11-05", ["processed/transactions"], instance)
         assert not result.success
         failure = [e for e in result.all_events if e.is_step_failure][0]
         message = failure.step_failure_data.error.message
@@ -98,14 +98,14 @@ def test_dagster_cli_materializes_on_the_same_instance(tmp_path, sample):
     Path(env["DAGSTER_HOME"]).mkdir(parents=True)
     load_sample(LocalStore(tmp_path / "home" / "lake"), sample)
     cli = Path(sys.executable).parent / "dagster"
-    for selection in ("raw_users,processed_users", "raw_transactions,processed_transactions"):
+    for selection in ("raw/users,processed/users", "raw/transactions,processed/transactions"):
         done = subprocess.run(
             [str(cli), "asset", "materialize", "-m", "clickpipe_dagster.definitions", "--select", selection, "--partition", sample.days[0]],
             env=env, cwd=REPO, capture_output=True, text=True, timeout=300,
         )  # fmt: skip
         assert done.returncode == 0, done.stderr[-2000:]
     with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
-        event = instance.get_latest_materialization_event(dg.AssetKey("processed_transactions"))
+        event = instance.get_latest_materialization_event(dg.AssetKey(["processed", "transactions"]))
         assert event.asset_materialization.partition == sample.days[0]
     assert list((tmp_path / "home" / "lake" / "processed" / "transactions").glob("dt=*/*.parquet"))
 
@@ -118,7 +118,7 @@ def test_demo_runs_end_to_end(tmp_path):
         env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    assert "checks: all passed" in done.stdout and "processed_transactions" in done.stdout
+    assert "checks: all passed" in done.stdout and "processed/transactions" in done.stdout
     assert (tmp_path / "home" / "dagster" / "dagster.yaml").exists()
     page = tmp_path / "home" / "dashboard" / "index.html"
     assert f"dashboard: {page}" in done.stdout and page.stat().st_size > 200_000  # Chart.js is inlined

@@ -172,7 +172,7 @@ def rendered(pg_url, tmp_path, monkeypatch) -> Path:
     with dg.instance_for_test() as instance:
         result = dg.materialize([dashboard_data_source, dashboard_datasets, dashboard], instance=instance, resources=resources)
     assert result.success
-    md = result.asset_materializations_for_node("dashboard")[0].metadata
+    md = result.asset_materializations_for_node("dashboard__dashboard")[0].metadata
     path = Path(md["path"].value)
     assert path == tmp_path / "dashboard" / "index.html"
     return path

@@ -53,7 +53,7 @@ def test_local_datasets_check_the_live_tables_against_the_dataset_columns(pg_url
         res.publish_data_sets(list(DATASETS), wh)
     with psycopg.connect(pg_url) as con:
         con.execute("DROP TABLE marts.revenue_daily")
-    with pytest.raises(DashboardError, match="does not exist; materialize rds_revenue first"):
+    with pytest.raises(DashboardError, match="does not exist; materialize marts/revenue_daily first"):
         res.publish_data_sets(list(DATASETS), wh)
 
 

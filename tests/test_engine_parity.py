@@ -196,7 +196,7 @@ def test_missing_input_is_the_same_error(spark, local_lakes):
         with pytest.raises(JobInputError, match="no raw users file"):
             run(store, USERS, DAY)
         store.put_bytes((",".join(TRANSACTIONS.column_names) + "\n").encode(), layout.raw_batch_key("transactions", DAY, "t.csv"))
-        with pytest.raises(JobInputError, match="materialize processed_users first"):
+        with pytest.raises(JobInputError, match="materialize processed/users first"):
             run(store, TRANSACTIONS, DAY)
 
 
@@ -272,7 +272,7 @@ def test_dagster_runs_job1_on_spark_when_asked(spark, tmp_path, monkeypatch, dir
         monkeypatch.setenv("CLICKPIPE_GLUE_ENGINE", engine)
         lake = LocalLakeResource(root=str(tmp_path / engine))
         _load_sample(dirty_sample)(lake.store())
-        assets = [a for a in build_definitions("local").assets if [k.to_user_string() for k in a.keys] == ["processed_users"]]
+        assets = [a for a in build_definitions("local").assets if [k.to_user_string() for k in a.keys] == ["processed/users"]]
         glue = resources_for("local")["glue"]
         assert glue.engine == engine
         with dg.instance_for_test() as instance:

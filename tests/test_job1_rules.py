@@ -177,5 +177,5 @@ def test_a_crash_mid_publish_leaves_only_whole_files(local_store, sample, monkey
 
 def test_transactions_need_the_users_snapshot(local_store, sample):
     load_sample(local_store, sample, users=False)
-    with pytest.raises(JobInputError, match="materialize processed_users first"):
+    with pytest.raises(JobInputError, match="materialize processed/users first"):
         run_partition(local_store, TRANSACTIONS, sample.days[0])

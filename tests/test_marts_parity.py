@@ -104,7 +104,7 @@ def test_a_damaged_processed_file_is_a_clear_error_on_both_engines(spark, proces
     engines = {"duckdb": lambda: DuckDBMartEngine(LocalStore(lake)), "spark": lambda: SparkMartEngine(LocalStore(lake), spark=spark)}
     with engines[engine]() as e, pytest.raises(ProcessedZoneError, match=r"cannot read processed/clicks/ .*part-ingest_date") as raised:
         build_all(e, None)
-    assert "re-materialize processed_clicks" in str(raised.value) and "\n" not in str(raised.value)
+    assert "re-materialize processed/clicks" in str(raised.value) and "\n" not in str(raised.value)
     # Job 2 by hand: one line on stderr, exit status 2, nothing loaded.
     capsys.readouterr()
     assert run_job2(monkeypatch, pg_url, lake, "users", engine=engine) == 2

@@ -326,13 +326,13 @@ def test_materializing_the_dashboards_group_on_moto(moto_qs, monkeypatch, tmp_pa
         e.asset_key.to_user_string(): e.step_materialization_data.materialization.metadata["action"].value
         for e in result.get_asset_materialization_events()
     }
-    assert actions["dashboard_data_source"] == "created" and actions["dashboard"] == "created"
-    assert actions["dashboard_dataset_funnel_daily"] == "created"
+    assert actions["dashboard/data_source"] == "created" and actions["dashboard/dashboard"] == "created"
+    assert actions["dashboard/dataset_funnel_daily"] == "created"
     checks = {c.asset_key.to_user_string(): c for c in result.get_asset_check_evaluations()}
-    assert not checks["dashboard_dataset_funnel_daily"].passed  # the second ingestion FAILED
-    assert checks["dashboard_dataset_funnel_daily"].severity == dg.AssetCheckSeverity.ERROR
-    assert "CONNECTION_FAILURE" in checks["dashboard_dataset_funnel_daily"].description
-    assert all(c.passed for k, c in checks.items() if k != "dashboard_dataset_funnel_daily")
+    assert not checks["dashboard/dataset_funnel_daily"].passed  # the second ingestion FAILED
+    assert checks["dashboard/dataset_funnel_daily"].severity == dg.AssetCheckSeverity.ERROR
+    assert "CONNECTION_FAILURE" in checks["dashboard/dataset_funnel_daily"].description
+    assert all(c.passed for k, c in checks.items() if k != "dashboard/dataset_funnel_daily")
 
 
 # -- with botocore's Stubber ----------------------------------------------------------------------------
@@ -653,13 +653,13 @@ def test_dataset_checks_report_each_refresh_and_a_dashboard_error_fails_the_step
         result = dg.materialize([dashboard_datasets, dashboard], instance=instance, resources=resources, raise_on_error=False)
     assert not result.success
     checks = {c.asset_key.to_user_string(): c for c in result.get_asset_check_evaluations()}
-    assert set(checks) == {ds.asset for ds in DATASETS} and {c.check_name for c in checks.values()} == {REFRESH_CHECK}
-    assert not checks["dashboard_dataset_funnel_daily"].passed
-    assert checks["dashboard_dataset_funnel_daily"].severity == dg.AssetCheckSeverity.WARN
+    assert set(checks) == {ds.asset.to_user_string() for ds in DATASETS} and {c.check_name for c in checks.values()} == {REFRESH_CHECK}
+    assert not checks["dashboard/dataset_funnel_daily"].passed
+    assert checks["dashboard/dataset_funnel_daily"].severity == dg.AssetCheckSeverity.WARN
     assert (
-        not checks["dashboard_dataset_users"].passed and checks["dashboard_dataset_users"].severity == dg.AssetCheckSeverity.ERROR
+        not checks["dashboard/dataset_users"].passed and checks["dashboard/dataset_users"].severity == dg.AssetCheckSeverity.ERROR
     )
-    assert checks["dashboard_dataset_daily_events"].passed
+    assert checks["dashboard/dataset_daily_events"].passed
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     assert "the principal cannot be granted" in failure.event_specific_data.error.message
 
@@ -681,8 +681,8 @@ def test_resources_for_picks_the_dashboards_service(monkeypatch, aws_settings):
     dg.Definitions.validate_loadable(defs)
     graph = defs.resolve_asset_graph()
     for ds in DATASETS:
-        node = graph.get(dg.AssetKey(ds.asset))
-        assert node.group_name == "dashboards" and dg.AssetKey(ds.upstream_asset) in node.parent_keys
+        node = graph.get(ds.asset)
+        assert node.group_name == "dashboards" and ds.upstream_asset in node.parent_keys
         assert node.automation_condition is not None
     assert defs.resolve_job_def("dashboards_job") is not None
     sensor = defs.resolve_sensor_def("dashboards_automation_sensor")

@@ -36,8 +36,8 @@ def test_new_files_start_one_run_per_touched_partition(tmp_path):
         requests, cursor = tick(lake, instance)
         by_partition = {r.partition_key: sorted(k.to_user_string() for k in r.asset_selection) for r in requests}
         assert by_partition == {
-            "2026-11-01": ["processed_transactions", "processed_users", "raw_transactions", "raw_users"],
-            "2026-11-02": ["processed_transactions", "raw_transactions"],
+            "2026-11-01": ["processed/transactions", "processed/users", "raw/transactions", "raw/users"],
+            "2026-11-02": ["processed/transactions", "raw/transactions"],
         }
         # the same objects on the next tick (or after a restart, with the stored cursor): nothing new
         assert tick(lake, instance, cursor)[0] == []
@@ -103,6 +103,6 @@ def test_click_sensor_requests_arrival_days():
         ctx = dg.build_sensor_context(instance=instance, resources={"lake": lake}, definitions=build_definitions("local"))
         result = raw_clicks_sensor(ctx)
         assert {r.partition_key: r.tags["clickpipe/new_objects"] for r in result.run_requests} == {"2026-11-01": "1", "2026-11-02": "2"}
-        assert {k.to_user_string() for k in result.run_requests[0].asset_selection} == {"raw_clicks", "processed_clicks"}
+        assert {k.to_user_string() for k in result.run_requests[0].asset_selection} == {"raw/clicks", "processed/clicks"}
         ctx = dg.build_sensor_context(instance=instance, cursor=result.cursor, resources={"lake": lake}, definitions=build_definitions("local"))
         assert not raw_clicks_sensor(ctx).run_requests

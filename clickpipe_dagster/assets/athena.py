@@ -3,6 +3,7 @@
 import dagster as dg
 
 from clickpipe_core import catalog
+from clickpipe_dagster.assets import keys
 from clickpipe_dagster.assets.common import OWNERS, table_schema
 from clickpipe_dagster.resources.athena import CatalogResource, QueryError
 from clickpipe_dagster.resources.lake import LakeResource
@@ -19,8 +20,8 @@ def _spec(ds) -> dg.AssetSpec:
     name = catalog.table_name(ds)
     layout = "/".join(f"{c}=…" for c in ds.partition_columns) or "one snapshot file"
     return dg.AssetSpec(
-        key=f"athena_{name}",
-        deps=[f"processed_{ds.name}"],
+        key=keys.athena(name),
+        deps=[keys.processed(ds.name)],
         group_name="athena",
         kinds={"athena", "glue", "duckdb"},
         owners=OWNERS,
@@ -49,7 +50,7 @@ def athena_tables(context: dg.AssetExecutionContext, lake: LakeResource, catalog
         md = dict(done[catalog.table_name(ds)])
         if "rows" in md:
             md["dagster/row_count"] = md.pop("rows")
-        yield dg.MaterializeResult(asset_key=f"athena_{catalog.table_name(ds)}", metadata=md)
+        yield dg.MaterializeResult(asset_key=keys.athena(catalog.table_name(ds)), metadata=md)
 
 
 athena_assets = [athena_tables]

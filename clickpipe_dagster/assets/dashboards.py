@@ -1,11 +1,11 @@
 """Dashboards over the marts (group ``dashboards``): the same assets on a laptop and on AWS.
 
-- ``dashboard_data_source``: the way into PostgreSQL (QuickSight data source on RDS; locally a
+- ``dashboard/data_source``: the way into PostgreSQL (QuickSight data source on RDS; locally a
   connection check).
-- ``dashboard_dataset_<mart>``: one dataset per mart table, downstream of its ``rds_*`` asset, with
+- ``dashboard/dataset_<mart>``: one dataset per mart table, downstream of its ``marts/*`` asset, with
   a check ``refresh_succeeded`` that reports the SPICE ingestion started after each load (locally
   the columns are checked against the live table and nothing needs refreshing).
-- ``dashboard``: the dashboard of ``dashboard/definition.py`` (QuickSight; locally the HTML page
+- ``dashboard/dashboard``: the dashboard of ``dashboard/definition.py`` (QuickSight; locally the HTML page
   ``$CLICKPIPE_HOME/dashboard/index.html``, rendered from every loaded day).
 
 The ``dashboards`` resource decides which (``resources_for``). Datasets and the dashboard run again
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from clickpipe_dagster.assets import keys
 from clickpipe_dagster.assets.common import OWNERS
 from clickpipe_dagster.dashboard import definition
 from clickpipe_dagster.dashboard.datasets import DATASETS, DATASETS_BY_NAME
@@ -40,6 +41,7 @@ def _fail(e: DashboardError):
 
 
 @dg.asset(
+    key=keys.dashboard("data_source"),
     group_name=GROUP,
     kinds=KINDS,
     owners=OWNERS,
@@ -60,7 +62,7 @@ def dashboard_data_source(dashboards: DashboardsResource, warehouse: WarehouseRe
 def _dataset_spec(ds) -> dg.AssetSpec:
     return dg.AssetSpec(
         key=ds.asset,
-        deps=[ds.upstream_asset, "dashboard_data_source"],
+        deps=[ds.upstream_asset, keys.dashboard("data_source")],
         group_name=GROUP,
         kinds=KINDS,
         owners=OWNERS,
@@ -110,6 +112,7 @@ def dashboard_datasets(dashboards: DashboardsResource, warehouse: WarehouseResou
 
 
 @dg.asset(
+    key=keys.dashboard("dashboard"),
     group_name=GROUP,
     kinds={"quicksight", "html"},
     owners=OWNERS,

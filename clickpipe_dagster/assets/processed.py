@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from clickpipe_dagster.assets import keys
 from clickpipe_dagster.assets.common import OWNERS, table_schema
 from clickpipe_dagster.checks import processed_check_specs
 from clickpipe_core.contracts import DATASETS, get_dataset
@@ -30,17 +31,17 @@ def run_job1(context: dg.AssetExecutionContext, dataset: str, lake: LakeResource
 
 def processed_asset_for(dataset: str) -> dg.AssetsDefinition:
     ds = get_dataset(dataset)
-    key = dg.AssetKey(f"processed_{dataset}")
+    key = keys.processed(dataset)
     levels = "/".join(f"{c}=…" for c in ds.partition_columns)
     layout_note = (
         f"`processed/{dataset}/{levels}/part-ingest_date=…parquet`, by the UTC date of `{ds.partition_time_column}`"
         if ds.partition_time_column
         else f"`processed/{dataset}/{dataset}.parquet`, the current snapshot (per key, the newest ingest date wins)"
     )
-    deps = [dg.AssetDep(f"raw_{dataset}")]
+    deps = [dg.AssetDep(keys.raw(dataset))]
     # A referenced dataset's snapshot merges all its partitions, so every one of them matters.
     deps += [
-        dg.AssetDep(f"processed_{target}", partition_mapping=dg.AllPartitionMapping())
+        dg.AssetDep(keys.processed(target), partition_mapping=dg.AllPartitionMapping())
         for target, _ in ds.references.values()
     ]
 

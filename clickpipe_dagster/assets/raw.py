@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from clickpipe_dagster.assets import keys
 from clickpipe_dagster.assets.common import OWNERS
 from clickpipe_core.contracts import BATCH_DATASETS, CLICKS, get_dataset
 from clickpipe_dagster.partitions import daily_partitions
@@ -13,7 +14,7 @@ def raw_batch_asset(dataset: str) -> dg.AssetsDefinition:
     ds = get_dataset(dataset)
 
     @dg.asset(
-        name=f"raw_{dataset}",
+        key=keys.raw(dataset),
         partitions_def=daily_partitions,
         group_name="raw",
         kinds={"s3", "csv"},
@@ -48,7 +49,7 @@ def raw_batch_asset(dataset: str) -> dg.AssetsDefinition:
 
 
 @dg.asset(
-    name="raw_clicks",
+    key=keys.raw("clicks"),
     partitions_def=daily_partitions,
     group_name="raw",
     kinds={"s3", "firehose", "json"},

@@ -12,6 +12,7 @@ import warnings
 import dagster as dg
 
 from clickpipe_dagster import reconcile
+from clickpipe_dagster.assets import keys
 from clickpipe_dagster.assets.common import OWNERS
 from clickpipe_core.contracts import get_dataset
 from clickpipe_dagster.partitions import daily_partitions
@@ -49,13 +50,13 @@ def _deps(mart: Mart) -> list[dg.AssetDep]:
                 )
         else:
             mapping = dg.AllPartitionMapping()
-        deps.append(dg.AssetDep(f"processed_{name}", partition_mapping=mapping))
+        deps.append(dg.AssetDep(keys.processed(name), partition_mapping=mapping))
     return deps
 
 
 def _spec(mart: Mart) -> dg.AssetSpec:
     return dg.AssetSpec(
-        key=mart.asset,
+        key=keys.mart(mart),
         deps=_deps(mart),
         group_name="serving",
         kinds=KINDS,

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import dagster as dg
+
+from clickpipe_dagster.assets import keys
 from clickpipe_core.marts import MART_TYPES, MARTS, SCHEMA, Mart
 
 # Mart logical type -> QuickSight InputColumn type.
@@ -35,12 +38,12 @@ class DashboardDataset:
         return self.mart.name
 
     @property
-    def asset(self) -> str:
-        return f"dashboard_dataset_{self.mart.name}"
+    def asset(self) -> dg.AssetKey:
+        return keys.dashboard(f"dataset_{self.mart.name}")
 
     @property
-    def upstream_asset(self) -> str:
-        return self.mart.asset
+    def upstream_asset(self) -> dg.AssetKey:
+        return keys.mart(self.mart)
 
     @property
     def schema(self) -> str:

@@ -104,7 +104,7 @@ class LocalDashboardResource(DashboardsResource):
                 raise DashboardError(f"dataset {ds.name}: {e}") from None
             if not actual:
                 raise DashboardError(
-                    f"dataset {ds.name}: table {ds.schema}.{ds.table} does not exist; materialize {ds.upstream_asset} first"
+                    f"dataset {ds.name}: table {ds.schema}.{ds.table} does not exist; materialize {ds.upstream_asset.to_user_string()} first"
                 )
             want = [(n, _pg_type_name(t)) for n, t in ds.pg_columns]
             if [tuple(r) for r in actual] != want:

@@ -52,13 +52,13 @@ def test_definitions_load_for_both_environments(aws_settings):
     assert type(aws.resources["query_engine"]).__name__ == "AthenaQueryResource"
     graph = local.resolve_asset_graph()
     for mart in MARTS.values():
-        node = graph.get(dg.AssetKey(mart.asset))
+        node = graph.get(dg.AssetKey.from_escaped_user_string(mart.asset_key))
         assert node.group_name == "serving" and "postgres" in node.kinds and node.owners
         assert node.metadata["dagster/column_schema"].columns[0].name == mart.column_names[0]
         assert (node.partitions_def is not None) == mart.daily
         checks = {k.name for k in graph.get_check_keys_for_assets({node.key})}
         assert "key_unique" in checks and len(checks) >= 2
-    assert graph.get(dg.AssetKey("athena_clicks")).kinds >= {"athena", "duckdb"}
+    assert graph.get(dg.AssetKey(["athena", "clicks"])).kinds >= {"athena", "duckdb"}
 
 
 def test_materializing_the_serving_assets_loads_postgres_and_checks_pass(lake, pg_url, tmp_path, fixture_rows):
@@ -77,8 +77,8 @@ def test_materializing_the_serving_assets_loads_postgres_and_checks_pass(lake, p
         result = dg.materialize([rds_users_dimension, athena_tables], instance=instance, resources=resources)
         assert result.success and all(c.passed for c in result.get_asset_check_evaluations())
     with psycopg.connect(pg_url) as con:
-        assert rows["rds_revenue"] == con.execute("SELECT COUNT(*) FROM marts.revenue_daily").fetchone()[0]
-        assert rows["rds_revenue"] == len(expected_revenue(fixture_rows))
+        assert rows["marts/revenue_daily"] == con.execute("SELECT COUNT(*) FROM marts.revenue_daily").fetchone()[0]
+        assert rows["marts/revenue_daily"] == len(expected_revenue(fixture_rows))
         days = [r[0] for r in con.execute("SELECT DISTINCT dt FROM marts.daily_events ORDER BY 1")]
     assert days == [date.fromisoformat(d) for d in CLICK_DAYS]
 
