@@ -11,7 +11,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from clickpipe_core.contracts import Dataset
+from clickpipe_core.contracts import LOGICAL_TYPES, Dataset
 from clickpipe_core import layout
 
 CHECK_DESCRIPTIONS = {
@@ -30,17 +30,8 @@ def check_names(ds: Dataset) -> list[str]:
     return names
 
 
-def arrow_type(logical: str) -> pa.DataType:
-    return {
-        "string": pa.string(),
-        "money": pa.decimal128(18, 2),
-        "timestamp": pa.timestamp("us", tz="UTC"),
-        "date": pa.date32(),
-    }[logical]
-
-
 def arrow_schema(ds: Dataset) -> pa.Schema:
-    return pa.schema([pa.field(n, arrow_type(t)) for n, t in ds.processed_columns])
+    return pa.schema([pa.field(n, LOGICAL_TYPES[t].arrow) for n, t in ds.processed_columns])
 
 
 def _columns(schema: pa.Schema) -> list[tuple[str, pa.DataType]]:

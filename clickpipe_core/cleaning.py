@@ -9,12 +9,10 @@ between engines, so the rules themselves exist once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from clickpipe_core.contracts import LOGICAL_TYPES, Column, Dataset
+from clickpipe_core.contracts import Column, Dataset
+from clickpipe_core.dialect import DUCKDB, SPARK, Dialect  # noqa: F401  (engines take their dialect from here)
 
 DUPLICATE_REASON = "duplicate_key"
-ISO_UTC_SPARK = "yyyy-MM-dd'T'HH:mm:ss.SSSSSS'Z'"
 
 # Text that may be cast to each logical type. The guard keeps the engines' casts on the same
 # inputs: DuckDB and Spark accept different exotic spellings (e.g. '1e3' or '+5' for numbers; for
@@ -31,72 +29,6 @@ TYPE_GUARDS = {
 }
 
 
-def sql_string(value: str) -> str:
-    """A SQL string literal (values in rules come from the contract, but quote them properly anyway)."""
-    return "'" + str(value).replace("'", "''") + "'"
-
-
-@dataclass(frozen=True)
-class Dialect:
-    """The few spellings that differ between the engines (DuckDB 2.0, Spark SQL 3.5 with ANSI mode
-    off and the session time zone UTC). Everything else in this module is SQL both run alike."""
-
-    name: str
-
-    def _type(self, logical_type: str) -> str:
-        return LOGICAL_TYPES[logical_type][1 if self.name == "duckdb" else 2]
-
-    def literal(self, value: str) -> str:
-        """A string literal. Spark SQL reads backslash escapes in literals (and '' is not a quote)."""
-        if self.name == "spark":
-            return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
-        return sql_string(value)
-
-    def full_match(self, expr: str, pattern: str) -> str:
-        if self.name == "duckdb":  # RE2; '.' stops at \n only
-            return f"regexp_full_match({expr}, {self.literal(pattern)})"
-        # Java regex with find(): anchored at both ends (\z, because '$' also matches before a
-        # final newline) and UNIX_LINES (?d), so that '.' stops at \n only, as in RE2.
-        return f"({expr} RLIKE {self.literal('(?d)^(?:' + pattern + ')' + chr(92) + 'z')})"
-
-    def try_cast(self, expr: str, logical_type: str) -> str:
-        # With ANSI mode off Spark's CAST gives NULL too; TRY_CAST says what we mean in both.
-        return f"TRY_CAST({expr} AS {self._type(logical_type)})"
-
-    def utc_date(self, expr: str) -> str:
-        return f"CAST({expr} AS DATE)"  # the session time zone is UTC in both engines
-
-    def cast(self, expr: str, logical_type: str) -> str:
-        return f"CAST({expr} AS {self._type(logical_type)})"
-
-    def text(self, expr: str, logical_type: str) -> str:
-        """A typed value as text, spelled alike by both engines (timestamps: ISO-8601 in UTC)."""
-        if logical_type == "timestamp":
-            if self.name == "duckdb":
-                return f"strftime({expr}, '%Y-%m-%dT%H:%M:%S.%fZ')"
-            return f"date_format({expr}, {self.literal(ISO_UTC_SPARK)})"
-        return expr if logical_type == "string" else self.cast(expr, "string")
-
-    def not_in_keys(self, expr: str, table: str) -> str:
-        """``expr`` (never NULL here) is not among the ``key`` column of ``table``.
-
-        Spark plans NOT IN as a null-aware nested-loop join (rows x keys); NOT EXISTS with an
-        equality is a hash join. DuckDB plans NOT IN as a hash join already.
-        """
-        if self.name == "spark":
-            return f"NOT EXISTS (SELECT 1 FROM {table} WHERE {table}.key = {expr})"
-        return f"{expr} NOT IN (SELECT key FROM {table})"
-
-    def json_object(self, pairs: list[tuple[str, str]]) -> str:
-        """A JSON object from (name, text expression) pairs; NULL values are written as null."""
-        if self.name == "duckdb":
-            return "to_json(struct_pack(" + ", ".join(f"{n} := {e}" for n, e in pairs) + "))"
-        inner = ", ".join(f"{self.literal(n)}, {e}" for n, e in pairs)
-        return f"to_json(named_struct({inner}), map('ignoreNullFields', 'false'))"
-
-
-DUCKDB = Dialect("duckdb")
-SPARK = Dialect("spark")
 
 
 def _normalized(col: Column) -> str:

@@ -9,16 +9,39 @@ stable *reason* string that lands in the quarantine zone next to the row.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-# Logical types and what each target calls them. Arrow strings are pyarrow type factories' names.
-LOGICAL_TYPES = {
-    #            arrow                        duckdb                athena / glue       postgres
-    "string": ("string", "VARCHAR", "string", "text"),
-    "money": ("decimal128(18, 2)", "DECIMAL(18,2)", "decimal(18,2)", "numeric(18,2)"),
-    "timestamp": ("timestamp[us, tz=UTC]", "TIMESTAMPTZ", "timestamp", "timestamptz"),
-    "date": ("date32", "DATE", "date", "date"),
-}
+
+@dataclass(frozen=True)
+class LogicalType:
+    """A logical type and what each target calls it. ``athena`` is also Spark SQL's spelling (the Glue
+    catalog's types are Hive's, which both read); ``arrow`` builds the pyarrow type, imported only
+    when asked for (the Lambda bundle has no pyarrow)."""
+
+    name: str
+    duckdb: str
+    athena: str
+    postgres: str
+    _arrow: Callable = field(repr=False, compare=False)
+
+    @property
+    def arrow(self):
+        import pyarrow as pa
+
+        return self._arrow(pa)
+
+
+def types_table(*types: LogicalType) -> dict[str, LogicalType]:
+    return {t.name: t for t in types}
+
+
+LOGICAL_TYPES = types_table(
+    LogicalType("string", "VARCHAR", "string", "text", lambda pa: pa.string()),
+    LogicalType("money", "DECIMAL(18,2)", "decimal(18,2)", "numeric(18,2)", lambda pa: pa.decimal128(18, 2)),
+    LogicalType("timestamp", "TIMESTAMPTZ", "timestamp", "timestamptz", lambda pa: pa.timestamp("us", tz="UTC")),
+    LogicalType("date", "DATE", "date", "date", lambda pa: pa.date32()),
+)
 
 
 @dataclass(frozen=True)
@@ -34,6 +57,11 @@ class Column:
     max_length: int | None = None
     require_zone: bool = False  # timestamps must say their offset (Z or +hh:mm)
     not_after_arrival: bool = False  # event times later than the record's arrival are rejected
+    json_object: bool = False  # a free-form JSON object in NDJSON input, kept as its JSON text
+
+    @property
+    def logical_type(self) -> LogicalType:
+        return LOGICAL_TYPES[self.type]
 
     def __post_init__(self):
         if self.type not in LOGICAL_TYPES:
@@ -77,6 +105,10 @@ class Dataset:
         return (["dt"] if self.partition_time_column else []) + list(self.partition_value_columns)
 
     @property
+    def json_object_columns(self) -> list[str]:
+        return [c.name for c in self.columns if c.json_object]
+
+    @property
     def processed_columns(self) -> list[tuple[str, str]]:
         """(name, logical type) of a processed *file*: the contract minus directory-level columns,
         then lineage columns."""
@@ -88,7 +120,7 @@ class Dataset:
 # exactly their own output (ARCHITECTURE.md, rule 2).
 LINEAGE_COLUMNS = (("ingest_date", "date"),)
 
-# The quarantine zone's schema, the same for every dataset.
+# The quarantine zone's schema, the same for every dataset (the engines write it from this list).
 QUARANTINE_COLUMNS = (
     ("reason", "string"),  # a stable code, e.g. invalid_amount
     ("detail", "string"),  # a human sentence
@@ -175,7 +207,7 @@ CLICKS = Dataset(
             not_after_arrival=True,
             description="Event time, ISO-8601 with its offset, stored in UTC",
         ),
-        Column("properties", required=False, max_length=65536, description="Free-form JSON object, as text"),
+        Column("properties", required=False, max_length=65536, json_object=True, description="Free-form JSON object, as text"),
     ),
 )
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 
-from clickpipe_core.contracts import LOGICAL_TYPES
+from clickpipe_core.contracts import LOGICAL_TYPES, LogicalType, types_table
 
 # Package resources, not file paths: on Glue the package is a zip (--extra-py-files).
 SQL_DIR: Traversable = files("clickpipe_core") / "sql"
@@ -28,12 +28,14 @@ MARTS_SQL_DIR = SQL_DIR / "marts"
 MIGRATIONS_DIR = SQL_DIR / "migrations"
 SCHEMA = "marts"
 
-# The contract's logical types plus the few a mart needs; each row: arrow, duckdb, athena, postgres.
+# The contract's logical types plus the few a mart needs.
 MART_TYPES = {
     **LOGICAL_TYPES,
-    "count": ("int64", "BIGINT", "bigint", "bigint"),
-    "rank": ("int32", "INTEGER", "int", "integer"),
-    "rate": ("float64", "DOUBLE", "double", "double precision"),
+    **types_table(
+        LogicalType("count", "BIGINT", "bigint", "bigint", lambda pa: pa.int64()),
+        LogicalType("rank", "INTEGER", "int", "integer", lambda pa: pa.int32()),
+        LogicalType("rate", "DOUBLE", "double", "double precision", lambda pa: pa.float64()),
+    ),
 }
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -60,7 +62,7 @@ class MartColumn:
 
     @property
     def pg_type(self) -> str:
-        return MART_TYPES[self.type][3]
+        return MART_TYPES[self.type].postgres
 
 
 @dataclass(frozen=True)
@@ -215,13 +217,4 @@ MART_GROUPS = {"daily": DAILY_MARTS, "users": FULL_MARTS}
 def arrow_schema(mart: Mart):
     import pyarrow as pa
 
-    types = {
-        "string": pa.string(),
-        "money": pa.decimal128(18, 2),
-        "timestamp": pa.timestamp("us", tz="UTC"),
-        "date": pa.date32(),
-        "count": pa.int64(),
-        "rank": pa.int32(),
-        "rate": pa.float64(),
-    }
-    return pa.schema([pa.field(c.name, types[c.type], nullable=c.nullable) for c in mart.columns])
+    return pa.schema([pa.field(c.name, MART_TYPES[c.type].arrow, nullable=c.nullable) for c in mart.columns])

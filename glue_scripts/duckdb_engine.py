@@ -110,7 +110,7 @@ class DuckDBJob:
             n = self._quarantine_lines(path, key, "wrong_header", problem)
             result.messages.append(f"{key}: {problem}; {n} record(s) quarantined as wrong_header")
             return
-        columns = "{" + ", ".join(f"{cleaning.sql_string(n)}: 'VARCHAR'" for n in names) + "}"
+        columns = "{" + ", ".join(f"{cleaning.DUCKDB.literal(n)}: 'VARCHAR'" for n in names) + "}"
         select = ", ".join(c if c in names else f"NULL AS {c}" for c in self.ds.column_names)
         before = self.con.execute("SELECT count(*) FROM classified").fetchone()[0]
         self.con.execute("INSERT INTO src_files VALUES (?, ?)", [key, before])
@@ -118,11 +118,11 @@ class DuckDBJob:
         # that order as __lrow (the reference check is a join, which may reorder its output).
         self.con.execute(
             f"""CREATE OR REPLACE TEMP TABLE raw_csv AS SELECT {select}
-            FROM read_csv({cleaning.sql_string(str(path))}, header = true, auto_detect = false, columns = {columns},
+            FROM read_csv({cleaning.DUCKDB.literal(str(path))}, header = true, auto_detect = false, columns = {columns},
                           delim = ',', quote = '"', escape = '"', max_line_size = {MAX_LINE_BYTES},
                           store_rejects = true, rejects_table = 'csv_rejects', rejects_scan = 'csv_scans')"""
         )
-        source = f"(SELECT {before} + rowid AS __lrow, {cleaning.sql_string(key)} AS __file, * FROM raw_csv)"
+        source = f"(SELECT {before} + rowid AS __lrow, {cleaning.DUCKDB.literal(key)} AS __file, * FROM raw_csv)"
         self.con.execute("INSERT INTO classified " + self._classify(source, refs, carry=self._carry))
         self.con.execute("DROP TABLE raw_csv")
         loaded = self.con.execute("SELECT count(*) FROM classified").fetchone()[0] - before

@@ -17,7 +17,6 @@ import re
 
 from clickpipe_core.contracts import Dataset
 
-JSON_OBJECT_COLUMNS = ("properties",)  # free-form JSON objects, kept as text
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _LOWER_HEX = re.compile(r"\\u00([0-9a-f]{2})")
 
@@ -85,7 +84,7 @@ def dump_object(v: dict) -> str:
 
 def check_line(ds: Dataset, line: str | None) -> tuple[str | None, str | None, list[str | None]]:
     """(pre_reason, pre_detail, field texts) for one line."""
-    names = ds.column_names
+    names, json_cols = ds.column_names, set(ds.json_object_columns)
     try:
         doc = parse(line)
     except _Invalid:
@@ -98,7 +97,7 @@ def check_line(ds: Dataset, line: str | None) -> tuple[str | None, str | None, l
         present = name in doc
         v = doc.get(name)
         kind = json_type(v) if present else None
-        is_obj_col = name in JSON_OBJECT_COLUMNS
+        is_obj_col = name in json_cols
         allowed = ("object", "null") if is_obj_col else ("varchar", "null")
         if kind is not None and kind not in allowed and reason is None:
             reason = f"wrong_type_{name}"

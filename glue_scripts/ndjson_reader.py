@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 
 from clickpipe_core.contracts import Dataset
-from clickpipe_core.cleaning import sql_string
+from clickpipe_core.dialect import DUCKDB
 from clickpipe_core.job1 import LINE_END, MAX_LINE_BYTES, MAX_RECORD_CHARS, physical_lines, reject_detail, reject_record
 
 # Event times up to this much after the end of their arrival hour are clock skew, not the future.
@@ -24,7 +24,7 @@ CLOCK_SKEW = timedelta(minutes=5)
 
 
 def _line_reader(paths: list[str], *, compressed: bool) -> str:
-    files = "[" + ", ".join(sql_string(p) for p in paths) + "]"
+    files = "[" + ", ".join(DUCKDB.literal(p) for p in paths) + "]"
     # \x01 never appears unescaped in valid JSON: every line is one value.
     return (
         f"read_csv({files}, columns = {{'line': 'VARCHAR'}}, header = false, delim = '\\x01', quote = '', "
@@ -130,8 +130,8 @@ def fields_sql(ds: Dataset, source: str) -> str:
     Each line is parsed once, into a struct of JSON values (one per contract field); the type
     checks and the text values then work on those small values.
     """
-    json_cols = {c.name for c in ds.columns if c.name == "properties"}  # free-form JSON objects
-    shape = sql_string("{" + ", ".join(f'"{c}": "JSON"' for c in ds.column_names) + "}")
+    json_cols = set(ds.json_object_columns)
+    shape = DUCKDB.literal("{" + ", ".join(f'"{c}": "JSON"' for c in ds.column_names) + "}")
     type_checks = []
     for c in ds.columns:
         allowed = "('OBJECT', 'NULL')" if c.name in json_cols else "('VARCHAR', 'NULL')"
@@ -140,7 +140,7 @@ def fields_sql(ds: Dataset, source: str) -> str:
             (
                 f"json_type(obj.{c.name}) NOT IN {allowed}",
                 f"wrong_type_{c.name}",
-                f"concat({sql_string(f'{c.name} must be a JSON {kind}, got ')}, lower(json_type(obj.{c.name})))",
+                f"concat({DUCKDB.literal(f'{c.name} must be a JSON {kind}, got ')}, lower(json_type(obj.{c.name})))",
             )
         )
     whens = [
@@ -148,7 +148,7 @@ def fields_sql(ds: Dataset, source: str) -> str:
         ("jt <> 'OBJECT'", "not_an_object", "concat('a JSON ', lower(jt), ' instead of an object')"),
         *type_checks,
     ]
-    pre_reason = "CASE " + " ".join(f"WHEN {w} THEN {sql_string(r)}" for w, r, _ in whens) + " END"
+    pre_reason = "CASE " + " ".join(f"WHEN {w} THEN {DUCKDB.literal(r)}" for w, r, _ in whens) + " END"
     pre_detail = "CASE " + " ".join(f"WHEN {w} THEN {d}" for w, _, d in whens) + " END"
     values = ", ".join(
         (
