@@ -110,10 +110,11 @@ def start_session(engine: str) -> float:
     """Seconds to start Spark's local session (0 for DuckDB); the engines reuse it."""
     if engine != "spark":
         return 0.0
-    from glue_scripts.spark_engine import spark_session
+    from clickpipe_core.runtime import Runtime
+    from glue_scripts.spark_session import spark_session
 
     t = time.perf_counter()
-    spark_session()
+    spark_session(Runtime.local("spark"))
     return time.perf_counter() - t
 
 

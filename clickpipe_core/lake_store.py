@@ -37,6 +37,11 @@ class LocalStore:
     def uri(self) -> str:
         return self.root.as_uri()
 
+    @property
+    def is_local(self) -> bool:
+        """Keys are files on this machine: readers open ``path(key)`` in place, no copy."""
+        return True
+
     def path(self, key: str) -> Path:
         p = (self.root / key).resolve()
         if p != self.root and self.root not in p.parents:
@@ -119,6 +124,10 @@ class S3Store:
     @property
     def uri(self) -> str:
         return f"s3://{self.bucket}/{self.prefix}"
+
+    @property
+    def is_local(self) -> bool:
+        return False
 
     def url(self, key: str) -> str:
         return f"s3://{self.bucket}/{self.prefix}{key}"

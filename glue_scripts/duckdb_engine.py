@@ -50,7 +50,7 @@ REREAD_REASONS = {"invalid_encoding", "line_too_long"}
 class DuckDBJob:
     """Runs one dataset's raw partition through the cleaning rules on DuckDB."""
 
-    def __init__(self, store: LocalStore | S3Store, ds: Dataset, *, threads: int | None = None):
+    def __init__(self, store: LocalStore | S3Store, ds: Dataset, *, threads: int | None = None, runtime=None):
         self.store, self.ds = store, ds
         self.con = duckdb.connect()
         self.con.execute("SET TimeZone = 'UTC'")

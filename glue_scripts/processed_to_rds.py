@@ -30,12 +30,12 @@ if __package__ in (None, ""):  # run as a file (Glue, subprocess): make the repo
 from clickpipe_core.lake_store import open_store  # noqa: E402
 from clickpipe_core.marts import MART_GROUPS  # noqa: E402
 from clickpipe_core.pg_load import SOURCE_ENV, URL_ENV  # noqa: E402
+from clickpipe_core.runtime import Runtime  # noqa: E402
 from glue_scripts.pipes_session import (  # noqa: E402
     add_engine_argument,
     glue_job_run,
     pipes_metadata,
     pipes_session,
-    resolve_engine,
 )
 
 EXIT_BAD_INPUT = 2
@@ -54,7 +54,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--pg-port", type=int, default=None)
     p.add_argument("--pg-database", default=None)
     args, _ = p.parse_known_args(argv)  # Glue adds its own arguments
-    args.engine = resolve_engine(args.engine, argv)
+    args.runtime = Runtime.detect(argv, engine=args.engine)
+    args.engine = args.runtime.engine
     return args
 
 
@@ -92,7 +93,7 @@ def run(args, keys: list[str], run_id: str | None) -> tuple[dict, list[str], flo
     store = open_store(args.lake)
     sources = sorted({s for m in marts for s in m.sources})
     results: dict[str, dict] = {}
-    with ENGINES[args.engine](store, threads=args.threads) as engine:
+    with ENGINES[args.engine](store, threads=args.threads, runtime=args.runtime) as engine:
         if args.marts == "daily":
             engine.register(sources, days=keys)
             tables = {m.name: (m, engine.build(m)) for m in marts}
@@ -123,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     from clickpipe_core.errors import ProcessedZoneError
     from clickpipe_core.errors import WarehouseError
 
-    with glue_job_run(args.engine, argv, "clickpipe-job2"), pipes_session(args.partition) as pipes:
+    with glue_job_run(args.runtime, "clickpipe-job2"), pipes_session(args.runtime, args.partition) as pipes:
         extras = pipes.extras or {}
         keys = pipes.partition_keys or args.partition
         if args.marts == "daily" and not keys:

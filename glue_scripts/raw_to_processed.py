@@ -22,12 +22,12 @@ if __package__ in (None, ""):  # run as a file (Glue, subprocess): make the repo
 
 from clickpipe_core.contracts import DATASETS, get_dataset  # noqa: E402
 from clickpipe_core.lake_store import open_store  # noqa: E402
+from clickpipe_core.runtime import Runtime  # noqa: E402
 from glue_scripts.pipes_session import (  # noqa: E402
     add_engine_argument,
     glue_job_run,
     pipes_metadata,
     pipes_session,
-    resolve_engine,
 )
 
 EXIT_BAD_INPUT = 2
@@ -42,7 +42,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=None)
     # Glue adds its own arguments (--JOB_NAME, --job-bookmark-option, pipes params...): ignore them.
     args, _ = p.parse_known_args(argv)
-    args.engine = resolve_engine(args.engine, argv)
+    args.runtime = Runtime.detect(argv, engine=args.engine)
+    args.engine = args.runtime.engine
     return args
 
 
@@ -82,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     engine = engine_module(args.engine)
     ds = get_dataset(args.dataset)
     store = open_store(args.lake)
-    with glue_job_run(args.engine, argv, "clickpipe-job1"), pipes_session(args.partition) as pipes:
+    with glue_job_run(args.runtime, "clickpipe-job1"), pipes_session(args.runtime, args.partition) as pipes:
         keys = pipes.partition_keys or args.partition
         if not keys:
             print("no partition given: pass --partition YYYY-MM-DD", file=sys.stderr)
@@ -90,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         results = []
         for ingest_date in keys:
             try:
-                results.append(engine.run_partition(store, ds, ingest_date, threads=args.threads))
+                results.append(engine.run_partition(store, ds, ingest_date, threads=args.threads, runtime=args.runtime))
             except JobInputError as e:
                 # Under Dagster the asset turns this message into a clear run failure; by hand it
                 # is one line on stderr and exit status 2.

@@ -34,9 +34,7 @@ needs ``duckdb`` in ``--additional-python-modules``) and publishes them like the
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
-import sys
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -56,6 +54,8 @@ from clickpipe_core.job1 import (
     reject_detail,
 )
 from clickpipe_core.lake_store import LocalStore, S3Store
+from clickpipe_core.runtime import Runtime
+from glue_scripts.spark_session import spark_session
 
 ORD_BITS = 40  # __ord = file index << 40 | line number: input order across the files of a run
 # What a damaged gzip object makes Spark's reader say (then the objects are checked one by one).
@@ -64,16 +64,6 @@ GZIP_ERRORS = ("EOFException", "ZipException", "GZIP", "zlib", "header check", "
 SIDE_CARRY = ("__fidx", "__line", "__status", "__problem", "__rej_detail", "__rej_record")
 LINE_REASONS = ("wrong_header", "line_too_long", "invalid_encoding", "malformed_csv", "too_many_columns", "too_few_columns")
 
-# Session settings the rules rely on, on Glue and locally alike.
-SESSION_CONF = {
-    "spark.sql.session.timeZone": "UTC",
-    "spark.sql.ansi.enabled": "false",
-    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",  # not INT96: timestamp[us, UTC]
-    "spark.sql.parquet.compression.codec": "snappy",
-    "spark.sql.sources.partitionOverwriteMode": "static",
-    "spark.sql.sources.partitionColumnTypeInference.enabled": "false",  # dt=… stays text, like Athena's
-}
-
 # A CSV field: quoted (spaces around it allowed, "" inside) or unquoted (not starting with a quote).
 _QUOTED = r' *"(?:[^"]|"")*" *'
 _FIELD = f'{_QUOTED}|(?! *")[^,]*'
@@ -81,78 +71,6 @@ _RECORD_RE = f"(?s)^(?:{_FIELD})(?:,(?:{_FIELD}))*" + "\\z"
 _FIELDS_RE = f"(?s)(?<=^|,)({_FIELD})"  # lookbehind: an empty match must not skip a comma
 _BLANK_RE = "^[ \t\n\r\x0b\x0c]*\\z"  # what Python's bytes.strip() removes
 _UNQUOTE_RE = '(?s)^ *"(.*)" *' + "\\z"
-
-_state: dict = {}
-
-
-def on_glue() -> bool:
-    try:
-        import awsglue  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def spark_session(threads: int | None = None):
-    """The run's SparkSession: Glue's (through a GlueContext) on Glue, else a local one (shared)."""
-    if "spark" in _state:
-        return _state["spark"]
-    if on_glue():
-        from awsglue.context import GlueContext
-        from pyspark.context import SparkContext
-
-        glue_context = GlueContext(SparkContext.getOrCreate())
-        _state["glue_context"] = glue_context
-        spark = glue_context.spark_session
-    else:
-        from pyspark.sql import SparkSession
-
-        # Python workers (the JSON checks) must run this interpreter, with this environment's packages.
-        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-        spark = (
-            SparkSession.builder.master(f"local[{threads or os.cpu_count() or 2}]")
-            .appName("clickpipe-job1")
-            .config("spark.ui.enabled", "false")
-            .config("spark.sql.shuffle.partitions", str(max(2, 2 * (threads or os.cpu_count() or 2))))
-            .config("spark.driver.memory", os.environ.get("CLICKPIPE_SPARK_DRIVER_MEMORY", "4g"))
-            .config("spark.sql.adaptive.enabled", "true")
-            .config("spark.ui.showConsoleProgress", "false")
-            # uncompressed in-memory cache: a third less time for the classified records, more memory
-            .config("spark.sql.inMemoryColumnarStorage.compressed", "false")
-        )
-        # More settings for a local run, e.g. CLICKPIPE_SPARK_CONF="spark.eventLog.enabled=true spark.eventLog.dir=/tmp/ev"
-        for item in os.environ.get("CLICKPIPE_SPARK_CONF", "").split():
-            k, _, v = item.partition("=")
-            spark = spark.config(k, v)
-        spark = spark.getOrCreate()
-        spark.sparkContext.setLogLevel("ERROR")
-    for k, v in SESSION_CONF.items():
-        spark.conf.set(k, v)
-    _state["spark"] = spark
-    return spark
-
-
-@contextlib.contextmanager
-def glue_job(argv: list[str], default_name: str):
-    """``Job.init``/``Job.commit`` around a run on Glue (bookmarks need both); nothing elsewhere.
-
-    Both jobs read exactly the partitions Dagster asks for, so a re-run replaces its own output
-    (ARCHITECTURE.md, rule 2); bookmark state is therefore kept but never used to skip input.
-    """
-    if not on_glue():
-        yield None
-        return
-    from awsglue.job import Job
-    from awsglue.utils import getResolvedOptions
-
-    spark_session()
-    # getResolvedOptions expects sys.argv's shape (the script first)
-    args = getResolvedOptions([sys.argv[0], *argv], ["JOB_NAME"]) if "--JOB_NAME" in argv else {"JOB_NAME": default_name}
-    job = Job(_state["glue_context"])
-    job.init(args["JOB_NAME"], args)
-    yield job
-    job.commit()
-
 
 def _F():
     from pyspark.sql import functions as F
@@ -163,20 +81,21 @@ def _F():
 class SparkJob:
     """Runs one dataset's raw partition through the cleaning rules on Spark."""
 
-    def __init__(self, store: LocalStore | S3Store, ds: Dataset, *, spark=None, threads: int | None = None):
+    def __init__(self, store: LocalStore | S3Store, ds: Dataset, *, spark=None, threads: int | None = None, runtime: Runtime | None = None):
         self.store, self.ds = store, ds
+        self.runtime = runtime or Runtime.local("spark")
         self._spark, self._threads = spark, threads
         self.d = cleaning.SPARK
         # On Glue an S3 lake is read and staged in S3 by the executors; elsewhere Spark reads local
         # files (an S3 lake is copied down first: a local Spark has no S3 connector).
-        self.remote = isinstance(store, S3Store) and on_glue()
+        self.remote = not store.is_local and self.runtime.on_glue
         self.run_id = uuid.uuid4().hex[:12]
 
     @property
     def spark(self):
         """Started on first use, so bad input is reported before a JVM starts."""
         if self._spark is None:
-            self._spark = spark_session(self._threads)
+            self._spark = spark_session(self.runtime, self._threads)
         return self._spark
 
     # -- small helpers ------------------------------------------------------------------------

@@ -48,3 +48,22 @@ def test_the_local_resource_passes_the_engine_to_the_script(monkeypatch):
     monkeypatch.setattr(dg.PipesSubprocessClient, "run", fake_run)
     LocalGlueJobsResource(engine="spark").run(None, script="raw_to_processed.py", arguments={"--dataset": "users"})
     assert seen["command"][-2:] == ["--engine", "spark"]
+
+
+@pytest.mark.parametrize(
+    "argv, environ, launcher, pipes",
+    [
+        ([], {}, "shell", None),
+        ([], {"DAGSTER_PIPES_CONTEXT": "e30="}, "subprocess", "env"),
+        (["--JOB_NAME", "j"], {}, "glue", None),  # started from the Glue console: no Dagster
+        (["--JOB_NAME", "j", "--dagster-pipes-context", "e30="], {}, "glue", "glue"),
+    ],
+)
+def test_the_runtime_says_who_launched_the_job_and_how_pipes_reaches_it(argv, environ, launcher, pipes):
+    from clickpipe_core.runtime import Runtime
+
+    runtime = Runtime.detect(argv, environ=environ, on_glue=False)
+    assert (runtime.launcher, runtime.pipes, runtime.on_glue) == (launcher, pipes, False)
+    assert runtime.engine == ("spark" if launcher == "glue" else "duckdb")
+    with pytest.raises(ValueError, match="unknown engine"):
+        Runtime.detect(argv, engine="pandas", environ=environ)
