@@ -57,20 +57,28 @@ class Dialect:
             return f"strftime({expr}, '%Y-%m-%dT%H:%M:%S.%fZ')"
         return expr if logical_type == "string" else self.cast(expr, "string")
 
-    def not_in_keys(self, expr: str, table: str) -> str:
-        """``expr`` (never NULL here) is not among the ``key`` column of ``table``.
+    def not_in_keys(self, expr: str, table: str, column: str = "key") -> str:
+        """``expr`` (never NULL here) is not among ``column`` of ``table``.
 
         Spark plans NOT IN as a null-aware nested-loop join (rows x keys); NOT EXISTS with an
         equality is a hash join. DuckDB plans NOT IN as a hash join already.
         """
         if self.spark:
-            return f"NOT EXISTS (SELECT 1 FROM {table} WHERE {table}.key = {expr})"
-        return f"{expr} NOT IN (SELECT key FROM {table})"
+            return f"NOT EXISTS (SELECT 1 FROM {table} WHERE {table}.{column} = {expr})"
+        return f"{expr} NOT IN (SELECT {column} FROM {table})"
+
+    def trim(self, expr: str) -> str:
+        """Leading and trailing spaces (U+0020) removed, as Spark's TRIM does. DuckDB's TRIM also
+        removes other Unicode space separators and is slow, so it trims only values that start
+        or end with a space, and only spaces."""
+        if self.spark:
+            return f"TRIM({expr})"
+        return f"CASE WHEN {expr} LIKE ' %' OR {expr} LIKE '% ' THEN trim({expr}, ' ') ELSE {expr} END"
 
     def json_object(self, pairs: list[tuple[str, str]]) -> str:
         """A JSON object from (name, text expression) pairs; NULL values are written as null."""
         if not self.spark:
-            return "to_json(struct_pack(" + ", ".join(f"{n} := {e}" for n, e in pairs) + "))"
+            return "CAST(to_json(struct_pack(" + ", ".join(f"{n} := {e}" for n, e in pairs) + ")) AS VARCHAR)"
         inner = ", ".join(f"{self.literal(n)}, {e}" for n, e in pairs)
         return f"to_json(named_struct({inner}), map('ignoreNullFields', 'false'))"
 
