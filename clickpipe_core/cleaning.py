@@ -197,6 +197,8 @@ def classify_sql(
     carried = [c for c in carry if c != "__record"]
     kept = [*raw_text, *(["__pre_reason", "__pre_detail"] if prechecked else [])]
     outputs = [*carried, *(f"t_{c.name}" for c in ds.columns), "reason"]
+    if not explain:  # what dedup groups the clean records by first (duplicate_groups_sql)
+        outputs.append(f"CASE WHEN reason IS NULL THEN {d.key_hash(f't_{ds.key}')} END AS __key_hash")
     if explain:
         outputs.append(_case([(cond, det) for cond, _, det in whens]) + " AS detail")
         outputs += raw_text
@@ -243,9 +245,8 @@ def duplicate_groups_sql(ds: Dataset, d: Dialect, classified: str) -> str:
     key = f"t_{ds.key}"
     return f"""
 SELECT {key} AS key, min(__ord) AS first_ord, count(*) AS n FROM {classified}
-WHERE reason IS NULL AND {d.key_hash(key)} IN (
-  SELECT h FROM (SELECT {d.key_hash(key)} AS h FROM {classified} WHERE reason IS NULL) GROUP BY h HAVING count(*) > 1
-)
+WHERE __key_hash IN (SELECT __key_hash FROM {classified} WHERE reason IS NULL GROUP BY __key_hash HAVING count(*) > 1)
+  AND reason IS NULL
 GROUP BY {key} HAVING count(*) > 1
 """
 

@@ -69,8 +69,8 @@ class Dialect:
 
     def trim(self, expr: str) -> str:
         """Leading and trailing spaces (U+0020) removed, as Spark's TRIM does. DuckDB's TRIM also
-        removes other Unicode space separators and is slow, so it trims only values that start
-        or end with a space, and only spaces."""
+        removes other Unicode space separators and is slow, so it trims only values that start or
+        end with a space, and only spaces."""
         if self.spark:
             return f"TRIM({expr})"
         return f"CASE WHEN {expr} LIKE ' %' OR {expr} LIKE '% ' THEN trim({expr}, ' ') ELSE {expr} END"

@@ -65,14 +65,15 @@ class PartitionResult:
 # -- what an engine supplies ------------------------------------------------------------------------
 @dataclass
 class RawInput:
-    """A reader's output. ``records``: a relation of ``__ord``, ``__fidx`` and the contract's columns
-    as text (for NDJSON also ``__record``, the raw line, and the JSON facts of
+    """A reader's output. ``records``: relations (batches of objects, classified one after the
+    other so that memory does not grow with the number of objects) of ``__ord``, ``__fidx`` and the
+    contract's columns as text (for NDJSON also ``__record``, the raw line, and the JSON facts of
     ``cleaning.json_fact_columns``). ``finish``, called once the records have been read, returns
     the lines that never became records and, when the reader's positions count such lines too,
     the ``gaps(__fidx, __ord)`` between records. ``notes``: per object index, ``EMPTY_FILE`` or the
     header problem of a file whose records were all quarantined as ``wrong_header``."""
 
-    records: str
+    records: list[str]
     finish: Callable[[], tuple[list[raw_input.LineReject] | str | None, str | None]]
     notes: dict[int, str] = field(default_factory=dict)
 
@@ -103,6 +104,10 @@ class Engine(abc.ABC):
     @abc.abstractmethod
     def table(self, name: str, sql: str) -> str:
         """Materialize ``sql`` (it is read several times)."""
+
+    @abc.abstractmethod
+    def append(self, name: str, sql: str) -> None:
+        """Add the rows of ``sql`` to the table ``name`` (a name ``table`` returned)."""
 
     @abc.abstractmethod
     def view(self, name: str, sql: str) -> str:
@@ -209,14 +214,20 @@ class _Run:
         e, ds = self.e, self.ds
         for salvage in (False, True):
             raw = e.read(ds, self.objects, files, salvage=salvage)
-            source = raw.records
-            if "__not_after" in self._carry():
-                source = f"(SELECT r.*, f.__not_after FROM {raw.records} r JOIN {files} f ON f.__fidx = r.__fidx)"
-            sql = cleaning.classify_sql(
-                ds, self.d, source=source, carry=self._carry(), reference_tables=refs, json_facts=ds.raw_format == "ndjson"
-            )
             try:
-                return e.table("classified", sql), raw
+                classified = None
+                for batch in raw.records:
+                    source = batch
+                    if "__not_after" in self._carry():
+                        source = f"(SELECT r.*, f.__not_after FROM {batch} r JOIN {files} f ON f.__fidx = r.__fidx)"
+                    sql = cleaning.classify_sql(
+                        ds, self.d, source=source, carry=self._carry(), reference_tables=refs, json_facts=ds.raw_format == "ndjson"
+                    )
+                    if classified is None:
+                        classified = e.table("classified", sql)
+                    else:
+                        e.append(classified, sql)
+                return classified, raw
             except e.damaged_input_errors:
                 if salvage:
                     raise

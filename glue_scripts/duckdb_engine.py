@@ -46,6 +46,10 @@ CSV_REJECT_REASONS = {
 # (Not malformed_csv: after an unclosed quote DuckDB's record runs to the end of the file, and its
 # text is the only place those lines are kept.)
 REREAD_REASONS = {"invalid_encoding", "line_too_long"}
+# Each scan's read buffer: room for the longest line allowed. (DuckDB's default for a gzip object
+# is 128 MiB, and the scans of a run's objects are one query: memory would grow with the objects.)
+BUFFER_BYTES = 2 * raw_input.MAX_LINE_BYTES
+BATCH_OBJECTS = 16  # objects read and classified by one statement: bounds the read buffers in use
 
 
 
@@ -57,6 +61,8 @@ class DuckDBEngine(job1.Engine):
         super().__init__(store)
         self.con = duckdb.connect()
         self.con.execute("SET TimeZone = 'UTC'")
+        # Row order is carried explicitly (__ord) wherever it matters: DuckDB need not keep it.
+        self.con.execute("SET preserve_insertion_order = false")
         self.con.execute(f"SET memory_limit = {DUCKDB.literal(memory_limit or DEFAULT_MEMORY_LIMIT)}")
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
@@ -72,6 +78,9 @@ class DuckDBEngine(job1.Engine):
     def table(self, name: str, sql: str) -> str:
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
         return name
+
+    def append(self, name: str, sql: str) -> None:
+        self.con.execute(f"INSERT INTO {name} {sql}")
 
     def view(self, name: str, sql: str) -> str:
         self.con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {sql}")
@@ -98,15 +107,25 @@ class DuckDBEngine(job1.Engine):
 
     def write(self, sql: str, target: Path, *, partition_by: Sequence[str] = (), order_by: Sequence[str] = ()) -> list[Path]:
         options = "FORMAT parquet, COMPRESSION snappy"
-        if partition_by:
+        if not partition_by:
+            order = f" ORDER BY {', '.join(order_by)}" if order_by else ""
+            self.con.execute(f"COPY ({sql}{order}) TO {DUCKDB.literal(str(target))} ({options})")
+            return [target]
+        # One COPY per partition value: one file per directory, and cheaper than COPY's PARTITION_BY
+        # (which hashes every row into per-partition buffers).
+        out = self.view("__output", sql)
+        columns = ", ".join(partition_by)
+        written = []
+        for values in self.rows(f"SELECT DISTINCT {columns} FROM {out} ORDER BY {columns}"):
+            directory = target.joinpath(*(f"{c}={'NULL' if v is None else v}" for c, v in zip(partition_by, values)))
+            directory.mkdir(parents=True)
+            where = " AND ".join(f"{c} IS NOT DISTINCT FROM ?" for c in partition_by)
             self.con.execute(
-                f"COPY ({sql}) TO {DUCKDB.literal(str(target))} "
-                f"({options}, PARTITION_BY ({', '.join(partition_by)}), FILENAME_PATTERN 'part-{{i}}')"
+                f"COPY (SELECT * EXCLUDE ({columns}) FROM {out} WHERE {where}) TO {DUCKDB.literal(str(directory / 'part-0.parquet'))} ({options})",
+                list(values),
             )
-            return sorted(target.rglob("*.parquet"))
-        order = f" ORDER BY {', '.join(order_by)}" if order_by else ""
-        self.con.execute(f"COPY ({sql}{order}) TO {DUCKDB.literal(str(target))} ({options})")
-        return [target]
+            written.append(directory / "part-0.parquet")
+        return written
 
     # -- reading -------------------------------------------------------------------------------
     def read(self, ds: Dataset, objects: list, files: str, *, salvage: bool = False) -> RawInput:
@@ -114,10 +133,13 @@ class DuckDBEngine(job1.Engine):
             return self._read_csv(ds, objects)
         return self._read_ndjson(ds, objects, salvage)
 
-    def _union(self, name: str, parts: list[str], empty: list[tuple[str, str]]) -> str:
+    def _batches(self, name: str, parts: list[str], empty: list[tuple[str, str]]) -> list[str]:
+        """Views of up to BATCH_OBJECTS scans each (at least one view, maybe empty)."""
         if not parts:
-            return self.view(name, "SELECT " + ", ".join(f"CAST(NULL AS {t}) AS {n}" for n, t in empty) + " WHERE false")
-        return self.view(name, "\nUNION ALL\n".join(parts))
+            return [self.view(name, "SELECT " + ", ".join(f"CAST(NULL AS {t}) AS {n}" for n, t in empty) + " WHERE false")]
+        return [
+            self.view(f"{name}_{i}", "\nUNION ALL\n".join(parts[i : i + BATCH_OBJECTS])) for i in range(0, len(parts), BATCH_OBJECTS)
+        ]
 
     def _scan(self, fidx: int, select: str, reader: str) -> str:
         # ordinality: the record's position among what the scan returns, i.e. the records of this
@@ -143,12 +165,12 @@ class DuckDBEngine(job1.Engine):
             select = ", ".join(c if c in names else f"NULL AS {c}" for c in ds.column_names)
             reader = (
                 f"read_csv({DUCKDB.literal(str(path))}, header = true, auto_detect = false, columns = {columns}, "
-                f"delim = ',', quote = '\"', escape = '\"', max_line_size = {raw_input.MAX_LINE_BYTES}, "
+                f"delim = ',', quote = '\"', escape = '\"', max_line_size = {raw_input.MAX_LINE_BYTES}, buffer_size = {BUFFER_BYTES}, "
                 "store_rejects = true, rejects_table = 'csv_rejects', rejects_scan = 'csv_scans')"
             )
             parts.append(self._scan(fidx, select, reader))
         empty = [("__fidx", "INTEGER"), ("__ord", "BIGINT"), *((c, "VARCHAR") for c in ds.column_names)]
-        records = self._union("records", parts, empty)
+        records = self._batches("records", parts, empty)
 
         def finish():
             return rejects + self._csv_rejects(paths, widths), None
@@ -200,8 +222,8 @@ class DuckDBEngine(job1.Engine):
                 path.write_bytes(b"".join(line + b"\n" for line in saved.lines))
             paths[str(path)], gunzip[str(path)] = fidx, compressed
             parts.append(self._scan(fidx, "line", _line_reader(path, compressed)))
-        lines = self._union("lines", parts, [("__fidx", "INTEGER"), ("__ord", "BIGINT"), ("line", "VARCHAR")])
-        records = self.view("records", json_facts_sql(ds, lines))
+        batches = self._batches("lines", parts, [("__fidx", "INTEGER"), ("__ord", "BIGINT"), ("line", "VARCHAR")])
+        records = [self.view(f"records_{i}", json_facts_sql(ds, lines)) for i, lines in enumerate(batches)]
 
         def finish():
             return rejects + self._json_rejects(paths, gunzip), None
@@ -235,7 +257,7 @@ def _line_reader(path: Path, compressed: bool, *, verdict: bool = False) -> str:
     rejects = "ignore_errors = true" if verdict else "store_rejects = true, rejects_table = 'json_rejects', rejects_scan = 'json_scans'"
     return (
         f"read_csv({DUCKDB.literal(str(path))}, columns = {{'line': 'VARCHAR'}}, header = false, delim = '\\x01', quote = '', "
-        f"escape = '', auto_detect = false, max_line_size = {raw_input.MAX_LINE_BYTES}, "
+        f"escape = '', auto_detect = false, max_line_size = {raw_input.MAX_LINE_BYTES}, buffer_size = {BUFFER_BYTES}, "
         f"compression = '{'gzip' if compressed else 'none'}', {rejects})"
     )
 
@@ -245,21 +267,22 @@ def json_facts_sql(ds: Dataset, lines: str) -> str:
     text columns, the raw line (``__record``) and the JSON facts the kernel's JSON rules read
     (``cleaning.json_fact_columns``).
 
-    Each line is parsed once, into a struct of JSON values (one per contract field); the types and
-    text values then come from those small values.
+    Two parses of a line: one for the JSON types of the line and of every field (``json_type``
+    with a list of paths; NULL when the line is not JSON), one for the fields' texts.
     """
-    shape = DUCKDB.literal("{" + ", ".join(f'"{c}": "JSON"' for c in ds.column_names) + "}")
-    facts = ", ".join(f"json_type(obj.{c}) AS __jt_{c}" for c in ds.column_names)
+    paths = [f"$.{c}" for c in ds.column_names]
+    types = "[" + ", ".join(DUCKDB.literal(p) for p in ["$", *paths]) + "]"
+    texts = "[" + ", ".join(DUCKDB.literal(p) for p in paths) + "]"
+    facts = ", ".join(f"__types[{i + 2}] AS __jt_{c}" for i, c in enumerate(ds.column_names))
     values = ", ".join(
-        (f"CASE WHEN json_type(obj.{c.name}) = 'OBJECT' THEN CAST(obj.{c.name} AS VARCHAR) END" if c.json_object else f"obj.{c.name} ->> '$'")
-        + f" AS {c.name}"
-        for c in ds.columns
+        (f"CASE WHEN __types[{i + 2}] = 'OBJECT' THEN __texts[{i + 1}] END" if c.json_object else f"__texts[{i + 1}]") + f" AS {c.name}"
+        for i, c in enumerate(ds.columns)
     )
     return f"""
-SELECT __fidx, __ord, line AS __record, jt AS __jt, {facts}, {values}
+SELECT __fidx, __ord, line AS __record, __types[1] AS __jt, {facts}, {values}
 FROM (
-  SELECT *, CASE WHEN jt = 'OBJECT' THEN try(from_json(line, {shape})) END AS obj
-  FROM (SELECT *, try(json_type(line)) AS jt FROM {lines})
+  SELECT *, CASE WHEN __types[1] = 'OBJECT' THEN json_extract_string(line, {texts}) END AS __texts
+  FROM (SELECT *, try(json_type(line, {types})) AS __types FROM {lines})
 )
 """
 

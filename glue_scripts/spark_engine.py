@@ -120,6 +120,9 @@ class SparkEngine(job1.Engine):
         self._cached.append(df)
         return self._name(df, name)
 
+    def append(self, name: str, sql: str) -> None:
+        raise NotImplementedError("the Spark engine reads every object in one batch")
+
     def view(self, name: str, sql: str) -> str:
         return self._name(self.spark.sql(sql), name)
 
@@ -227,7 +230,7 @@ class SparkEngine(job1.Engine):
         """Records, line rejects and gaps from one cached relation of numbered lines with a ``__status``."""
         d = self.d
         pv = self._cache("parsed", parsed)
-        records = self.view("records", f"SELECT * FROM {pv} WHERE __status = 'row'")
+        records = [self.view("records", f"SELECT * FROM {pv} WHERE __status = 'row'")]
         reasons = ", ".join(d.literal(r) for r in LINE_REASONS + (raw_input.CORRUPT_OBJECT,))
 
         def finish():
@@ -352,7 +355,7 @@ FROM v
             checked = checked.withColumn("__corrupt_detail", F.lit(None).cast("string"))
         pv = self._cache("lines_checked", checked)
         facts = self._json_facts(ds, self.spark.sql(f"SELECT __fidx, __ord, nullif(value, '') AS line FROM {pv} WHERE __status = 'row'"))
-        records = self._name(facts, "records")
+        records = [self._name(facts, "records")]
         reasons = ", ".join(d.literal(r) for r in LINE_REASONS + (raw_input.CORRUPT_OBJECT,))
         detail = "CASE __status " + " ".join(
             f"WHEN {d.literal(r)} THEN {d.literal(raw_input.reject_detail(r))}" for r in ("line_too_long", "invalid_encoding")
