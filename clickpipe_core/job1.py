@@ -132,9 +132,12 @@ class Engine(abc.ABC):
         (``raw_input.salvage``) and the rest quarantined as ``corrupt_object``."""
 
     @abc.abstractmethod
-    def write(self, sql: str, target: Path, *, partition_by: Sequence[str] = (), order_by: Sequence[str] = ()) -> list[Path]:
+    def write(
+        self, sql: str, target: Path, *, partition_by: Sequence[str] = (), order_by: Sequence[str] = (), rows: int | None = None
+    ) -> list[Path]:
         """Write ``sql`` as Parquet (snappy): hive directories under ``target`` by ``partition_by``,
-        else the one file ``target`` (in ``order_by`` order); returns the files written."""
+        else the one file ``target`` (in ``order_by`` order); returns the files written. ``rows``,
+        when known, is how many rows ``sql`` holds (an engine may size its files by it)."""
 
     def local_path(self, key: str) -> Path:
         """A local file for a lake object: the object itself in a local lake, else a copy in staging."""
@@ -283,7 +286,7 @@ class _Run:
         clean_rows = result.rows_in - result.quarantined - result.duplicates
         if ds.partition_columns:
             if clean_rows:
-                e.write(clean, out / "processed", partition_by=ds.partition_columns)
+                e.write(clean, out / "processed", partition_by=ds.partition_columns, rows=clean_rows)
             staged.update(name_staged_files(ds, out / "processed", self.day))
             result.dt_partitions = sorted({layout.parse_dt(k) for k in staged})
             data_files = list(staged.values())

@@ -105,7 +105,7 @@ class DuckDBEngine(job1.Engine):
         paths = "[" + ", ".join(DUCKDB.literal(str(self.local_path(k))) for k in keys) + "]"
         return self.view(name, f"SELECT * FROM read_parquet({paths})")
 
-    def write(self, sql: str, target: Path, *, partition_by: Sequence[str] = (), order_by: Sequence[str] = ()) -> list[Path]:
+    def write(self, sql: str, target: Path, *, partition_by: Sequence[str] = (), order_by: Sequence[str] = (), rows: int | None = None) -> list[Path]:
         options = "FORMAT parquet, COMPRESSION snappy"
         if not partition_by:
             order = f" ORDER BY {', '.join(order_by)}" if order_by else ""

@@ -35,6 +35,7 @@ the lake; the driver fetches the staged files to check their footers and publish
 
 from __future__ import annotations
 
+import os
 import shutil
 import uuid
 from collections.abc import Sequence
@@ -55,6 +56,9 @@ GZIP_ERRORS = ("EOFException", "ZipException", "GZIP", "zlib", "header check", "
 LINE_REASONS = ("wrong_header", "line_too_long", "invalid_encoding", "malformed_csv", "too_many_columns", "too_few_columns")
 EXTRA_TYPES = {"int": "int", "bigint": "bigint"}
 LINES_SCHEMA = "__fidx int, __line long, __ord long, value string"
+# Rows per processed file at volume: files of a few hundred MB, which Athena reads best (many
+# small files cost a request each; one file per day would be read by one task).
+ROWS_PER_FILE = int(os.environ.get("CLICKPIPE_SPARK_ROWS_PER_FILE", 4_000_000))
 
 # The CSV dialect both engines read (DuckDB's reader natively): fields separated by commas; a
 # quoted field may have spaces around its quotes and doubles the quotes inside; an unquoted field
@@ -76,6 +80,13 @@ def _F():
     from pyspark.sql import functions as F
 
     return F
+
+
+def _all_equal(F, columns, values):
+    cond = F.lit(True)
+    for c, v in zip(columns, values):
+        cond = cond & F.col(c).eqNullSafe(F.lit(v))
+    return cond
 
 
 class SparkEngine(job1.Engine):
@@ -140,16 +151,34 @@ class SparkEngine(job1.Engine):
         return self.store.url(key) if self.remote else str(self.local_path(key).resolve())
 
     # -- writing -------------------------------------------------------------------------------
-    def write(self, sql: str, target: Path, *, partition_by: Sequence[str] = (), order_by: Sequence[str] = ()) -> list[Path]:
+    def write(self, sql: str, target: Path, *, partition_by: Sequence[str] = (), order_by: Sequence[str] = (), rows: int | None = None) -> list[Path]:
         df = self.spark.sql(sql)
         if partition_by:
-            # One task per directory: one file per partition value (dt x event_type).
-            df.repartition(*partition_by).write.mode("overwrite").partitionBy(*partition_by).parquet(self._stage_uri(target))
+            df = df.repartition(*partition_by) if rows is not None and rows <= ROWS_PER_FILE else self._spread(df, partition_by)
+            writer = df.write.mode("overwrite").option("maxRecordsPerFile", ROWS_PER_FILE)
+            writer.partitionBy(*partition_by).parquet(self._stage_uri(target))
             return sorted(p for p in self._fetch(target).rglob("*.parquet") if not p.name.startswith((".", "_")))
         df.repartition(1).sortWithinPartitions(*order_by).write.mode("overwrite").parquet(self._stage_uri(target, ".dir"))
         (written,) = [p for p in self._fetch(target, ".dir").glob("*.parquet") if not p.name.startswith((".", "_"))]
         written.rename(target)
         return [target]
+
+    def _spread(self, df, partition_by: Sequence[str]):
+        """Rows to tasks so that each output directory gets files of about ``ROWS_PER_FILE`` rows,
+        written in parallel: one task per directory when it is small, else the directory's rows
+        spread over several tasks by a hash of the whole row (deterministic, so a retried task
+        writes the same rows)."""
+        F = _F()
+        sizes = df.groupBy(*partition_by).count().collect()
+        spread = {tuple(r[c] for c in partition_by): -(-r["count"] // ROWS_PER_FILE) for r in sizes}
+        if all(n == 1 for n in spread.values()):
+            return df.repartition(*partition_by)
+        files = F.lit(1)
+        for values, n in spread.items():
+            if n > 1:
+                files = F.when(_all_equal(F, partition_by, values), F.lit(n)).otherwise(files)
+        salt = F.pmod(F.xxhash64(*df.columns), files)
+        return df.repartition(len(spread) + sum(spread.values()), *partition_by, salt)
 
     def _stage_uri(self, target: Path, suffix: str = "") -> str:
         if self.remote:  # executors write to S3; the driver fetches the files to check and publish them
