@@ -95,8 +95,11 @@ class LocalGlueJobsResource(GlueJobsResource):
     python: str = sys.executable
     engine: Literal["duckdb", "spark"] = "duckdb"
 
+    def command(self, script: str, arguments: dict[str, str]) -> list[str]:
+        return [self.python, str(GLUE_SCRIPTS / script), *_arguments({**arguments, "--engine": self.engine})]
+
     def run(self, context, *, script, arguments, env=None, extras=None):
-        command = [self.python, str(GLUE_SCRIPTS / script), *_arguments({**arguments, "--engine": self.engine})]
+        command = self.command(script, arguments)
         with dg.open_pipes_session(
             context=context,
             context_injector=dg.PipesTempFileContextInjector(),
