@@ -55,6 +55,7 @@ class ClickpipeStack(cdk.Stack):
             delivery_stream=self.streaming.delivery_stream,
             generator=self.streaming.generator,
             database=self.database.instance,
+            quicksight=settings.quicksight,
         )
 
         env = {
