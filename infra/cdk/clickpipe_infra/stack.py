@@ -13,6 +13,7 @@ from clickpipe_infra.encryption import DataKey
 from clickpipe_infra.layout import LakeLayout
 from clickpipe_infra.monitoring import Monitoring
 from clickpipe_infra.network import Network
+from clickpipe_infra.orchestration import Orchestration
 from clickpipe_infra.outputs import add_env_outputs
 from clickpipe_infra.processing import Processing
 from clickpipe_infra.query import Query
@@ -41,6 +42,16 @@ class ClickpipeStack(cdk.Stack):
         )
         self.query = Query(self, "Query", key=key, storage=self.storage, settings=settings)
         self.visualization = Visualization(self, "Visualization", network=self.network) if settings.quicksight else None
+        self.orchestration = Orchestration(
+            self,
+            "Orchestration",
+            key=key,
+            storage=self.storage,
+            processing=self.processing,
+            query=self.query,
+            stream=self.streaming.stream,
+            rds_secret_arn=self.database.secret_arn,
+        )
 
         jobs = {"Job1": self.processing.job1}
         if self.processing.job2 is not None:
