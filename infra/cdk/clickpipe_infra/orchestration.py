@@ -1,4 +1,14 @@
-"""Where Dagster runs on AWS: the role its processes act with (webserver, daemon, sensors, runs).
+"""Where Dagster runs on AWS: in the VPC, on ECS Fargate, with the role its processes act with.
+
+The webserver and the daemon (sensors, schedules, automation, the run queue) are two Fargate
+services in the private "orchestration" subnets; each run is its own Fargate task started by
+``dagster_aws.ecs.EcsRunLauncher`` (the daemon's QueuedRunCoordinator dequeues it). Run and event
+storage is PostgreSQL (``dagster-postgres``) on the stack's RDS instance, with TLS, credentials
+injected from the RDS secret. Because they run in the VPC, the ``marts/*`` assets' reconciliation
+checks reach RDS the way Glue Job 2 does. The webserver has no load balancer and its security group
+no ingress rule: the UI is reached with ECS Exec port forwarding (IAM-authenticated, audited in
+CloudTrail), see DEPLOY.md. The image (Dockerfile written at synth from the project wheel) is built
+and pushed by ``cdk deploy``.
 
 Every AWS call the Dagster code location makes goes through this role, scoped to this stack's
 objects: the lake (upload raw files, list them for the sensors, read the processed zone for
@@ -11,16 +21,23 @@ role's policy.
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import aws_cdk as cdk
+from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from clickpipe_infra.nag import acknowledge
+from clickpipe_infra.network import PG_PORT, Network
 from clickpipe_infra.processing import Processing
 from clickpipe_infra.query import Query
-from clickpipe_infra.repo import catalog, contracts
+from clickpipe_infra.repo import REPO_ROOT, catalog, contracts, write_dagster_image_context
 from clickpipe_infra.storage import PIPES_PREFIX, Storage
 
 QUICKSIGHT_ID_PREFIX = "clickpipe-"  # QuickSightResource.id_prefix + "-"
@@ -38,6 +55,12 @@ class Orchestration(Construct):
         query: Query,
         stream: kinesis.IStream,
         rds_secret_arn: str,
+        network: Network | None = None,
+        rds_secret: secretsmanager.ISecret | None = None,
+        rds_host: str | None = None,
+        environment: dict[str, str] | None = None,
+        log_retention: logs.RetentionDays = logs.RetentionDays.THREE_MONTHS,
+        repo_root: Path = REPO_ROOT,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
@@ -70,7 +93,8 @@ class Orchestration(Construct):
         # The Glue jobs, and the output group their Pipes messages come back in.
         allow("RunGlueJobs", ["glue:StartJobRun", "glue:GetJobRun", "glue:BatchStopJobRun"], [j.job_arn for j in processing.jobs])
         output = f"{processing.log_group_prefix}/output"
-        allow("ReadJobOutput", ["logs:GetLogEvents"], [f"{arn}:logs:{region_account}:log-group:{output}:log-stream:*"])
+        # PipesCloudWatchMessageReader finds the run's stream (DescribeLogStreams), then reads it.
+        allow("ReadJobOutput", ["logs:DescribeLogStreams", "logs:GetLogEvents"], [f"{arn}:logs:{region_account}:log-group:{output}:*"])
         # Athena in the stack's workgroup over the stack's tables: read the catalog, write results.
         allow(
             "QueryAthena",
@@ -134,7 +158,7 @@ class Orchestration(Construct):
             role,
             "AwsSolutions-IAM5",
             "Each Glue run writes its output to a log stream named after the run id; scoped to the streams of the jobs' output log group.",
-            applies_to=[f"Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:{output}:log-stream:*"],
+            applies_to=[f"Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:{output}:*"],
         )
         acknowledge(
             role,
@@ -145,3 +169,114 @@ class Orchestration(Construct):
                 for kind in ("datasource", "dataset", "dashboard")
             ],
         )
+
+        if network is not None:
+            self._services(key, network, rds_secret, rds_host, environment or {}, log_retention, repo_root)
+
+    def _services(self, key, network: Network, rds_secret, rds_host: str, environment: dict, log_retention, repo_root: Path) -> None:
+        """The ECS cluster, the webserver and daemon services and the run task definition."""
+        stack = cdk.Stack.of(self)
+        self.cluster = ecs.Cluster(self, "Cluster", vpc=network.vpc, container_insights_v2=ecs.ContainerInsights.ENABLED)
+        self.log_group = logs.LogGroup(self, "Logs", retention=log_retention, encryption_key=key, removal_policy=cdk.RemovalPolicy.DESTROY)
+        with tempfile.TemporaryDirectory(prefix="clickpipe-dagster-image-") as tmp:
+            image = ecs.ContainerImage.from_asset(str(write_dagster_image_context(Path(tmp), repo_root)))
+            self.run_task = self._task("Run", image, "run", [], rds_secret, rds_host, environment, cpu=1024, memory=4096)
+            env = {**environment, "DAGSTER_RUN_TASK_DEFINITION": self.run_task.task_definition_arn}
+            self.webserver_task = self._task(
+                "Webserver", image, "webserver", ["dagster-webserver", "-h", "0.0.0.0", "-p", "3000", "-w", "workspace.yaml"],
+                rds_secret, rds_host, env, cpu=512, memory=1024, port=3000,
+            )  # fmt: skip
+            self.daemon_task = self._task("Daemon", image, "daemon", ["dagster-daemon", "run", "-w", "workspace.yaml"], rds_secret, rds_host, env, cpu=512, memory=1024)
+        self.services = {}
+        for name, task in (("Webserver", self.webserver_task), ("Daemon", self.daemon_task)):
+            self.services[name] = ecs.FargateService(
+                self,
+                f"{name}Service",
+                cluster=self.cluster,
+                task_definition=task,
+                desired_count=1,
+                vpc_subnets=network.orchestration_subnets,
+                security_groups=[network.dagster_sg],
+                assign_public_ip=False,
+                enable_execute_command=name == "Webserver",  # the UI's only way in: ECS Exec port forwarding
+                min_healthy_percent=0,  # one of each: a deploy replaces it
+                circuit_breaker=ecs.DeploymentCircuitBreaker(rollback=True),
+            )
+        # EcsRunLauncher starts each run as a task of the run task definition, in the daemon's subnets
+        # and security groups (read from the daemon's own task), with the same roles.
+        cluster_arn = self.cluster.cluster_arn
+        role = self.role
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="LaunchRuns",
+                actions=["ecs:RunTask"],
+                resources=[f"arn:{stack.partition}:ecs:{stack.region}:{stack.account}:task-definition/{self.run_task.family}:*"],
+                conditions={"ArnEquals": {"ecs:cluster": cluster_arn}},
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="WatchRuns",
+                actions=["ecs:DescribeTasks", "ecs:StopTask", "ecs:TagResource"],
+                resources=[f"arn:{stack.partition}:ecs:{stack.region}:{stack.account}:task/{self.cluster.cluster_name}/*"],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ReadTaskDefinitions",
+                actions=["ecs:DescribeTaskDefinition", "ec2:DescribeNetworkInterfaces"],
+                resources=["*"],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="PassRunRoles",
+                actions=["iam:PassRole"],
+                resources=[role.role_arn, self.run_task.obtain_execution_role().role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
+            )
+        )
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5",
+            "EcsRunLauncher reads task definitions and the daemon's network interface, and ECS Exec (the UI's way in) opens ssmmessages channels: none of these support resource-level permissions; runs start and stop only as tasks of this cluster.",
+            applies_to=[
+                "Resource::*",
+                f"Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:task-definition/{self.run_task.family}:*",
+                f"Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:task/<{stack.get_logical_id(self.cluster.node.default_child)}>/*",
+            ],
+        )
+        for task in (self.run_task, self.webserver_task, self.daemon_task):
+            acknowledge(
+                task.obtain_execution_role(),
+                "AwsSolutions-IAM5",
+                "ECS pulls the image with ecr:GetAuthorizationToken, which supports no resource-level permissions; every other grant of the execution role names its repository, log group or secret.",
+                applies_to=["Resource::*"],
+            )
+            acknowledge(
+                task,
+                "AwsSolutions-ECS2",
+                "The environment holds names, ARNs and hosts of this stack's resources (the CLICKPIPE_* settings), no secret: the database credentials come from Secrets Manager as ECS secrets.",
+            )
+
+    def _task(self, cid, image, container, command, rds_secret, rds_host, environment, *, cpu, memory, port=None) -> ecs.FargateTaskDefinition:
+        task = ecs.FargateTaskDefinition(self, f"{cid}Task", cpu=cpu, memory_limit_mib=memory, task_role=self.role, family=f"clickpipe-dagster-{container}")
+        task.add_container(
+            container,
+            image=image,
+            command=command or None,
+            environment={
+                **environment,
+                "CLICKPIPE_ENV": "aws",
+                "DAGSTER_PG_HOST": rds_host,
+                "DAGSTER_PG_PORT": str(PG_PORT),
+                "DAGSTER_PG_DB": "clickpipe",
+            },
+            secrets={
+                "DAGSTER_PG_USERNAME": ecs.Secret.from_secrets_manager(rds_secret, "username"),
+                "DAGSTER_PG_PASSWORD": ecs.Secret.from_secrets_manager(rds_secret, "password"),
+            },
+            logging=ecs.LogDrivers.aws_logs(stream_prefix=container, log_group=self.log_group),
+            port_mappings=[ecs.PortMapping(container_port=port)] if port else None,
+        )
+        return task

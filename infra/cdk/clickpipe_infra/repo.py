@@ -206,3 +206,65 @@ def ensure_job2_wheelhouse(repo_root: Path = REPO_ROOT) -> list[Path]:
     """The wheelhouse's wheels, fetched first when any pinned requirement has no wheel there."""
     wheels = job2_wheels(repo_root)
     return wheels if wheels and not missing_pins(wheels, repo_root) else download_wheelhouse(repo_root)
+
+
+# Dagster's image on ECS: the project wheel with its pinned dependencies, the webserver and
+# dagster-postgres at the Dagster family's pins, and the instance configuration (run and event
+# storage in PostgreSQL with TLS, the queued run coordinator, EcsRunLauncher).
+DAGSTER_YAML = """\
+storage:
+  postgres:
+    postgres_db:
+      hostname: {env: DAGSTER_PG_HOST}
+      port: {env: DAGSTER_PG_PORT}
+      username: {env: DAGSTER_PG_USERNAME}
+      password: {env: DAGSTER_PG_PASSWORD}
+      db_name: {env: DAGSTER_PG_DB}
+      params:
+        sslmode: require
+run_coordinator:
+  module: dagster.core.run_coordinator
+  class: QueuedRunCoordinator
+  config:
+    max_concurrent_runs: 4
+run_launcher:
+  module: dagster_aws.ecs
+  class: EcsRunLauncher
+  config:
+    task_definition: {env: DAGSTER_RUN_TASK_DEFINITION}
+    container_name: run
+    secrets_tag: null
+telemetry:
+  enabled: false
+"""
+
+DOCKERFILE = """\
+FROM public.ecr.aws/docker/library/python:3.11-slim
+COPY {wheel} dagster.yaml workspace.yaml /opt/dagster/
+RUN pip install --no-cache-dir /opt/dagster/{wheel} {extras} && mkdir -p /opt/dagster/home && mv /opt/dagster/*.yaml /opt/dagster/home/
+ENV DAGSTER_HOME=/opt/dagster/home CLICKPIPE_ENV=aws
+WORKDIR /opt/dagster/home
+USER 1000
+"""
+
+
+def dagster_image_requirements(repo_root: Path = REPO_ROOT) -> list[str]:
+    """What the image adds to the project wheel, at the pins of the project's Dagster family."""
+    import re
+    import tomllib
+
+    project = tomllib.loads((repo_root / "pyproject.toml").read_text())["project"]
+    pins = {re.split(r"[\\[=]", d, maxsplit=1)[0]: d.split("==")[1] for d in project["dependencies"] if "==" in d}
+    return [f"dagster-webserver=={pins['dagster']}", f"dagster-postgres=={pins['dagster-aws']}"]
+
+
+def write_dagster_image_context(out_dir: Path, repo_root: Path = REPO_ROOT) -> Path:
+    """A Docker build context for Dagster on ECS (``ecs.ContainerImage.from_asset``)."""
+    out = Path(out_dir) / "dagster-image"
+    out.mkdir(parents=True)
+    wheel = project_wheel(Path(repo_root))
+    shutil.copy2(wheel, out / wheel.name)
+    (out / "dagster.yaml").write_text(DAGSTER_YAML)
+    (out / "workspace.yaml").write_text("load_from:\n  - python_module: clickpipe_dagster.definitions\n")
+    (out / "Dockerfile").write_text(DOCKERFILE.format(wheel=wheel.name, extras=" ".join(dagster_image_requirements(repo_root))))
+    return out

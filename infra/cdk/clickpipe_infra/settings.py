@@ -52,6 +52,8 @@ class Settings:
     athena_bytes_scanned_cutoff: int = 10 * 1024**3
     # QuickSight VPC connection (needs a QuickSight Enterprise subscription in the account)
     quicksight: bool = True
+    # The QuickSight user or group that owns the data source, data sets and dashboard (Dagster on ECS)
+    quicksight_principal_arn: str = ""
     # Alarms
     alarm_email: str = ""
     glue_run_alarm_minutes: int = 60  # a Glue run longer than this alarms (the jobs time out at 2 h)

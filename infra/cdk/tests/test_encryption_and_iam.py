@@ -74,6 +74,12 @@ RESOURCELESS = {
     "ec2:DescribeVpcAttribute",
     "ec2:DescribeVpcEndpoints",
     "ec2:DescribeRouteTables",
+    "ecs:DescribeTaskDefinition",  # EcsRunLauncher
+    "ecr:GetAuthorizationToken",  # ECS pulling Dagster's image
+    "ssmmessages:CreateControlChannel",  # ECS Exec: the way to Dagster's UI
+    "ssmmessages:CreateDataChannel",
+    "ssmmessages:OpenControlChannel",
+    "ssmmessages:OpenDataChannel",
 }
 
 
