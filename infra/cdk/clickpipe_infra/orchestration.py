@@ -41,6 +41,7 @@ from clickpipe_infra.repo import REPO_ROOT, catalog, contracts, write_dagster_im
 from clickpipe_infra.storage import PIPES_PREFIX, Storage
 
 QUICKSIGHT_ID_PREFIX = "clickpipe-"  # QuickSightResource.id_prefix + "-"
+RUN_FAMILY = "clickpipe-dagster-run"  # the task definition EcsRunLauncher starts runs from
 
 
 class Orchestration(Construct):
@@ -180,8 +181,10 @@ class Orchestration(Construct):
         self.log_group = logs.LogGroup(self, "Logs", retention=log_retention, encryption_key=key, removal_policy=cdk.RemovalPolicy.DESTROY)
         with tempfile.TemporaryDirectory(prefix="clickpipe-dagster-image-") as tmp:
             image = ecs.ContainerImage.from_asset(str(write_dagster_image_context(Path(tmp), repo_root)))
-            self.run_task = self._task("Run", image, "run", [], rds_secret, rds_host, environment, cpu=1024, memory=4096)
-            env = {**environment, "DAGSTER_RUN_TASK_DEFINITION": self.run_task.task_definition_arn}
+            # The run task definition by family (its latest revision): every Dagster process loads the
+            # instance's EcsRunLauncher, the run tasks too, and a task cannot name its own ARN.
+            env = {**environment, "DAGSTER_RUN_TASK_DEFINITION": RUN_FAMILY}
+            self.run_task = self._task("Run", image, "run", [], rds_secret, rds_host, env, cpu=1024, memory=4096)
             self.webserver_task = self._task(
                 "Webserver", image, "webserver", ["dagster-webserver", "-h", "0.0.0.0", "-p", "3000", "-w", "workspace.yaml"],
                 rds_secret, rds_host, env, cpu=512, memory=1024, port=3000,
@@ -260,7 +263,7 @@ class Orchestration(Construct):
             )
 
     def _task(self, cid, image, container, command, rds_secret, rds_host, environment, *, cpu, memory, port=None) -> ecs.FargateTaskDefinition:
-        task = ecs.FargateTaskDefinition(self, f"{cid}Task", cpu=cpu, memory_limit_mib=memory, task_role=self.role, family=f"clickpipe-dagster-{container}")
+        task = ecs.FargateTaskDefinition(self, f"{cid}Task", cpu=cpu, memory_limit_mib=memory, task_role=self.role, family=RUN_FAMILY if container == "run" else f"clickpipe-dagster-{container}")
         task.add_container(
             container,
             image=image,

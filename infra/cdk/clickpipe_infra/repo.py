@@ -241,7 +241,8 @@ telemetry:
 DOCKERFILE = """\
 FROM public.ecr.aws/docker/library/python:3.11-slim
 COPY {wheel} dagster.yaml workspace.yaml /opt/dagster/
-RUN pip install --no-cache-dir /opt/dagster/{wheel} {extras} && mkdir -p /opt/dagster/home && mv /opt/dagster/*.yaml /opt/dagster/home/
+RUN pip install --no-cache-dir /opt/dagster/{wheel} {extras} && mkdir -p /opt/dagster/home && mv /opt/dagster/*.yaml /opt/dagster/home/ \\
+    && chown -R 1000:1000 /opt/dagster/home
 ENV DAGSTER_HOME=/opt/dagster/home CLICKPIPE_ENV=aws
 WORKDIR /opt/dagster/home
 USER 1000

@@ -32,6 +32,8 @@ def test_every_dagster_task_acts_as_the_dagster_role_with_the_stacks_settings(de
         assert env["CLICKPIPE_GLUE_JOB1"] == outputs["ClickpipeGlueJob1"] and env["DAGSTER_PG_HOST"] == outputs["ClickpipeRdsHost"]
         assert {s["Name"] for s in c["Secrets"]} == {"DAGSTER_PG_USERNAME", "DAGSTER_PG_PASSWORD"}
         assert all("password" not in k.lower() for k in env)
+        # every process loads EcsRunLauncher (runs too): the run task definition is named by family
+        assert env["DAGSTER_RUN_TASK_DEFINITION"] == default.stack.orchestration.run_task.family == "clickpipe-dagster-run"
         assert c["LogConfiguration"]["LogDriver"] == "awslogs"
     assert secret  # the secrets come from the RDS-managed secret
 
@@ -46,7 +48,7 @@ def test_instance_stores_runs_in_postgres_over_tls_and_launches_runs_on_ecs(tmp_
     wheel = next(context.glob("clickpipe-*.whl"))
     assert wheel.name in dockerfile and all(r in dockerfile for r in dagster_image_requirements())
     assert dagster_image_requirements() == ["dagster-webserver==1.13.27", "dagster-postgres==0.29.27"]
-    assert "USER 1000" in dockerfile
+    assert "USER 1000" in dockerfile and "chown -R 1000:1000 /opt/dagster/home" in dockerfile  # Dagster writes its home
 
 
 def test_the_dagster_role_reads_glue_tables_but_never_writes_them(default):
