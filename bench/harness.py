@@ -154,6 +154,16 @@ def same_rows(reference: str, others: dict[str, str], columns: list[tuple[str, s
     return verdicts
 
 
+def job1_against_peers(module: str, title: str, size: int, steps: dict[str, str], *, reference: str, outputs: dict[str, str], columns) -> str:
+    """Job 1 and its peers (``steps``: floor, clickpipe, pandas, pyspark -> label), interleaved;
+    the peers' outputs (step -> glob) compared with clickpipe's (``reference``, a glob); the report."""
+    results = interleaved(module, {label: [name, str(size)] for name, label in steps.items()})
+    verdicts = same_rows(reference, {steps[n]: glob for n, glob in outputs.items()}, columns)
+    return job1_report(
+        title, results, ours=steps["clickpipe"], floor=steps["floor"], peers=[steps[n] for n in outputs], verdicts=verdicts
+    )
+
+
 def job1_report(title: str, results: dict[str, dict], *, ours: str, floor: str, peers: list[str], verdicts: dict[str, str]) -> str:
     """The table and the ratios Issue 14 asks for: CPU against the floor (target <= 1.5x), wall
     time against each peer (target >= 5x faster), the rows compared, peak memory."""

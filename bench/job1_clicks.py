@@ -20,7 +20,7 @@ import shutil
 import sys
 import time
 
-from bench.harness import OUT, Timer, interleaved, job1_report, report_child, same_rows, usage
+from bench.harness import OUT, Timer, job1_against_peers, report_child, usage
 
 MODULE = "bench.job1_clicks"
 DAYS = ["2026-11-01", "2026-11-02", "2026-11-03", "2026-11-04", "2026-11-05"]
@@ -103,7 +103,7 @@ def step(name: str, events: int) -> None:
 
 
 def main(argv=None) -> str:
-    from clickpipe_core.contracts import CLICKS
+    from clickpipe_core.contracts import CLICKS, LOGICAL_TYPES
 
     p = argparse.ArgumentParser()
     p.add_argument("--events", type=int, default=5_000_000)
@@ -111,18 +111,11 @@ def main(argv=None) -> str:
     t = time.perf_counter()
     prepare(args.events)
     print(f"prepared {args.events:,} click events in {time.perf_counter() - t:.0f}s (cached under {paths(args.events)[0]})", file=sys.stderr)
-    results = interleaved(MODULE, {label: [name, str(args.events)] for name, label in STEPS.items()})
     base, lake = paths(args.events)
-    columns = [(n, "VARCHAR" if t == "string" else {"timestamp": "TIMESTAMPTZ", "date": "DATE"}[t]) for n, t in CLICKS.processed_columns]
-    columns += [("dt", "VARCHAR"), ("event_type", "VARCHAR")]
-    verdicts = same_rows(
-        f"{lake}/processed/clicks/*/*/*.parquet",
-        {STEPS[n]: f"{base}/out-{n}/*/*/*.parquet" for n in ("pandas", "pyspark")},
-        columns,
-    )
-    return job1_report(
-        f"Job 1, clicks (gzip NDJSON), {args.events:,} events", results, ours=STEPS["clickpipe"], floor=STEPS["floor"],
-        peers=[STEPS["pandas"], STEPS["pyspark"]], verdicts=verdicts,
+    columns = [(n, LOGICAL_TYPES[t].duckdb) for n, t in CLICKS.processed_columns] + [("dt", "VARCHAR"), ("event_type", "VARCHAR")]
+    return job1_against_peers(
+        MODULE, f"Job 1, clicks (gzip NDJSON), {args.events:,} events", args.events, STEPS, columns=columns,
+        reference=f"{lake}/processed/clicks/*/*/*.parquet", outputs={n: f"{base}/out-{n}/*/*/*.parquet" for n in ("pandas", "pyspark")},
     )  # fmt: skip
 
 

@@ -17,7 +17,7 @@ import shutil
 import sys
 import time
 
-from bench.harness import OUT, Timer, interleaved, job1_report, report_child, same_rows, usage
+from bench.harness import OUT, Timer, job1_against_peers, report_child, usage
 
 DAY = "2026-11-01"
 MODULE = "bench.job1_transactions"
@@ -102,17 +102,11 @@ def main(argv=None) -> str:
     t = time.perf_counter()
     prepare(args.rows)
     print(f"prepared {args.rows:,} transactions in {time.perf_counter() - t:.0f}s (cached under {paths(args.rows)[0]})", file=sys.stderr)
-    results = interleaved(MODULE, {label: [name, str(args.rows)] for name, label in STEPS.items()})
     base, _, lake = paths(args.rows)
     columns = [(c.name, c.logical_type.duckdb) for c in TRANSACTIONS.columns] + [("ingest_date", "DATE"), ("dt", "VARCHAR")]
-    verdicts = same_rows(
-        f"{lake}/processed/transactions/*/*.parquet",
-        {STEPS[n]: f"{base}/out-{n}/*/*.parquet" for n in ("pandas", "pyspark")},
-        columns,
-    )
-    return job1_report(
-        f"Job 1, transactions, {args.rows:,} rows", results, ours=STEPS["clickpipe"], floor=STEPS["floor"],
-        peers=[STEPS["pandas"], STEPS["pyspark"]], verdicts=verdicts,
+    return job1_against_peers(
+        MODULE, f"Job 1, transactions, {args.rows:,} rows", args.rows, STEPS, columns=columns,
+        reference=f"{lake}/processed/transactions/*/*.parquet", outputs={n: f"{base}/out-{n}/*/*.parquet" for n in ("pandas", "pyspark")},
     )  # fmt: skip
 
 

@@ -294,6 +294,7 @@ def local_spark(threads: int | None = None):
         .config("spark.driver.memory", os.environ.get("CLICKPIPE_SPARK_DRIVER_MEMORY", "4g"))
         .config("spark.sql.session.timeZone", "UTC").config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
         .config("spark.sql.shuffle.partitions", str(2 * cores))
+        .config("spark.sql.warehouse.dir", str(Path(__file__).resolve().parent / "out" / "spark-warehouse"))
         .getOrCreate()
     )  # fmt: skip
     spark.sparkContext.setLogLevel("ERROR")

@@ -56,9 +56,10 @@ GZIP_ERRORS = ("EOFException", "ZipException", "GZIP", "zlib", "header check", "
 LINE_REASONS = ("wrong_header", "line_too_long", "invalid_encoding", "malformed_csv", "too_many_columns", "too_few_columns")
 EXTRA_TYPES = {"int": "int", "bigint": "bigint"}
 LINES_SCHEMA = "__fidx int, __line long, __ord long, value string"
-# Rows per processed file at volume: files of a few hundred MB, which Athena reads best (many
-# small files cost a request each; one file per day would be read by one task).
-ROWS_PER_FILE = int(os.environ.get("CLICKPIPE_SPARK_ROWS_PER_FILE", 4_000_000))
+# Rows per processed file at volume: about 100-200 MB of Parquet (transactions ~22 B/row, clicks ~14
+# B/row as written), which Athena reads best (many small files cost a request each; one file per
+# directory would be read by one task).
+ROWS_PER_FILE = int(os.environ.get("CLICKPIPE_SPARK_ROWS_PER_FILE", 8_000_000))
 
 # The CSV dialect both engines read (DuckDB's reader natively): fields separated by commas; a
 # quoted field may have spaces around its quotes and doubles the quotes inside; an unquoted field
@@ -255,31 +256,29 @@ class SparkEngine(job1.Engine):
             return self._read_csv(ds, objects)
         return self._read_ndjson(ds, objects)
 
-    def _split(self, parsed, ds: Dataset, record: str, detail: str) -> RawInput:
-        """Records, line rejects and gaps from one cached relation of numbered lines with a ``__status``."""
-        d = self.d
-        pv = self._cache("parsed", parsed)
-        records = [self.view("records", f"SELECT * FROM {pv} WHERE __status = 'row'")]
+    def _split(self, lines, record: str, detail: str, records=None) -> RawInput:
+        """Records, line rejects and gaps from one cached relation of numbered lines with a
+        ``__status`` (``row`` for a record); ``records`` makes the records from that relation's name
+        when they are not its ``row`` lines as they are."""
+        d = self.dialect
+        lv = self._cache("lines_checked", lines)
+        batch = records(lv) if records else self.view("records", f"SELECT * FROM {lv} WHERE __status = 'row'")
         reasons = ", ".join(d.literal(r) for r in LINE_REASONS + (raw_input.CORRUPT_OBJECT,))
 
         def finish():
             rejects = self.view(
                 "line_rejects",
-                f"SELECT __status AS reason, {detail} AS detail, __fidx, __line, {record} AS record FROM {pv} WHERE __status IN ({reasons})",
+                f"SELECT __status AS reason, {detail} AS detail, __fidx, __line, {record} AS record FROM {lv} WHERE __status IN ({reasons})",
             )
             # Lines of objects that hold records but are not records themselves (a header, blank or
             # rejected lines): record numbers count records only.
-            gaps = self.view("gaps", f"SELECT __fidx, __ord FROM {pv} WHERE __status <> 'row' AND __problem IS NULL")
+            gaps = self.view("gaps", f"SELECT __fidx, __ord FROM {lv} WHERE __status <> 'row' AND __problem IS NULL AND __ord IS NOT NULL")
             return rejects, gaps
 
-        return RawInput(records, finish)
-
-    @property
-    def d(self):
-        return self.dialect
+        return RawInput([batch], finish)
 
     def _read_csv(self, ds: Dataset, objects: list) -> RawInput:
-        d, F = self.d, _F()
+        d, F = self.dialect, _F()
         files, info, notes, names_of = [], [], {}, {}
         for fidx, obj in enumerate(objects):
             head = self._head(obj.key)
@@ -339,12 +338,12 @@ FROM v
             for r in ("too_many_columns", "too_few_columns", "line_too_long", "invalid_encoding", "malformed_csv")
         ) + " END"  # fmt: skip
         record = f"substring(CASE WHEN __bad_utf8 THEN decode(CAST(value AS BINARY), 'UTF-8') ELSE value END, 1, {raw_input.MAX_RECORD_CHARS})"
-        raw = self._split(parsed, ds, record, detail)
+        raw = self._split(parsed, record, detail)
         raw.notes = notes
         return raw
 
     def _read_ndjson(self, ds: Dataset, objects: list) -> RawInput:
-        d, F = self.d, _F()
+        d, F = self.dialect, _F()
         files = [(fidx, self._input_path(o.key)) for fidx, o in enumerate(objects)]
         corrupt = []
         try:
@@ -382,10 +381,6 @@ FROM v
             )
         else:
             checked = checked.withColumn("__corrupt_detail", F.lit(None).cast("string"))
-        pv = self._cache("lines_checked", checked)
-        facts = self._json_facts(ds, self.spark.sql(f"SELECT __fidx, __ord, nullif(value, '') AS line FROM {pv} WHERE __status = 'row'"))
-        records = [self._name(facts, "records")]
-        reasons = ", ".join(d.literal(r) for r in LINE_REASONS + (raw_input.CORRUPT_OBJECT,))
         detail = "CASE __status " + " ".join(
             f"WHEN {d.literal(r)} THEN {d.literal(raw_input.reject_detail(r))}" for r in ("line_too_long", "invalid_encoding")
         ) + f" WHEN {d.literal(raw_input.CORRUPT_OBJECT)} THEN __corrupt_detail END"
@@ -394,15 +389,11 @@ FROM v
             f"ELSE substring(decode(CAST(value AS BINARY), 'UTF-8'), 1, {raw_input.MAX_RECORD_CHARS}) END"
         )
 
-        def finish():
-            rejects = self.view(
-                "line_rejects",
-                f"SELECT __status AS reason, {detail} AS detail, __fidx, __line, {record} AS record FROM {pv} WHERE __status IN ({reasons})",
-            )
-            gaps = self.view("gaps", f"SELECT __fidx, __ord FROM {pv} WHERE __status <> 'row' AND __ord IS NOT NULL")
-            return rejects, gaps
+        def records(lv: str) -> str:
+            lines = self.spark.sql(f"SELECT __fidx, __ord, nullif(value, '') AS line FROM {lv} WHERE __status = 'row'")
+            return self._name(self._json_facts(ds, lines), "records")
 
-        return RawInput(records, finish)
+        return self._split(checked, record, detail, records)
 
     def _json_facts(self, ds: Dataset, df):
         """``(__fidx, __ord, __record, <JSON facts>, <columns>)`` from ``(__fidx, __ord, line)``, via Python."""

@@ -135,3 +135,25 @@ def test_first_occurrence_is_by_object_order_then_line(local_store):
     assert r.duplicates == 3
     dupes = sorted((q["source_file"][-6:], q["source_line"]) for q in quarantine(local_store) if q["reason"] == "duplicate_key")
     assert dupes == [("-o1.gz", "record 4"), ("-o2.gz", "record 4"), ("-o3.gz", "record 4")]
+
+
+def test_first_occurrence_holds_across_read_batches(local_store, monkeypatch):
+    """Objects are read and classified a few at a time: input order still runs across batches."""
+    from glue_scripts import duckdb_engine
+
+    monkeypatch.setattr(duckdb_engine, "BATCH_OBJECTS", 2)
+    for i in range(5):
+        put_object(local_store, [event(10 * i + j) for j in range(2)] + [event(99)], at(DAY, 10 + i), name=f"o{i}")
+    r = run_partition(local_store, CLICKS, DAY)
+    assert (r.rows_in, r.rows_out, r.duplicates) == (15, 11, 4)
+    dupes = sorted(q["source_file"][-6:] for q in quarantine(local_store) if q["reason"] == "duplicate_key")
+    assert dupes == ["-o1.gz", "-o2.gz", "-o3.gz", "-o4.gz"]
+
+
+def test_the_pipeline_processes_the_objects_it_is_given(local_store):
+    """By default every object of the partition; a caller may pass fewer (e.g. only new ones)."""
+    keys = [put_object(local_store, [event(10 * i + j) for j in range(3)], at(DAY, 10 + i), name=f"o{i}") for i in range(3)]
+    objects = [o for o in local_store.list("raw/clicks/") if o.key in keys[:2]]
+    r = run_partition(local_store, CLICKS, DAY, objects=objects)
+    assert (r.rows_in, r.rows_out, r.files_in) == (6, 6, keys[:2])
+    assert run_partition(local_store, CLICKS, DAY).rows_in == 9
