@@ -12,7 +12,7 @@ here too. Only ``Dialect`` differs between engines, so every rule exists once.
 from __future__ import annotations
 
 from clickpipe_core.contracts import QUARANTINE_COLUMNS, Column, Dataset
-from clickpipe_core.dialect import DUCKDB, SPARK, Dialect  # noqa: F401  (engines take their dialect from here)
+from clickpipe_core.dialect import Dialect
 
 DUPLICATE_REASON = "duplicate_key"
 ORD_BITS = 40  # __ord = object index << ORD_BITS | position in the object

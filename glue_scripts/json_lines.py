@@ -5,10 +5,8 @@ each field, and each field's text. The DuckDB engine gets these facts from DuckD
 (``duckdb_engine.json_facts_sql``); this module gives the same facts: DuckDB's type names
 (``UBIGINT`` for a non-negative integer, ``BIGINT`` for a negative one, ``DOUBLE``, ``VARCHAR``,
 ``BOOLEAN``, ``NULL``, ``ARRAY``, ``OBJECT``) and the same texts. Spark's own JSON functions
-cannot tell ``"42"`` from ``42``, hence Python.
-
-Known differences (exotic JSON only): numbers inside ``properties`` are re-serialized by Python
-(``1e20`` -> ``1e+20``); integers beyond 64 bits stay exact here where DuckDB makes them doubles.
+cannot tell ``"42"`` from ``42``, hence Python. (Where exotic JSON makes the two differ is listed
+with the engines' other differences, in ``spark_engine``'s docstring.)
 """
 
 from __future__ import annotations
