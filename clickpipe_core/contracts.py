@@ -21,6 +21,14 @@ LOGICAL_TYPES = {
 }
 
 
+# The two time axes. Every record has an ingest day (the raw partition: the day a batch file was
+# delivered or a Firehose object arrived) and an event day (the UTC date of its time column: the
+# processed zone's dt= and the marts' day). A record may arrive up to LATE_WINDOW_DAYS days after its
+# event day; Job 1 quarantines a later one (reason late_<column>), so the marts of event day E depend
+# on the ingest days E .. E + LATE_WINDOW_DAYS only (ARCHITECTURE.md, rule 4).
+LATE_WINDOW_DAYS = 1
+
+
 @dataclass(frozen=True)
 class Column:
     name: str
@@ -55,6 +63,9 @@ class Dataset:
     partition_value_columns: tuple[str, ...] = ()
     # Drop records whose key an earlier raw partition already delivered (at-least-once streams).
     dedup_across_partitions: bool = False
+    # A partition with a larger share of its records quarantined fails its quarantine_share check
+    # (a blocking check: the marts wait); a file rejected whole always fails it.
+    max_quarantine_share: float = 0.10
 
     @property
     def column_names(self) -> list[str]:
@@ -153,6 +164,7 @@ CLICKS = Dataset(
     partition_time_column="ts",
     partition_value_columns=("event_type",),
     dedup_across_partitions=True,
+    max_quarantine_share=0.05,
     columns=(
         Column(
             "event_id",

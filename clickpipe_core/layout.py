@@ -43,6 +43,16 @@ def source_file_name(ingest_date: str) -> str:
     return f"part-ingest_date={ingest_date}.parquet"
 
 
+def increment_source(ingest_date: str, object_key: str) -> str:
+    """The source name of one raw object read on its own (an increment of its ingest day):
+    ``2026-11-01_05-10-00-<uuid>`` for a Firehose object. Its files, ``part-ingest_date=<source>``,
+    still start with the day's own name, so a whole-day run replaces them (rule 2), and they sort
+    after the day's whole-day file and in arrival order (what "delivered earlier" means for dedup)."""
+    name = object_key.rsplit("/", 1)[-1].split(".", 1)[0]
+    m = re.search(r"\d{4}-\d{2}-\d{2}-(\d{2}-\d{2}-\d{2}-.+)$", name)
+    return f"{ingest_date}_{m.group(1) if m else name}"
+
+
 def processed_partition_key(dataset: str, dt: str, ingest_date: str) -> str:
     return f"{processed_prefix(dataset)}dt={dt}/{source_file_name(ingest_date)}"
 

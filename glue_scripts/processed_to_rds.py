@@ -28,7 +28,7 @@ if __package__ in (None, ""):  # run as a file (Glue, subprocess): make the repo
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from clickpipe_core.lake_store import open_store  # noqa: E402
-from clickpipe_core.marts import MART_GROUPS  # noqa: E402
+from clickpipe_core.marts import MART_GROUPS, MARTS  # noqa: E402
 from clickpipe_core.pg_load import SOURCE_ENV, URL_ENV  # noqa: E402
 from glue_scripts.pipes_session import (  # noqa: E402
     add_engine_argument,
@@ -41,9 +41,22 @@ from glue_scripts.pipes_session import (  # noqa: E402
 EXIT_BAD_INPUT = 2
 
 
+def mart_selection(text: str) -> list:
+    """``daily``, ``users``, or mart names, comma-separated (e.g. ``daily_events,funnel_daily``)."""
+    marts = []
+    for name in (n.strip() for n in text.split(",") if n.strip()):
+        found = MART_GROUPS.get(name) or ([MARTS[name]] if name in MARTS else None)
+        if found is None:
+            raise argparse.ArgumentTypeError(f"unknown mart or group {name!r} (groups: {', '.join(sorted(MART_GROUPS))}; marts: {', '.join(MARTS)})")
+        marts += [m for m in found if m not in marts]
+    if not marts or len({m.daily for m in marts}) > 1:
+        raise argparse.ArgumentTypeError("give daily marts or the users dimension (they load separately)")
+    return marts
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--marts", required=True, choices=sorted(MART_GROUPS), help="daily marts or the users dimension")
+    p.add_argument("--marts", required=True, type=mart_selection, help="daily (all daily marts), users, or mart names, comma-separated")
     p.add_argument("--lake", required=True, help="lake root: a directory, file:///dir or s3://bucket/prefix")
     add_engine_argument(p)
     p.add_argument("--partition", action="append", default=[], help="day(s) YYYY-MM-DD when run without Dagster")
@@ -86,14 +99,14 @@ def run(args, keys: list[str], run_id: str | None) -> tuple[dict, list[str], flo
     from glue_scripts.marts_engine import ENGINES
 
     started = time.perf_counter()
-    marts = MART_GROUPS[args.marts]
+    marts = args.marts
     url, source = pg_url(args)
     applied = pg_load.apply_migrations(url, source=source)
     store = open_store(args.lake)
     sources = sorted({s for m in marts for s in m.sources})
     results: dict[str, dict] = {}
     with ENGINES[args.engine](store, threads=args.threads) as engine:
-        if args.marts == "daily":
+        if marts[0].daily:
             engine.register(sources, days=keys)
             tables = {m.name: (m, engine.build(m)) for m in marts}
             loaded = pg_load.replace_partitions(url, tables, keys, run_id=run_id, source=source)
@@ -126,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     with glue_job_run(args.engine, argv, "clickpipe-job2"), pipes_session(args.partition) as pipes:
         extras = pipes.extras or {}
         keys = pipes.partition_keys or args.partition
-        if args.marts == "daily" and not keys:
+        if args.marts[0].daily and not keys:
             pipes.report_error("no partition given: pass --partition YYYY-MM-DD")
             return 0 if pipes.is_pipes else EXIT_BAD_INPUT
         run_id = extras.get("run_id")
@@ -135,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         except (WarehouseError, ProcessedZoneError) as e:
             pipes.report_error(str(e))
             return 0 if pipes.is_pipes else EXIT_BAD_INPUT
-        for mart in MART_GROUPS[args.marts]:
+        for mart in args.marts:
             md = dict(results[mart.name])
             md.update({"partitions": keys, "migrations_applied": applied, "seconds": round(seconds, 3)})
             pipes.report_asset_materialization(asset_key=mart.asset_key, metadata=pipes_metadata(md))

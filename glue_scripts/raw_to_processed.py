@@ -102,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
         metadata = combine_metadata([r.metadata() for r in results])
         metadata["partitions"] = keys
         metadata["lake"] = store.uri
+        # Each day's own numbers: Dagster records them on that day's partition.
+        metadata["partition_results"] = {r.ingest_date: r.metadata() for r in results}
         pipes.report_asset_materialization(metadata=pipes_metadata(metadata))
         for name in [c["name"] for c in results[0].checks]:
             outcomes = {r.ingest_date: next(c for c in r.checks if c["name"] == name) for r in results}

@@ -3,7 +3,7 @@
 import dagster as dg
 import pytest
 
-from clickpipe_dagster.definitions import resources_for
+from clickpipe_dagster.environments import resources_for
 from clickpipe_dagster.resources.glue import LocalGlueJobsResource
 from glue_scripts import processed_to_rds, raw_to_processed
 

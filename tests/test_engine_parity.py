@@ -264,7 +264,8 @@ def test_dagster_runs_job1_on_spark_when_asked(spark, tmp_path, monkeypatch, dir
     and the materialization and checks that come back through Pipes equal the DuckDB run's."""
     import dagster as dg
 
-    from clickpipe_dagster.definitions import build_definitions, resources_for
+    from clickpipe_dagster.definitions import build_definitions
+    from clickpipe_dagster.environments import resources_for
     from clickpipe_dagster.resources.lake import LocalLakeResource
 
     reports = {}
@@ -272,17 +273,19 @@ def test_dagster_runs_job1_on_spark_when_asked(spark, tmp_path, monkeypatch, dir
         monkeypatch.setenv("CLICKPIPE_GLUE_ENGINE", engine)
         lake = LocalLakeResource(root=str(tmp_path / engine))
         _load_sample(dirty_sample)(lake.store())
-        assets = [a for a in build_definitions("local").assets if [k.to_user_string() for k in a.keys] == ["processed/users"]]
+        assets = [a for a in build_definitions("local").assets if isinstance(a, dg.AssetsDefinition) and [k.to_user_string() for k in a.keys] == ["processed/users"]]
         glue = resources_for("local")["glue"]
         assert glue.engine == engine
         with dg.instance_for_test() as instance:
-            result = dg.materialize(assets, partition_key=DAY, instance=instance, resources={"lake": lake, "glue": glue})
-            assert result.success
+            # 30% dirty: the blocking quarantine_share check fails the run on either engine
+            result = dg.materialize(assets, instance=instance, resources={"lake": lake, "glue": glue}, raise_on_error=False)
+            assert not result.success
             mats = {
-                e.asset_key.to_user_string(): {k: v.value for k, v in e.materialization.metadata.items() if k not in ("bytes_out", "lake", "location", "quarantine")}
+                e.asset_key.to_user_string(): {k: v.value for k, v in e.materialization.metadata.items() if k not in ("written", "lake", "location", "quarantine")}
                 for e in result.get_asset_materialization_events()
             }
             checks = sorted((e.asset_key.to_user_string(), e.check_name, e.passed) for e in result.get_asset_check_evaluations())
         reports[engine] = (mats, checks)
     assert reports["spark"] == reports["duckdb"]
-    assert all(passed for *_, passed in reports["spark"][1]) and len(reports["spark"][1]) == 4
+    assert [name for _, name, passed in reports["spark"][1] if not passed] == ["quarantine_share"]
+    assert len(reports["spark"][1]) == 5

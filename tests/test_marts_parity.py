@@ -204,7 +204,7 @@ def test_job2_on_spark_through_dagster(spark, monkeypatch, pg_url, tmp_path, pro
     import dagster as dg
 
     from clickpipe_dagster.assets.rds import rds_daily_marts, rds_users_dimension
-    from clickpipe_dagster.definitions import resources_for
+    from clickpipe_dagster.environments import resources_for
     from clickpipe_dagster.resources.athena import DuckDBQueryResource
     from clickpipe_dagster.resources.lake import LocalLakeResource
     from clickpipe_dagster.resources.warehouse import LocalWarehouseResource
