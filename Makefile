@@ -46,9 +46,9 @@ test: $(VENV)/.installed-test $(CDK_VENV)/.installed chromium
 	$(BIN)/python -m pytest
 	$(CDK_BIN)/python -m pytest $(CDK_DIR)/tests
 
-## test-fast: the inner loop: every test but the Spark parity tests and the CDK app's (under 2 minutes)
+## test-fast: the inner loop: every test but the Spark parity tests, the daemon scenario and the CDK app's
 test-fast: $(VENV)/.installed-test chromium
-	$(BIN)/python -m pytest -m "not spark" -q
+	$(BIN)/python -m pytest -m "not spark and not daemon" -q
 
 ## chromium: the headless browser of the dashboard test (Debian's package, driven by Playwright). Checked on
 ## every run; installed if missing (CI runs as root on a fresh machine; elsewhere install it yourself).

@@ -23,39 +23,63 @@ AC = dg.AutomationCondition
 TRIGGER_TAG = "clickpipe/trigger"
 AUTOMATION = "automation"
 DAILY_CLOSE = "daily-close"
+DAGSTER_AUTOMATION_TAG = "dagster/from_automation_condition"
+
+# When an asset has dealt with its upstream updates: the automation requested it (a run that starts
+# later reads everything there is), or a backfill someone launched rebuilt it. Not merely "it
+# materialized": a run that was already going when an update landed did not see that update, and
+# Dagster's own since_last_handled() would drop it.
+HANDLED = (
+    AC.newly_requested()
+    | AC.initial_evaluation()
+    | (
+        AC.newly_updated()
+        & AC.executed_with_tags(tag_keys={"dagster/backfill"})
+        & ~AC.executed_with_tags(tag_keys={DAGSTER_AUTOMATION_TAG})
+    )
+).with_label("requested since, or rebuilt by a backfill")
+
+
+def updated_since_handled(ignore: list[dg.AssetKey] = ()) -> dg.AutomationCondition:
+    updated = AC.any_deps_updated()
+    if ignore:
+        updated = updated.ignore(dg.AssetSelection.assets(*ignore))
+    return updated.since(HANDLED)
+
+
+# An upstream asset got new input in this very tick: it is about to run, possibly in a run of its own
+# (when it is partitioned differently), so this asset waits for it. Conditions over time (since ...)
+# cannot be nested under a dependency: Dagster evaluates them there only on the partitions it asks about.
+UPSTREAM_PENDING = AC.any_deps_match(AC.any_deps_updated()).with_label("upstream about to run")
 
 
 def _quiet_upstream() -> dg.AutomationCondition:
-    """Not running, and nothing upstream running (an upstream that can share this asset's run is
-    requested with it, in the same run)."""
-    return ~AC.in_progress() & ~AC.any_deps_in_progress()
+    """Not running, and nothing upstream running, targeted by a backfill still going, or about to run."""
+    return ~AC.in_progress() & ~AC.any_deps_in_progress() & ~UPSTREAM_PENDING
 
 
 # A processed asset: its raw partition was reported (new or replaced objects).
-NEW_RAW_DATA = (AC.any_deps_updated().since_last_handled() & ~AC.in_progress()).with_label("after new raw data")
+NEW_RAW_DATA = (updated_since_handled() & ~AC.in_progress()).with_label("after new raw data")
 
 
 def after_new_raw_data_with_snapshot(snapshot: dg.AssetKey) -> dg.AutomationCondition:
     """A processed asset that checks references against another's snapshot: new raw data of its
-    own, once the snapshot exists and is neither running nor about to run in this tick (its own
-    condition holds). The snapshot is not partitioned like this asset, so they cannot share a run."""
+    own, once the snapshot exists and is neither running nor about to run (its own condition holds).
+    The snapshot is not partitioned like this asset, so they cannot share a run."""
     waiting = (AC.missing() | AC.in_progress() | NEW_RAW_DATA).with_label("snapshot missing, running or about to run")
     return (
-        AC.any_deps_updated().ignore(dg.AssetSelection.assets(snapshot)).since_last_handled()
+        updated_since_handled(ignore=[snapshot])
         & ~AC.in_progress()
         & ~AC.any_deps_match(waiting).allow(dg.AssetSelection.assets(snapshot))
     ).with_label("after new raw data, once the snapshot it checks against is ready")
 
 
 def after_upstream_loads(ignore: list[dg.AssetKey] = ()) -> dg.AutomationCondition:
-    """Downstream of the processed zone: any upstream update since the last request, once nothing
-    upstream is running and every upstream blocking check passed (a partition that failed its
-    quarantine check stops here until it is fixed). ``ignore``: upstream assets whose updates do
-    not start a run by themselves (they are read when the asset runs for another reason)."""
-    updated = AC.any_deps_updated()
-    if ignore:
-        updated = updated.ignore(dg.AssetSelection.assets(*ignore))
-    return (updated.since_last_handled() & _quiet_upstream() & AC.all_deps_blocking_checks_passed()).with_label(
+    """Downstream of the processed zone: any upstream update not yet dealt with, once nothing
+    upstream is running or about to, and every upstream blocking check passed (a partition that
+    failed its quarantine check stops here until it is fixed). ``ignore``: upstream assets whose
+    updates do not start a run by themselves (they are read when the asset runs for another reason)."""
+    return (updated_since_handled(ignore) & _quiet_upstream() & AC.all_deps_blocking_checks_passed()).with_label(
         "after an upstream load"
     )
 
@@ -65,14 +89,14 @@ def users_dimension() -> dg.AutomationCondition:
     the click stream once a day (after the daily close), not every few minutes."""
     updated = AC.any_deps_updated().ignore(dg.AssetSelection.assets(keys.processed("clicks")))
     no_snapshot = AC.any_deps_match(AC.missing()).allow(dg.AssetSelection.assets(keys.processed("users")))
-    return (
-        (updated | AC.cron_tick_passed("0 1 * * *", "UTC")).since_last_handled() & _quiet_upstream() & ~no_snapshot
-    ).with_label("after users or transactions load, and daily at 01:00 UTC")
+    return ((updated | AC.cron_tick_passed("0 1 * * *", "UTC")).since(HANDLED) & _quiet_upstream() & ~no_snapshot).with_label(
+        "after users or transactions load, and daily at 01:00 UTC"
+    )
 
 
 # Made once, when it is missing (and again whenever someone materializes it).
 ONCE = (
-    (AC.missing() & (AC.initial_evaluation() | AC.missing().newly_true())).since_last_handled() & ~AC.in_progress()
+    (AC.missing() & (AC.initial_evaluation() | AC.missing().newly_true())).since(AC.newly_requested()) & ~AC.in_progress()
 ).with_label("when missing")
 
 

@@ -168,6 +168,19 @@ def settled(instance: dg.DagsterInstance, data_landed: float) -> bool:
     return bool(tick and tick.status in ("SKIPPED", "SUCCESS") and not tick.run_ids and tick.timestamp > after)
 
 
+def wait_for_first_ticks(instance: dg.DagsterInstance, after: float, timeout: float = 120.0) -> bool:
+    """Wait until the raw sensors and the automation have each completed a tick started after
+    ``after``. The automation's first evaluation takes stock of what exists and starts nothing, so
+    data dropped before it would wait for the next change."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ticks = [latest_tick(instance, name) for name in (*RAW_SENSORS, AUTOMATION_SENSOR)]
+        if all(t is not None and t.timestamp > after and t.status != "STARTED" for t in ticks):
+            return True
+        time.sleep(0.5)
+    return False
+
+
 def wait_until_settled(instance: dg.DagsterInstance, data_landed: float, timeout: float, progress=None) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -98,6 +98,8 @@ def run_demo(
     with dg.DagsterInstance.get() as instance:
         instance.get_runs_count()  # create the instance's storage before the daemon opens it too
     with daemon.daemon(settings, CLICKPIPE_SENSOR_SECONDS=DEMO_SENSOR_SECONDS), dg.DagsterInstance.get() as instance:
+        if not daemon.wait_for_first_ticks(instance, started):
+            raise click.ClickException(f"the Dagster daemon did not start: see {settings.home / 'logs' / 'dagster-daemon.log'}")
         click.echo(f"2. started the Dagster daemon on the instance in {settings.dagster_home} (log: {settings.home / 'logs' / 'dagster-daemon.log'})")
         uploads = {sample.days[0]: [("users", sample.users_file)]}
         for day, path in sample.transaction_files.items():

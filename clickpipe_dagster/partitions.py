@@ -49,6 +49,12 @@ def late_window() -> dg.TimeWindowPartitionMapping:
         )
 
 
+def hours_so_far() -> dg.TimeWindowPartitionMapping:
+    """Arrival day D <- its arrival hours; the hours of today that have not come yet are no error."""
+    with beta_parameters():
+        return dg.TimeWindowPartitionMapping(allow_nonexistent_upstream_partitions=True)
+
+
 def single_run() -> dg.BackfillPolicy:
     """A range of partitions in one run (the Glue jobs take a list of days)."""
     with beta_parameters():

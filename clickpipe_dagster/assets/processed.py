@@ -26,7 +26,7 @@ from clickpipe_dagster.assets import keys
 from clickpipe_dagster.assets.common import OWNERS, table_schema
 from clickpipe_dagster.assets.jobs import JobReport, code_references, plain, run_glue_job
 from clickpipe_dagster.checks import QUARANTINE_SHARE, processed_check_specs, quarantine_share_check
-from clickpipe_dagster.partitions import beta_parameters, ingest_days, single_run
+from clickpipe_dagster.partitions import beta_parameters, hours_so_far, ingest_days, single_run
 from clickpipe_dagster.resources.glue import GlueJobsResource
 from clickpipe_dagster.resources.lake import LakeResource
 from clickpipe_dagster.sensors import new_object_keys
@@ -341,7 +341,8 @@ processed_transactions = _partitioned_processed(
 )
 processed_clicks = _partitioned_processed(
     "clicks",
-    [keys.raw("clicks")],
+    # An arrival day reads the arrival hours reported so far: today's later hours do not exist yet.
+    [dg.AssetDep(keys.raw("clicks"), partition_mapping=hours_so_far())],
     automation.NEW_RAW_DATA,
     "A partition is a Firehose arrival day; its rows land by the UTC date of `ts` in "
     "`processed/clicks/dt=…/event_type=…/part-ingest_date=<arrival day>[_<object>].parquet`. Automation reads each "
