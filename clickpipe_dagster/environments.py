@@ -39,6 +39,10 @@ def _optional(name: str, default=None):
     return dg.EnvVar(name) if os.environ.get(name) else default
 
 
+def _optional_port(name: str, default: int = 5432):
+    return dg.EnvVar.int(name) if os.environ.get(name) else default
+
+
 def _quicksight_import_mode() -> str:
     return os.environ.get("CLICKPIPE_QUICKSIGHT_IMPORT_MODE", "SPICE").strip().upper() or "SPICE"
 
@@ -113,6 +117,7 @@ def aws_resources(settings: Settings) -> dict:
         "warehouse": RdsWarehouseResource(
             secret_arn=secret,
             host=rds_host,
+            port=_optional_port("CLICKPIPE_RDS_PORT"),
             database=_optional("CLICKPIPE_RDS_DATABASE", "clickpipe"),  # the CDK stack's database
             region_name=region,
         ),
@@ -125,6 +130,7 @@ def aws_resources(settings: Settings) -> dict:
             vpc_connection_arn=_optional("CLICKPIPE_QUICKSIGHT_VPC_CONNECTION_ARN"),
             rds_secret_arn=secret,
             rds_host=rds_host,
+            rds_port=_optional_port("CLICKPIPE_RDS_PORT"),
             import_mode=_quicksight_import_mode(),
             default_currency=os.environ.get("CLICKPIPE_DASHBOARD_CURRENCY", "USD"),
         ),

@@ -12,6 +12,22 @@ from clickpipe_dagster.assets import keys
 QUERIES = Path(__file__).resolve().parent / "sql" / "queries"
 
 
+def run_serving(defs: dg.Definitions, instance: dg.DagsterInstance, days: list[str], *, run_config=None) -> tuple[bool, list[str]]:
+    """The serving layer by hand, in this process (no daemon): the daily marts over ``days`` in one
+    run (a single-run range), then the Athena tables and the users dimension, then the dashboards.
+    Returns (every run succeeded, the failed checks)."""
+    range_tags = {"dagster/asset_partition_range_start": days[0], "dagster/asset_partition_range_end": days[-1]}
+    results = [defs.resolve_job_def("serving_daily_job").execute_in_process(
+        instance=instance, raise_on_error=False, run_config=run_config, tags=range_tags)]  # fmt: skip
+    results.append(defs.resolve_job_def("serving_refresh_job").execute_in_process(
+        instance=instance, raise_on_error=False, run_config=run_config))  # fmt: skip
+    if results[-1].success:
+        results.append(defs.resolve_job_def("dashboards_job").execute_in_process(
+            instance=instance, raise_on_error=False, run_config=run_config))  # fmt: skip
+    failed = [f"{e.asset_key.to_user_string()}:{e.check_name}" for r in results for e in r.get_asset_check_evaluations() if not e.passed]
+    return all(r.success for r in results), failed
+
+
 def dashboard_location(instance: dg.DagsterInstance, since: float = 0.0) -> str | None:
     """Where the last materialization of the ``dashboard`` asset (after ``since``, a Unix time) put it:
     a path locally, a URL on AWS."""

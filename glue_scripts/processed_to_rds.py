@@ -14,7 +14,8 @@ Launched by Dagster Pipes (``PipesSubprocessClient`` locally, ``PipesGlueClient`
 
 The connection URL comes from the environment (``CLICKPIPE_JOB_PG_URL``, set by the warehouse
 resource) or, on Glue, from a Secrets Manager secret (``--pg-secret-arn``); it is never printed.
-A failure is reported as one message that names the setting to fix (exit status 2 by hand).
+A failure is reported as one message that names the setting to fix, and the job exits with status 2
+(a FAILED Glue run).
 """
 
 from __future__ import annotations
@@ -141,13 +142,13 @@ def main(argv: list[str] | None = None) -> int:
         keys = pipes.partition_keys or args.partition
         if args.marts[0].daily and not keys:
             pipes.report_error("no partition given: pass --partition YYYY-MM-DD")
-            return 0 if pipes.is_pipes else EXIT_BAD_INPUT
+            return EXIT_BAD_INPUT
         run_id = extras.get("run_id")
         try:
             results, applied, seconds = run(args, keys, run_id)
         except (WarehouseError, ProcessedZoneError) as e:
             pipes.report_error(str(e))
-            return 0 if pipes.is_pipes else EXIT_BAD_INPUT
+            return EXIT_BAD_INPUT
         for mart in args.marts:
             md = dict(results[mart.name])
             md.update({"partitions": keys, "migrations_applied": applied, "seconds": round(seconds, 3)})

@@ -40,19 +40,22 @@ def run_glue_job(
     env: dict[str, str] | None = None,
     extras: dict | None = None,
 ) -> JobReport:
-    """Run the job; an error it reported fails the asset with the job's own message."""
+    """Run the job; an error it reported fails the asset with the job's own message (a job that
+    cannot do its work says why through Pipes, then exits non-zero)."""
     extras = dict(extras or {})
     if partition_keys is not None:
         # Pipes leaves a partition key *range* out of its context (Dagster 1.13.27 checks
         # has_partition_key), and an unpartitioned asset has none: the job gets its days here.
         extras["partition_keys"] = list(partition_keys)
     with beta_parameters():  # Dagster's own Pipes clients use a preview API of theirs
-        invocation = glue.run(context, script=script, arguments=arguments, env=env, extras=extras)
-    errors = [m["error"] for m in invocation.get_custom_messages() if isinstance(m, dict) and "error" in m]
+        run = glue.run(context, script=script, arguments=arguments, env=env, extras=extras)
+    errors = run.errors()
     if errors:
-        raise dg.Failure(description="; ".join(errors), allow_retries=False)
+        raise dg.Failure(description="; ".join(errors), metadata={"job run": run.failure or "succeeded"}, allow_retries=False)
+    if run.failure:
+        raise dg.Failure(description=f"{script} failed ({run.failure}) without reporting why: see its log")
     report = JobReport()
-    for result in invocation.get_results(implicit_materializations=False):
+    for result in run.session.get_results(implicit_materializations=False):
         if isinstance(result, dg.MaterializeResult):
             key = result.asset_key or context.assets_def.key
             report.materializations[key] = plain(result.metadata)
