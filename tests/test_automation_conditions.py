@@ -34,6 +34,9 @@ def test_new_raw_data_runs_each_changed_partition_once_through_the_late_window()
     with dg.instance_for_test() as instance:
         tick = dg.evaluate_automation_conditions(defs=defs, instance=instance)
         assert tick.total_requested == 1 and set(_requested(tick)) == {"dashboard/data_source"}  # made once
+        _report(instance, "dashboard/data_source")
+        tick = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
+        assert _requested(tick) == {}  # the datasets wait for the marts, not for the data source
 
         _report(instance, "raw/clicks", "2026-11-02-05:00")
         _report(instance, "raw/clicks", "2026-11-02-06:00")  # two objects, one arrival day

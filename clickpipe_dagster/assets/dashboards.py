@@ -29,9 +29,14 @@ GROUP = "dashboards"
 KINDS = {"quicksight", "postgres"}
 REFRESH_CHECK = "refresh_succeeded"
 
-# Any upstream update since this asset last ran (a daily mart is partitioned, this is not: every
-# partition load counts), once nothing upstream is still running.
+# Any load of a mart not dealt with yet (a daily mart is partitioned, this is not: every partition
+# load counts), once nothing upstream is still running. The data source starts nothing by itself,
+# but a dataset waits until it exists.
 AFTER_LOAD = automation.after_upstream_loads()
+DATASET_AFTER_LOAD = (
+    automation.after_upstream_loads(ignore=[keys.dashboard("data_source")])
+    & ~dg.AutomationCondition.any_deps_match(dg.AutomationCondition.missing()).allow(dg.AssetSelection.assets(keys.dashboard("data_source")))
+).with_label("after a mart load, once the data source exists")
 
 
 def _fail(e: DashboardError):
@@ -65,7 +70,7 @@ def _dataset_spec(ds) -> dg.AssetSpec:
         group_name=GROUP,
         kinds=KINDS,
         owners=OWNERS,
-        automation_condition=AFTER_LOAD,
+        automation_condition=DATASET_AFTER_LOAD,
         skippable=True,
         description=(
             f"What the dashboard shows from `{ds.schema}.{ds.table}`. AWS: a QuickSight data set (SPICE by default, "
