@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from clickpipe_core.contracts import LOGICAL_TYPES, Column, Dataset
+from clickpipe_core.contracts import LATE_WINDOW_DAYS, LOGICAL_TYPES, Column, Dataset
 
 DUPLICATE_REASON = "duplicate_key"
 ISO_UTC_SPARK = "yyyy-MM-dd'T'HH:mm:ss.SSSSSS'Z'"
@@ -187,6 +187,7 @@ def classify_sql(
     explain: bool = False,
     carry: tuple[str, ...] = ("__ord", "__file"),
     pre_checked: bool = False,
+    not_before: str | None = None,
 ) -> str:
     """SQL over ``source`` (the ``carry`` bookkeeping columns and the raw text columns): every
     record, typed, with the first rule it fails as ``reason`` (NULL when clean) and, for failed
@@ -198,6 +199,8 @@ def classify_sql(
     ``carry`` may include ``__not_after`` (the record's arrival, for ``not_after_arrival``) and
     ``__record`` (the raw record, kept for failed records).
     ``reference_tables`` maps a referencing column to a relation with one column ``key``.
+    ``not_before`` (``job1.late_bound``): a record whose event time is earlier is later than the
+    contract's late window allows (reason ``late_<column>``).
     """
     normalized = ",\n    ".join(f"{_normalized(c)} AS n_{c.name}" for c in ds.columns)
     typed = ", ".join(
@@ -207,6 +210,15 @@ def classify_sql(
     whens = [("__pre_reason IS NOT NULL", "__pre_reason", "__pre_detail")] if pre_checked else []
     for c in ds.columns:
         whens += column_rules(c, d)
+        if not_before and c.name == ds.partition_time_column:
+            days = "day" if LATE_WINDOW_DAYS == 1 else "days"
+            whens.append(
+                (
+                    f"t_{c.name} < {d.cast(d.literal(not_before), 'timestamp')}",
+                    f"late_{c.name}",
+                    f"concat({d.literal(f'{c.name} is more than {LATE_WINDOW_DAYS} {days} before its ingest day (the late window): ')}, n_{c.name})",
+                )
+            )
     for column, table in (reference_tables or {}).items():
         target = ds.references[column]
         whens.append(

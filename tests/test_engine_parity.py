@@ -187,7 +187,9 @@ def test_transactions_snapshot_order_and_duplicates(spark, local_lakes):
         store.put_bytes((header + "\n" + rows[0] + "\n").encode(), layout.raw_batch_key("transactions", DAY2, "u.csv"))
 
     results = assert_same(run_both(local_lakes, fill, [(USERS, DAY2), (USERS, DAY), (TRANSACTIONS, DAY2)]))
-    assert results[-1].duplicates == 2 and results[-1].dt_partitions == ["2026-10-31", "2026-11-01"]
+    # T5 happened on 2026-10-31 (UTC), two days before its ingest day: later than the late window
+    assert results[-1].duplicates == 2 and results[-1].dt_partitions == ["2026-11-01"]
+    assert results[-1].quarantine_reasons["late_transaction_ts"] == 1
 
 
 def test_missing_input_is_the_same_error(spark, local_lakes):
@@ -255,7 +257,9 @@ def test_click_layout_late_events_and_duplicates_across_days(spark, local_lakes)
         put_object(store, [event(1, ts=early), event(3), *many, *many[:20]], at(DAY2), name="c")
 
     results = assert_same(run_both(local_lakes, fill, [(CLICKS, DAY), (CLICKS, DAY2), (CLICKS, "2026-11-03")]))
-    assert results[1].duplicates == 21 and results[1].dt_partitions == ["2026-10-31", "2026-11-01", "2026-11-02"]
+    # events of 2026-10-31 (UTC) arrived on 2026-11-02, later than the late window: quarantined
+    assert results[1].duplicates == 21 and results[1].dt_partitions == ["2026-11-01", "2026-11-02"]
+    assert results[1].quarantine_reasons["late_ts"] > 0
 
 
 # -- through Dagster -------------------------------------------------------------------------------
