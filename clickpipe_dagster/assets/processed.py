@@ -165,7 +165,8 @@ def partition_metadata(lake: LakeResource, ds: Dataset, day: str, result: dict, 
         "quarantine_share": metadata.share(result.get("rows_quarantined", 0), result.get("rows_in", 0)),
         "read": f"{result.get('files_in', 0):,} file(s), {metadata.size(result.get('bytes_in', 0))}",
         "written": f"{result.get('files_out', 0):,} file(s), {metadata.size(result.get('bytes_out', 0))}",
-        "location": dg.MetadataValue.url(lake.console_url(layout.raw_partition_prefix(ds.name, day) if ds.raw_format == "csv" else layout.raw_clicks_day_prefix(day))),
+        "location": dg.MetadataValue.url(lake.console_url(layout.processed_prefix(ds.name))),
+        "read_from": dg.MetadataValue.url(lake.console_url(layout.raw_partition_prefix(ds.name, day) if ds.raw_format == "csv" else layout.raw_clicks_day_prefix(day))),
         "quarantine": dg.MetadataValue.url(lake.console_url(layout.quarantine_key(ds.name, day).rsplit("/", 1)[0] + "/")),
     }
     if result.get("dt_partitions"):
