@@ -1,0 +1,60 @@
+"""The nasty-input corpus on both Job 1 engines: Spark gives the same processed rows, quarantine rows
+(reasons and details) and counts as DuckDB, and the ledger holds record by record on each."""
+
+from __future__ import annotations
+
+import pytest
+
+import nasty_corpus as corpus
+from clickpipe_core import layout
+from clickpipe_core.contracts import CLICKS, TRANSACTIONS, USERS
+from click_fixtures import at
+from support import require_spark
+
+require_spark()
+
+from test_engine_parity import assert_same, run_both  # noqa: E402
+
+DAY, DAY2 = "2026-11-01", "2026-11-02"
+USERS_KEY = layout.raw_batch_key("users", DAY, "users.csv")
+
+
+@pytest.fixture
+def local_lakes(tmp_path):
+    from clickpipe_core.lake_store import LocalStore
+
+    return lambda name: LocalStore(tmp_path / name)
+
+
+def test_control_characters_and_amounts_per_currency(spark, local_lakes):
+    users, user_fates = corpus.users_with_control_characters(quoted_line_feed=False)
+    controls, control_fates = corpus.transactions_with_control_characters()
+    amounts, amount_fates, _ = corpus.amounts_by_currency(DAY)
+    files = {
+        layout.raw_batch_key("transactions", DAY, "amounts.csv"): (amounts, amount_fates),
+        layout.raw_batch_key("transactions", DAY, "controls.csv"): (controls, control_fates),
+    }
+
+    def fill(store):
+        # U1 must exist for the transactions: the corpus of users quarantines its own U-records only.
+        store.put_bytes(users.replace(b"\n", b"\nU1,Ann Lee,,US,2025-01-01,free\n", 1), USERS_KEY)
+        for key, (data, _) in files.items():
+            store.put_bytes(data, key)
+
+    both = run_both(local_lakes, fill, [(USERS, DAY), (TRANSACTIONS, DAY)])
+    assert_same(both)
+    for store, (_, transactions) in both.values():
+        corpus.assert_ledger(
+            transactions, corpus.ledger(store, TRANSACTIONS, DAY), {k: fates for k, (_, fates) in files.items()}
+        )
+        assert ("quarantine", "control_character_full_name") in user_fates
+        assert corpus.ledger(store, USERS, DAY)["processed"]["U1"] == 1
+
+
+def test_control_characters_in_clicks(spark, local_lakes):
+    data, fates = corpus.clicks_with_control_characters(DAY2)
+    key = layout.raw_clicks_key("clickpipe-clicks", at(DAY2), "nasty")
+    both = run_both(local_lakes, lambda store: store.put_bytes(data, key), [(CLICKS, DAY2)])
+    assert_same(both)
+    for store, (result,) in both.values():
+        corpus.assert_ledger(result, corpus.ledger(store, CLICKS, DAY2), {key: fates})
