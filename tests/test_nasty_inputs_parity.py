@@ -58,3 +58,30 @@ def test_control_characters_in_clicks(spark, local_lakes):
     assert_same(both)
     for store, (result,) in both.values():
         corpus.assert_ledger(result, corpus.ledger(store, CLICKS, DAY2), {key: fates})
+
+
+def test_extreme_amounts_give_the_same_exact_marts_on_both_engines(spark, tmp_path):
+    """Sums beyond DECIMAL(18,2) and their half-up averages, built by Job 2 on Spark and on DuckDB."""
+    from decimal import ROUND_HALF_UP, Decimal
+
+    from clickpipe_core.lake_store import LocalStore
+    from clickpipe_core.marts import MARTS
+    from glue_scripts.duckdb_engine import run_partition
+    from glue_scripts.marts_engine import DuckDBMartEngine, SparkMartEngine
+
+    store = LocalStore(tmp_path / "lake")
+    store.put_bytes(b"user_id,full_name,country,signup_date\nU1,Ann,US,2025-01-01\n", USERS_KEY)
+    run_partition(store, USERS, DAY)
+    amounts, _, clean = corpus.amounts_by_currency(DAY)
+    store.put_bytes(amounts, layout.raw_batch_key("transactions", DAY, "amounts.csv"))
+    run_partition(store, TRANSACTIONS, DAY)
+    built = {}
+    for name, engine in (("duckdb", DuckDBMartEngine(store)), ("spark", SparkMartEngine(store, spark=spark))):
+        with engine:
+            engine.register(["transactions", "users"], days=[DAY])
+            built[name] = engine.build(MARTS["revenue_daily"]).to_pylist()
+    assert sorted(built["spark"], key=str) == sorted(built["duckdb"], key=str)
+    for row in built["duckdb"]:
+        completed = [r["amount"] for r in clean if r["currency"] == row["currency"] and r["status"] == "completed"]
+        assert row["revenue"] == sum(completed)
+        assert row["avg_order_value"] == (sum(completed) / len(completed)).quantize(Decimal("0.01"), ROUND_HALF_UP)
