@@ -21,3 +21,7 @@ class WarehouseError(ClickpipeError):
 
 class ProcessedZoneError(ClickpipeError):
     """The processed zone cannot be read (a damaged or foreign file); the message says which and what to do."""
+
+
+class MartBuildError(ClickpipeError):
+    """A mart's SQL failed on processed files that read fine (not the files' fault); says which mart and days."""

@@ -85,3 +85,33 @@ def test_extreme_amounts_give_the_same_exact_marts_on_both_engines(spark, tmp_pa
         completed = [r["amount"] for r in clean if r["currency"] == row["currency"] and r["status"] == "completed"]
         assert row["revenue"] == sum(completed)
         assert row["avg_order_value"] == (sum(completed) / len(completed)).quantize(Decimal("0.01"), ROUND_HALF_UP)
+
+
+def test_a_bad_day_in_a_range_run_on_spark_is_named_and_the_others_load(spark, tmp_path, pg_database, monkeypatch, capsys):
+    """Job 2 on Spark: the same one-line message as on DuckDB (the file is found by reading the
+    day's files one by one, whichever engine failed) and the other days loaded."""
+    import psycopg
+
+    from click_fixtures import event, put_object
+    from clickpipe_core.lake_store import LocalStore
+    from glue_scripts.duckdb_engine import run_partition
+    from support import run_job2
+
+    store = LocalStore(tmp_path / "lake")
+    days = [DAY, DAY2, "2026-11-03"]
+    for i, day in enumerate(days):
+        put_object(store, [event(i * 10 + k, ts=f"{day}T10:00:0{k}Z") for k in range(3)], at(day))
+        run_partition(store, CLICKS, day)
+    (bad,) = [o.key for o in store.list(f"processed/clicks/dt={DAY2}/")]
+    store.path(bad).write_bytes(store.path(bad).read_bytes()[:200])
+    messages = {}
+    for engine in ("duckdb", "spark"):
+        url = pg_database(f"_{engine}")  # a database each: both engines must load the good days
+        capsys.readouterr()
+        assert run_job2(monkeypatch, url, store.root, "daily", days, engine=engine) == 2
+        messages[engine] = capsys.readouterr().err.strip()
+        with psycopg.connect(url) as con:
+            loaded = {p for (p,) in con.execute("SELECT DISTINCT partition FROM marts.partition_loads")}
+        assert loaded == {DAY, "2026-11-03"}
+    assert messages["spark"] == messages["duckdb"]
+    assert f"{DAY2}: cannot read {bad} (clicks, day {DAY2}, from ingest date {DAY2})" in messages["spark"]
