@@ -10,6 +10,7 @@ resets everything. ``CLICKPIPE_ENV`` is ``local`` (default) or ``aws``; ``CLICKP
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 ENVIRONMENTS = ("local", "aws")
@@ -59,10 +60,19 @@ def glue_engine() -> str:
 
 
 def use_local_dagster_home() -> Path:
-    """Point DAGSTER_HOME at ``$CLICKPIPE_HOME/dagster`` unless the user chose one."""
+    """Point DAGSTER_HOME at ``$CLICKPIPE_HOME/dagster`` unless the user chose one. Dagster keeps
+    its run storage there (SQLite): a directory it cannot write is one clear error here, not a
+    database traceback later."""
+    from clickpipe_core.errors import environment_fault
+
     home = Path(os.environ.setdefault("DAGSTER_HOME", str(dagster_home())))
-    home.mkdir(parents=True, exist_ok=True)
-    config = home / "dagster.yaml"
-    if not config.exists():  # default storage in this directory; no telemetry from an offline laptop
-        config.write_text("telemetry:\n  enabled: false\n")
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        config = home / "dagster.yaml"
+        if not config.exists():  # default storage in this directory; no telemetry from an offline laptop
+            config.write_text("telemetry:\n  enabled: false\n")
+        with tempfile.TemporaryFile(dir=home):  # writable, for the run storage to come
+            pass
+    except OSError as e:
+        raise environment_fault(e, home, setting="DAGSTER_HOME (or CLICKPIPE_HOME)") from None
     return home

@@ -170,7 +170,7 @@ def run(args, keys: list[str], run_id: str | None) -> tuple[dict, list[str], flo
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
-    from clickpipe_core.errors import ClickpipeError
+    from clickpipe_core.errors import ClickpipeError, recognize_environment_fault
 
     with glue_job_run(args.engine, argv, "clickpipe-job2"), pipes_session(args.partition) as pipes:
         extras = pipes.extras or {}
@@ -181,8 +181,11 @@ def main(argv: list[str] | None = None) -> int:
         run_id = extras.get("run_id")
         try:
             results, applied, seconds, failures = run(args, keys, run_id)
-        except ClickpipeError as e:
-            pipes.report_error(f"{args.marts} marts: {e}")
+        except Exception as e:  # bad input, the warehouse, or the environment; anything else is a bug
+            error = e if isinstance(e, ClickpipeError) else recognize_environment_fault(e, setting="--lake")
+            if error is None:
+                raise
+            pipes.report_error(f"{args.marts} marts: {error}")
             return 0 if pipes.is_pipes else EXIT_BAD_INPUT
         if failures:
             # The loaded days are in PostgreSQL, each whole; the run still fails, naming the others.

@@ -77,7 +77,7 @@ def combine_metadata(parts: list[dict]) -> dict:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
-    from clickpipe_core.errors import JobInputError
+    from clickpipe_core.errors import JobInputError, recognize_environment_fault
 
     engine = engine_module(args.engine)
     ds = get_dataset(args.dataset)
@@ -91,10 +91,14 @@ def main(argv: list[str] | None = None) -> int:
         for ingest_date in keys:
             try:
                 results.append(engine.run_partition(store, ds, ingest_date, threads=args.threads))
-            except JobInputError as e:
-                # Under Dagster the asset turns this message into a clear run failure; by hand it
-                # is one line on stderr and exit status 2.
-                pipes.report_error(f"{ingest_date}: {e}")
+            except Exception as e:
+                # Bad input or a fault of the environment (a read-only or full lake...): under Dagster
+                # the asset turns this message into a clear run failure; by hand it is one line on
+                # stderr and exit status 2. Anything else is a bug and keeps its traceback.
+                error = e if isinstance(e, JobInputError) else recognize_environment_fault(e, setting="--lake")
+                if error is None:
+                    raise
+                pipes.report_error(f"{ds.name} {ingest_date}: {error}")
                 return 0 if pipes.is_pipes else EXIT_BAD_INPUT
             for message in results[-1].messages:
                 pipes.log.warning(message)

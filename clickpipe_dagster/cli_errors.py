@@ -1,0 +1,37 @@
+"""Errors meant for people, as one line: what every ``clickpipe`` command does with them.
+
+A ``ClickpipeError`` (bad input, an unreachable warehouse...) and a fault of the environment (a
+read-only or full disk, a missing permission, from Python or quoted by an engine) end a command
+with ``Error: <one sentence>`` and exit status 1, never a traceback. Anything else is a bug and
+keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import click
+
+from clickpipe_core.errors import ClickpipeError, recognize_environment_fault
+
+
+class ClearErrorsGroup(click.Group):
+    """A click group whose commands report errors meant for people as one line."""
+
+    def invoke(self, ctx: click.Context):
+        import warnings
+
+        import dagster as dg
+
+        # Dagster flags the beta parameters the definitions use, at import: not news to a user.
+        warnings.filterwarnings("ignore", category=dg.BetaWarning)
+        warnings.filterwarnings("ignore", category=dg.PreviewWarning)
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except ClickpipeError as e:
+            raise click.ClickException(str(e)) from None
+        except Exception as e:
+            fault = recognize_environment_fault(e)
+            if fault is None:
+                raise
+            raise click.ClickException(str(fault)) from None
