@@ -165,13 +165,15 @@ class LocalStore:
         d.mkdir(parents=True)
         return d
 
-    def _temp(self) -> Path:
+    def _publish(self, write, key: str) -> None:
+        """``write`` a temporary file under ``_tmp/``, then rename it over the key's file (atomic); a
+        failure removes the temporary file."""
+        dest = self.path(key)
+        dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.root / self.TMP / owned_name(".part")
         tmp.parent.mkdir(parents=True, exist_ok=True)
-        return tmp
-
-    def _replace(self, tmp: Path, dest: Path) -> None:
         try:
+            write(tmp)
             os.replace(tmp, dest)
         except OSError:
             with contextlib.suppress(OSError):
@@ -179,31 +181,10 @@ class LocalStore:
             raise
 
     def put_file(self, local: str | os.PathLike, key: str, *, move: bool = False) -> None:
-        dest = self.path(key)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self._temp()
-        try:
-            if move:
-                shutil.move(str(local), tmp)
-            else:
-                shutil.copyfile(local, tmp)
-        except OSError:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-            raise
-        self._replace(tmp, dest)
+        self._publish(lambda tmp: shutil.move(str(local), tmp) if move else shutil.copyfile(local, tmp), key)
 
     def put_bytes(self, data: bytes, key: str) -> None:
-        tmp = self._temp()
-        try:
-            tmp.write_bytes(data)
-        except OSError:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-            raise
-        dest = self.path(key)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        self._replace(tmp, dest)
+        self._publish(lambda tmp: tmp.write_bytes(data), key)
 
     def delete(self, key: str) -> None:
         with contextlib.suppress(FileNotFoundError):

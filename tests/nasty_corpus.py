@@ -49,40 +49,35 @@ def _typed_reason(ds, column: str) -> str:
     return f"control_character_{column}" if ds.column(column).type == "string" else f"invalid_{column}"
 
 
+def _every_field_with_every_control_character(ds, base: dict, prefix: str) -> tuple[list[dict], list[tuple[str, str]]]:
+    rows, fates = [], []
+    for column in ds.column_names:
+        for char in FORBIDDEN.values():
+            row = dict(base, **{ds.key: f"{prefix}{len(rows) + 1:04d}"})
+            row[column] = _inject(row[column], char)
+            rows.append(row)
+            fates.append(("quarantine", _typed_reason(ds, column)))
+    return rows, fates
+
+
 def users_with_control_characters(*, quoted_line_feed: bool = True) -> tuple[bytes, list[tuple[str, str]]]:
     """Every users field with every forbidden control character, and text with allowed ones (with
     ``quoted_line_feed``, also a line feed inside a quoted field, which the Spark engine's line
     reader does not join into one record)."""
-    rows, fates = [], []
-    n = 0
-    for column in USERS.column_names:
-        for char in FORBIDDEN.values():
-            n += 1
-            row = dict(USER, user_id=f"U{n:04d}")
-            row[column] = _inject(row[column], char)
-            rows.append(row)
-            fates.append(("quarantine", _typed_reason(USERS, column)))
+    rows, fates = _every_field_with_every_control_character(USERS, USER, "U")
     for char in [*ALLOWED.values(), *(["\n"] if quoted_line_feed else [])]:
-        n += 1
-        rows.append(dict(USER, user_id=f"U{n:04d}", full_name=_inject("Ann Lee", char)))
-        fates.append(("processed", f"U{n:04d}"))
+        uid = f"U{len(rows) + 1:04d}"
+        rows.append(dict(USER, user_id=uid, full_name=_inject("Ann Lee", char)))
+        fates.append(("processed", uid))
     return _csv(USERS.column_names, rows), fates
 
 
 def transactions_with_control_characters() -> tuple[bytes, list[tuple[str, str]]]:
     """Every transactions field with every forbidden control character (user U1 must exist)."""
-    rows, fates = [], []
-    n = 0
-    for column in TRANSACTIONS.column_names:
-        for char in FORBIDDEN.values():
-            n += 1
-            row = dict(TRANSACTION, transaction_id=f"C{n:04d}")
-            row[column] = _inject(row[column], char)
-            rows.append(row)
-            fates.append(("quarantine", _typed_reason(TRANSACTIONS, column)))
-    n += 1
-    rows.append(dict(TRANSACTION, transaction_id=f"C{n:04d}"))
-    fates.append(("processed", f"C{n:04d}"))
+    rows, fates = _every_field_with_every_control_character(TRANSACTIONS, TRANSACTION, "C")
+    tid = f"C{len(rows) + 1:04d}"
+    rows.append(dict(TRANSACTION, transaction_id=tid))
+    fates.append(("processed", tid))
     return _csv(TRANSACTIONS.column_names, rows), fates
 
 

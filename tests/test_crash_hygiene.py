@@ -90,8 +90,8 @@ def fill_corpus(store: LocalStore) -> dict:
 def _entry_of_a_killed_process(store: LocalStore) -> list[str]:
     """A process that stages (a directory and a half-written file) and is killed: what it left."""
     code = (
-        "import os, signal, sys; from clickpipe_core.lake_store import LocalStore; s = LocalStore(sys.argv[1]); "
-        "d = s.staging_dir(); (d / 'half.parquet').write_bytes(b'PAR1'); t = s._temp(); t.write_bytes(b'x'); "
+        "import os, signal, sys; from clickpipe_core.lake_store import LocalStore, owned_name; s = LocalStore(sys.argv[1]); "
+        "d = s.staging_dir(); (d / 'half.parquet').write_bytes(b'PAR1'); (d.parent / owned_name('.part')).write_bytes(b'x'); "
         "os.kill(os.getpid(), signal.SIGKILL)"
     )
     before = set(staging(store))
