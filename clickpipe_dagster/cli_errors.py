@@ -13,6 +13,10 @@ import click
 from clickpipe_core.errors import ClickpipeError, recognize_environment_fault
 
 
+# Where a command writes, when it is not under CLICKPIPE_HOME: what the advice names.
+WRITES_TO = {"generate": "--out"}
+
+
 class ClearErrorsGroup(click.Group):
     """A click group whose commands report errors meant for people as one line."""
 
@@ -31,7 +35,7 @@ class ClearErrorsGroup(click.Group):
         except ClickpipeError as e:
             raise click.ClickException(str(e)) from None
         except Exception as e:
-            fault = recognize_environment_fault(e)
+            fault = recognize_environment_fault(e, setting=WRITES_TO.get(ctx.invoked_subcommand, "CLICKPIPE_HOME"))
             if fault is None:
                 raise
             raise click.ClickException(str(fault)) from None

@@ -180,8 +180,10 @@ def client(pg_dir: Path):
     """A process that uses the embedded server (as the CLI or a Dagster run does) until told to exit."""
     proc = subprocess.Popen([sys.executable, "-c", CLIENT, str(pg_dir)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
-    postmaster = int(proc.stdout.readline())
-    return proc, postmaster
+    line = proc.stdout.readline()
+    if not line.strip():
+        raise AssertionError(f"the client did not start: {proc.communicate()}")
+    return proc, int(line)
 
 
 def handles(pg_dir: Path) -> list[int]:

@@ -96,15 +96,36 @@ def postmaster_pid(pgdata: Path) -> int | None:
         return None
 
 
+def orphans(pgdata: Path) -> list:
+    """Live processes of a server of ``pgdata`` (PostgreSQL's processes work in their data directory)."""
+    import psutil
+
+    found = []
+    for proc in psutil.process_iter(["name", "cwd", "status"]):
+        if proc.info["name"] == "postgres" and proc.info["cwd"] == str(pgdata) and proc.info["status"] != psutil.STATUS_ZOMBIE:
+            found.append(proc)
+    return found
+
+
 def clear_dead_postmaster(pgdata: Path) -> bool:
-    """If ``postmaster.pid`` names a postmaster that is gone, remove it and its socket lock (a
-    killed postmaster leaves them; PostgreSQL would refuse to start while a zombie holds the pid).
+    """If ``postmaster.pid`` names a postmaster that is gone, wait for the processes it left (its
+    backends and helpers end on their own once they notice, and must be gone before a new server
+    touches the data; after 30 s they are ended), then remove the pid file and the socket lock (a
+    killed postmaster leaves them, and PostgreSQL refuses to start while a zombie holds the pid).
     True when the server is not running now."""
+    import psutil
+
     pid = postmaster_pid(pgdata)
     if pid is None:
         return True
     if alive(pid):
         return False
+    left = orphans(pgdata)
+    _, left = psutil.wait_procs(left, timeout=30)
+    for proc in left:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
+    psutil.wait_procs(left, timeout=10)
     lines = (pgdata / "postmaster.pid").read_text().splitlines()
     socket_dir = Path(lines[4].strip()) if len(lines) > 4 and lines[4].strip() else None
     port = lines[3].strip() if len(lines) > 3 and lines[3].strip() else "5432"
