@@ -120,6 +120,7 @@ def resources_for(env: str) -> dict:
         "warehouse": RdsWarehouseResource(
             secret_arn=_required("CLICKPIPE_RDS_SECRET_ARN"),
             host=os.environ.get("CLICKPIPE_RDS_HOST") or None,
+            port=int(os.environ.get("CLICKPIPE_RDS_PORT") or 5432),
             database=os.environ.get("CLICKPIPE_RDS_DATABASE", "clickpipe"),  # the CDK stack's database
             region_name=os.environ.get("AWS_REGION"),
         ),
@@ -132,6 +133,7 @@ def resources_for(env: str) -> dict:
             vpc_connection_arn=os.environ.get("CLICKPIPE_QUICKSIGHT_VPC_CONNECTION_ARN") or None,
             rds_secret_arn=os.environ.get("CLICKPIPE_RDS_SECRET_ARN") or None,
             rds_host=os.environ.get("CLICKPIPE_RDS_HOST") or None,
+            rds_port=int(os.environ.get("CLICKPIPE_RDS_PORT") or 5432),
             import_mode=os.environ.get("CLICKPIPE_QUICKSIGHT_IMPORT_MODE", "SPICE").strip().upper(),
             default_currency=currency,
         ),

@@ -14,7 +14,8 @@ Launched by Dagster Pipes (``PipesSubprocessClient`` locally, ``PipesGlueClient`
 
 The connection URL comes from the environment (``CLICKPIPE_JOB_PG_URL``, set by the warehouse
 resource) or, on Glue, from a Secrets Manager secret (``--pg-secret-arn``); it is never printed.
-A failure is reported as one message that names the setting to fix (exit status 2 by hand).
+A failure is reported as one message that names the setting to fix, and the job exits with status 2
+(a FAILED Glue run).
 """
 
 from __future__ import annotations
@@ -177,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         keys = pipes.partition_keys or args.partition
         if args.marts == "daily" and not keys:
             pipes.report_error("no partition given: pass --partition YYYY-MM-DD")
-            return 0 if pipes.is_pipes else EXIT_BAD_INPUT
+            return EXIT_BAD_INPUT
         run_id = extras.get("run_id")
         try:
             results, applied, seconds, failures = run(args, keys, run_id)
@@ -186,11 +187,11 @@ def main(argv: list[str] | None = None) -> int:
             if error is None:
                 raise
             pipes.report_error(f"{args.marts} marts: {error}")
-            return 0 if pipes.is_pipes else EXIT_BAD_INPUT
+            return EXIT_BAD_INPUT
         if failures:
             # The loaded days are in PostgreSQL, each whole; the run still fails, naming the others.
             pipes.report_error(failure_summary(f"{args.marts} marts", keys, failures))
-            return 0 if pipes.is_pipes else EXIT_BAD_INPUT
+            return EXIT_BAD_INPUT
         for mart in MART_GROUPS[args.marts]:
             md = dict(results[mart.name])
             md.update({"partitions": keys, "migrations_applied": applied, "seconds": round(seconds, 3)})

@@ -8,7 +8,7 @@ locally, ``PipesGlueClient`` on AWS) or by hand:
 
 It reports, per run, one materialization (rows in / out / quarantined / duplicates, files, bytes)
 and the data checks. Bad input never ends in a traceback: a partition that cannot be processed
-is reported as one message that says why (exit status 2 when run by hand).
+is reported as one message that says why, and the job exits with status 2 (a FAILED Glue run).
 """
 
 from __future__ import annotations
@@ -85,21 +85,22 @@ def main(argv: list[str] | None = None) -> int:
     with glue_job_run(args.engine, argv, "clickpipe-job1"), pipes_session(args.partition) as pipes:
         keys = pipes.partition_keys or args.partition
         if not keys:
-            print("no partition given: pass --partition YYYY-MM-DD", file=sys.stderr)
+            pipes.report_error("no partition given: pass --partition YYYY-MM-DD")
             return EXIT_BAD_INPUT
         results = []
         for ingest_date in keys:
             try:
                 results.append(engine.run_partition(store, ds, ingest_date, threads=args.threads))
             except Exception as e:
-                # Bad input or a fault of the environment (a read-only or full lake...): under Dagster
-                # the asset turns this message into a clear run failure; by hand it is one line on
-                # stderr and exit status 2. Anything else is a bug and keeps its traceback.
+                # Bad input or a fault of the environment (a read-only or full lake...): the message
+                # says why (under Dagster it becomes the asset's failure; by hand one line on stderr);
+                # the exit status says that it failed (on Glue: a FAILED run, which alarms). Anything
+                # else is a bug and keeps its traceback.
                 error = e if isinstance(e, JobInputError) else recognize_environment_fault(e, setting="--lake")
                 if error is None:
                     raise
                 pipes.report_error(f"{ds.name} {ingest_date}: {error}")
-                return 0 if pipes.is_pipes else EXIT_BAD_INPUT
+                return EXIT_BAD_INPUT
             for message in results[-1].messages:
                 pipes.log.warning(message)
         # One report per run, however many partitions it covered (a single-run backfill).

@@ -81,6 +81,8 @@ def test_missing_raw_partition_fails_with_a_clear_message(tmp_path):
         failure = [e for e in result.all_events if e.is_step_failure][0]
         message = failure.step_failure_data.error.message
         assert "no raw transactions file for 2026-11-05" in message and "clickpipe upload" in message
+        # the job said why through Pipes and still exited non-zero (a FAILED run on Glue)
+        assert failure.step_failure_data.user_failure_data.metadata["job run"].value == "exit status 2"
 
 
 def test_glue_script_runs_by_hand_without_dagster(tmp_path, sample):

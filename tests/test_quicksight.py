@@ -429,14 +429,14 @@ def test_an_access_denied_names_what_the_identity_needs_with_stubber(stubbed):
 
 def _data_set_from(res, ds, **changes):
     req = res.data_set_request(ds)
-    table = req["PhysicalTableMap"][ds.name]["RelationalTable"]
+    table = req["PhysicalTableMap"][ds.table_id]["RelationalTable"]
     described_columns = [{**c, "SubType": "FIXED"} if c["Type"] == "DECIMAL" else c for c in table["InputColumns"]]
     described = {
         "Arn": res._arn("dataset", req["DataSetId"]),
         "DataSetId": req["DataSetId"],
         "Name": req["Name"],
         "ImportMode": req["ImportMode"],
-        "PhysicalTableMap": {ds.name: {"RelationalTable": {**table, "InputColumns": described_columns}}},
+        "PhysicalTableMap": {ds.table_id: {"RelationalTable": {**table, "InputColumns": described_columns}}},
     }
     described.update(changes)
     return described
@@ -464,7 +464,7 @@ def test_data_sets_unchanged_updated_and_their_ingestion_outcomes_with_stubber(s
     )
     # revenue_daily: a column's type differs (someone edited it in the console): updated, which starts an ingestion.
     edited = _data_set_from(res, changed)
-    edited["PhysicalTableMap"]["revenue_daily"]["RelationalTable"]["InputColumns"][5]["Type"] = "STRING"
+    edited["PhysicalTableMap"]["revenue-daily"]["RelationalTable"]["InputColumns"][5]["Type"] = "STRING"
     stub.add_response("describe_data_set", {"DataSet": edited}, {"AwsAccountId": ACCOUNT, "DataSetId": "clickpipe-revenue-daily"})
     stub.add_response(
         "update_data_set",

@@ -27,8 +27,9 @@ def _spec(ds) -> dg.AssetSpec:
         owners=OWNERS,
         description=(
             f"Table `{catalog.GLUE_DATABASE}.{name}` over `processed/{ds.name}/` ({layout}). On AWS a Glue Data "
-            f"Catalog table with partition projection (no crawler: a new day is queryable at once); locally a DuckDB "
-            f"view of the same name in `$CLICKPIPE_HOME/athena.duckdb`. Both come from `clickpipe_core/catalog.py`. "
+            f"Catalog table with partition projection (no crawler: a new day is queryable at once), created by the "
+            f"CloudFormation stack and verified here; locally a DuckDB view of the same name in "
+            f"`$CLICKPIPE_HOME/athena.duckdb`, replaced here. Both come from `clickpipe_core/catalog.py`. "
             f"{ds.description}"
         ),
         metadata={"dagster/column_schema": _schema(ds), "dagster/table_name": f"{catalog.GLUE_DATABASE}.{name}"},
@@ -38,7 +39,7 @@ def _spec(ds) -> dg.AssetSpec:
 @dg.multi_asset(
     name="athena_tables",
     specs=[_spec(ds) for ds in catalog.processed_tables()],
-    description="Create or update the processed zone's tables; idempotent.",
+    description="The processed zone's tables: verified against the catalog on AWS (the stack owns them), replaced locally.",
 )
 def athena_tables(context: dg.AssetExecutionContext, lake: LakeResource, catalog_tables: CatalogResource):
     datasets = catalog.processed_tables()
