@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from clickpipe_core.contracts import BATCH_DATASETS
+from clickpipe_dagster.cli_errors import ClearErrorsGroup
 
 
 def _date(_ctx, _param, value):
@@ -22,7 +23,7 @@ def _date(_ctx, _param, value):
         raise click.BadParameter(f"{value!r} is not a date like 2026-11-01") from None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=ClearErrorsGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def main():
     """clickpipe: batch + streaming analytics on Dagster, on a laptop or on AWS."""
 

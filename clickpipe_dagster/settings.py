@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,10 +100,19 @@ class Settings:
         return self.home / "dashboard"
 
     def use_local_dagster_home(self) -> Path:
-        """Point DAGSTER_HOME at ``$CLICKPIPE_HOME/dagster`` unless the user chose one."""
+        """Point DAGSTER_HOME at ``$CLICKPIPE_HOME/dagster`` unless the user chose one. Dagster keeps
+        its run storage there (SQLite): a directory it cannot write is one clear error here, not a
+        database traceback later."""
+        from clickpipe_core.errors import environment_fault
+
         home = Path(os.environ.setdefault("DAGSTER_HOME", str(self.dagster_home)))
-        home.mkdir(parents=True, exist_ok=True)
-        config = home / "dagster.yaml"
-        if not config.exists():
-            config.write_text(LOCAL_INSTANCE)
+        try:
+            home.mkdir(parents=True, exist_ok=True)
+            config = home / "dagster.yaml"
+            if not config.exists():
+                config.write_text(LOCAL_INSTANCE)
+            with tempfile.TemporaryFile(dir=home):  # writable, for the run storage to come
+                pass
+        except OSError as e:
+            raise environment_fault(e, home, setting="DAGSTER_HOME (or CLICKPIPE_HOME)") from None
         return home

@@ -93,7 +93,7 @@ def sources(store, ds, ingest_date: str, wanted: list[str], log) -> list:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
-    from clickpipe_core.errors import JobInputError
+    from clickpipe_core.errors import JobInputError, recognize_environment_fault
 
     engine = engine_module(args.engine)
     ds = get_dataset(args.dataset)
@@ -112,10 +112,15 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 for source in sources(store, ds, ingest_date, wanted, pipes.log):
                     results.append(engine.run_partition(store, ds, source, threads=args.threads))
-            except JobInputError as e:
-                # The message says why (under Dagster it becomes the asset's failure; by hand one line
-                # on stderr); the exit status says that it failed (on Glue: a FAILED run, which alarms).
-                pipes.report_error(f"{ingest_date}: {e}")
+            except Exception as e:
+                # Bad input or a fault of the environment (a read-only or full lake...): the message
+                # says why (under Dagster it becomes the asset's failure; by hand one line on stderr);
+                # the exit status says that it failed (on Glue: a FAILED run, which alarms). Anything
+                # else is a bug and keeps its traceback.
+                error = e if isinstance(e, JobInputError) else recognize_environment_fault(e, setting="--lake")
+                if error is None:
+                    raise
+                pipes.report_error(f"{ds.name} {ingest_date}: {error}")
                 return EXIT_BAD_INPUT
             for message in results[-1].messages:
                 pipes.log.warning(message)

@@ -171,7 +171,8 @@ def test_transactions_snapshot_order_and_duplicates(spark, local_lakes):
         "T2,U404,5.00,USD,completed,card,2026-11-01T10:00:00Z",
         "T3,U1,-1.00,USD,completed,card,2026-11-01T10:00:00+02:00",
         " T4 , U1 , 7.5 ,EUR,pending,,2026-11-01 23:30:00",
-        "T5,U1,1.005,EUR,pending,,2026-10-31T22:30:00.123456-01:00",
+        "T5,U1,1.50,EUR,pending,,2026-10-31T22:30:00.123456-01:00",
+        "T12,U1,1.005,EUR,pending,,2026-11-01T10:00:00Z",  # more decimals than EUR has: quarantined, not rounded
         "T6,U1,1e3,EUR,pending,,2026-11-01T10:00:00Z",
         "T7,U1,1.00,EUR,pending,,2026-11-01T24:00:00Z",
         "T8,U1,1.00,EUR,pending,,2026-11-01T10:00+02:00",
@@ -189,7 +190,7 @@ def test_transactions_snapshot_order_and_duplicates(spark, local_lakes):
     results = assert_same(run_both(local_lakes, fill, [(USERS, DAY2), (USERS, DAY), (TRANSACTIONS, DAY2)]))
     # T5 happened on 2026-10-31 (UTC), two days before its ingest day: later than the late window
     assert results[-1].duplicates == 2 and results[-1].dt_partitions == ["2026-11-01"]
-    assert results[-1].quarantine_reasons["late_transaction_ts"] == 1
+    assert results[-1].quarantine_reasons["too_precise_amount"] == 1 and results[-1].quarantine_reasons["late_transaction_ts"] == 1
 
 
 def test_missing_input_is_the_same_error(spark, local_lakes):

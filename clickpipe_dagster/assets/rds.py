@@ -101,6 +101,13 @@ def _selected(context: dg.AssetExecutionContext, marts: list[Mart]) -> list[Mart
     return [m for m in marts if keys.mart(m) in context.selected_asset_keys]
 
 
+def _marts_argument(marts: list[Mart]) -> str:
+    """Job 2's --marts: its group when a run builds a whole one (``daily``, ``users``), else the names."""
+    if marts == DAILY_MARTS:
+        return "daily"
+    return "users" if marts == [USERS_DIM] else ",".join(m.name for m in marts)
+
+
 def run_job2(context, marts: list[Mart], lake: LakeResource, glue: GlueJobsResource, warehouse: WarehouseResource, days):
     try:
         warehouse.check_connection()
@@ -111,7 +118,7 @@ def run_job2(context, marts: list[Mart], lake: LakeResource, glue: GlueJobsResou
         context,
         glue,
         script=JOB2,
-        arguments={"--marts": ",".join(m.name for m in marts), "--lake": lake.job_uri, **warehouse.job_arguments()},
+        arguments={"--marts": _marts_argument(marts), "--lake": lake.job_uri, **warehouse.job_arguments()},
         partition_keys=days,
         env=env,
         extras={"run_id": context.run_id},
