@@ -5,7 +5,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import boto3
 import dagster as dg
 import pytest
 
@@ -13,7 +12,7 @@ from clickpipe_dagster.definitions import build_definitions
 from clickpipe_dagster.resources.glue import LocalGlueJobsResource
 from clickpipe_dagster.resources.lake import LocalLakeResource, S3LakeResource
 from support import load_sample
-from clickpipe_core.lake_store import LocalStore, S3Store
+from clickpipe_core.lake_store import LocalStore
 
 REPO = Path(__file__).resolve().parents[1]
 BATCH = ["processed/users", "processed/transactions"]

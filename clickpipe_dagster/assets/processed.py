@@ -25,7 +25,7 @@ from clickpipe_dagster import automation, metadata
 from clickpipe_dagster.assets import keys
 from clickpipe_dagster.assets.common import OWNERS, table_schema
 from clickpipe_dagster.assets.jobs import JobReport, code_references, plain, run_glue_job
-from clickpipe_dagster.checks import QUARANTINE_SHARE, processed_check_specs, quarantine_share_check
+from clickpipe_dagster.checks import processed_check_specs, quarantine_share_check
 from clickpipe_dagster.partitions import beta_parameters, hours_so_far, ingest_days, single_run
 from clickpipe_dagster.resources.glue import GlueJobsResource
 from clickpipe_dagster.resources.lake import LakeResource
@@ -352,4 +352,3 @@ processed_clicks = _partitioned_processed(
 )
 
 processed_assets = [processed_users, processed_transactions, processed_clicks]
-__all__ = ["processed_assets", "QUARANTINE_SHARE"]

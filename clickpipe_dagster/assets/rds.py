@@ -17,7 +17,7 @@ import dagster as dg
 
 from clickpipe_core.contracts import LATE_WINDOW_DAYS, get_dataset
 from clickpipe_core.errors import WarehouseError
-from clickpipe_core.marts import DAILY_MARTS, MARTS, USERS_DIM, Mart
+from clickpipe_core.marts import DAILY_MARTS, USERS_DIM, Mart
 from clickpipe_dagster import automation, metadata, reconcile
 from clickpipe_dagster.assets import keys
 from clickpipe_dagster.assets.common import OWNERS
@@ -197,4 +197,3 @@ def rds_users_dimension(
 
 
 rds_assets = [rds_daily_marts, rds_users_dimension]
-__all__ = ["rds_assets", "MARTS"]
