@@ -62,9 +62,9 @@ postgresql:
 	  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql openssl >/dev/null; \
 	} || { echo "postgresql is missing and could not be installed: run 'apt-get install postgresql' as root" >&2; exit 1; }
 
-## test-fast: the inner loop: every test but the Spark parity tests and the CDK app's (under 2 minutes)
+## test-fast: the inner loop: every test but the Spark parity tests, the daemon scenario and the CDK app's
 test-fast: $(VENV)/.installed-test chromium
-	$(BIN)/python -m pytest -m "not spark and not rehearsal" -q
+	$(BIN)/python -m pytest -m "not spark and not daemon and not rehearsal" -q
 
 ## chromium: the headless browser of the dashboard test (Debian's package, driven by Playwright). Checked on
 ## every run; installed if missing (CI runs as root on a fresh machine; elsewhere install it yourself).

@@ -39,6 +39,16 @@ class Dialect:
         # final newline) and UNIX_LINES (?d), so that '.' stops at \n only, as in RE2.
         return f"({expr} RLIKE {self.literal('(?d)^(?:' + pattern + ')' + chr(92) + 'z')})"
 
+    def contains_match(self, expr: str, pattern: str) -> str:
+        """``expr`` has a match of ``pattern`` anywhere (no anchors)."""
+        if not self.spark:
+            return f"regexp_matches({expr}, {self.literal(pattern)})"
+        return f"({expr} RLIKE {self.literal(pattern)})"
+
+    def char_code(self, expr: str) -> str:
+        """The code point of the first character of ``expr``."""
+        return f"ascii({expr})" if self.spark else f"unicode({expr})"
+
     def try_cast(self, expr: str, logical_type: str) -> str:
         # With ANSI mode off Spark's CAST gives NULL too; TRY_CAST says what we mean in both.
         return f"TRY_CAST({expr} AS {self.type(logical_type)})"

@@ -16,13 +16,41 @@ import os
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 from clickpipe_core import cleaning, layout, raw_input
 from clickpipe_core.checks import Footers, check_output
-from clickpipe_core.contracts import Dataset
+from clickpipe_core.contracts import LATE_WINDOW_DAYS, Dataset
 from clickpipe_core.dialect import Dialect
 from clickpipe_core.errors import JobInputError
+
+
+class Source(str):
+    """An ingest day as the engines take it. Its value is the day (the lineage column, the
+    quarantine folder); ``name`` is what its files are named after; ``objects`` are the raw objects
+    to read. ``Source(day)`` is the whole day; ``Source.increment(day, obj)`` one raw object read on
+    its own (the automation's new Firehose objects): its files are ``part-ingest_date=<day>_<object>``,
+    replaced by a whole-day run of the day (ARCHITECTURE.md, rules 2 and 4)."""
+
+    name: str
+    objects: list | None
+
+    def __new__(cls, day: str, name: str | None = None, objects: list | None = None):
+        self = super().__new__(cls, day)
+        self.name, self.objects = name or day, objects
+        return self
+
+    @classmethod
+    def increment(cls, day: str, obj) -> "Source":
+        return cls(day, layout.increment_source(day, obj.key), [obj])
+
+
+def late_bound(ingest_date: str) -> str:
+    """The earliest event time an ingest day takes (UTC, ISO-8601): the start of the day
+    ``LATE_WINDOW_DAYS`` before it. An earlier record is quarantined (reason ``late_<column>``)."""
+    day = date.fromisoformat(str.__str__(ingest_date)) - timedelta(days=LATE_WINDOW_DAYS)
+    return datetime(day.year, day.month, day.day, tzinfo=timezone.utc).isoformat()
 
 
 @dataclass
@@ -153,7 +181,8 @@ class Engine(abc.ABC):
 
 # -- the pipeline ---------------------------------------------------------------------------------------
 def run_partition(engine: Engine, ds: Dataset, ingest_date: str, objects: list | None = None) -> PartitionResult:
-    """Run one raw partition (``objects``: by default all its objects) through Job 1 on ``engine``."""
+    """Run one raw partition through Job 1 on ``engine``: ``objects`` (by default every object of
+    the partition, or those a ``Source`` names)."""
     store = engine.store
     objects = raw_objects(store, ds, ingest_date) if objects is None else objects
     references = reference_snapshots(store, ds)
@@ -173,6 +202,7 @@ class _Run:
     def __init__(self, engine: Engine, ds: Dataset, ingest_date: str, objects: list, references, staging: Path):
         self.e, self.d, self.ds, self.day = engine, engine.dialect, ds, ingest_date
         self.objects, self.references, self.staging = objects, references, staging
+        self.not_before = late_bound(ingest_date) if ds.partition_time_column else None
         self.result = PartitionResult(ds.name, ingest_date, files_in=[o.key for o in objects], bytes_in=sum(o.size for o in objects))
 
     def run(self) -> PartitionResult:
@@ -224,8 +254,9 @@ class _Run:
                     if "__not_after" in self._carry():
                         source = f"(SELECT r.*, f.__not_after FROM {batch} r JOIN {files} f ON f.__fidx = r.__fidx)"
                     sql = cleaning.classify_sql(
-                        ds, self.d, source=source, carry=self._carry(), reference_tables=refs, json_facts=ds.raw_format == "ndjson"
-                    )
+                        ds, self.d, source=source, carry=self._carry(), reference_tables=refs,
+                        json_facts=ds.raw_format == "ndjson", not_before=self.not_before,
+                    )  # fmt: skip
                     if classified is None:
                         classified = e.table("classified", sql)
                     else:
@@ -242,7 +273,10 @@ class _Run:
         pre = ["__pre_reason", "__pre_detail"] if ds.raw_format == "ndjson" else []
         keep = [*self._carry(), *ds.column_names, *pre]
         failed = f"(SELECT {', '.join(keep)} FROM {classified} WHERE reason IS NOT NULL)"
-        return cleaning.classify_sql(ds, self.d, source=failed, carry=self._carry(), reference_tables=refs, explain=True, pre_checked=bool(pre))
+        return cleaning.classify_sql(
+            ds, self.d, source=failed, carry=self._carry(), reference_tables=refs, explain=True, pre_checked=bool(pre),
+            not_before=self.not_before,
+        )  # fmt: skip
 
     def _already_delivered(self, classified: str) -> str | None:
         """Keys that earlier raw partitions delivered for the days this run touches (at-least-once
@@ -330,7 +364,9 @@ def publish(store, ds: Dataset, staged: dict[str, Path], ingest_date: str, resul
     own_name = layout.source_file_name(ingest_date).removesuffix(".parquet")
     stale = [
         o.key
-        for prefix in (layout.processed_prefix(ds.name), layout.quarantine_key(ds.name, ingest_date))
+        # the quarantine folder of the day, not just its own file: a whole-day run's stale files include
+        # the day's increments (ARCHITECTURE.md, rule 4)
+        for prefix in (layout.processed_prefix(ds.name), layout.quarantine_key(ds.name, ingest_date).rsplit("/", 1)[0] + "/")
         for o in store.list(prefix)
         if o.key.rsplit("/", 1)[-1].startswith(own_name) and o.key not in staged
     ]
@@ -358,8 +394,10 @@ def name_staged_files(ds: Dataset, data: Path, ingest_date: str) -> dict[str, Pa
 
 
 def raw_objects(store, ds: Dataset, ingest_date: str) -> list:
-    """The raw objects of one partition; a batch partition without a file is an error, a stream day
-    without objects is empty."""
+    """The raw objects of one partition (or those a ``Source`` names); a batch partition without a
+    file is an error, a stream day without objects is empty."""
+    if getattr(ingest_date, "objects", None) is not None:
+        return list(ingest_date.objects)
     if ds.raw_format == "csv":
         prefix = layout.raw_partition_prefix(ds.name, ingest_date)
         objects = [o for o in store.list(prefix) if layout.parse_raw_batch_key(o.key)]

@@ -29,9 +29,13 @@ MIGRATIONS_DIR = SQL_DIR / "migrations"
 SCHEMA = "marts"
 
 # The contract's logical types plus the few a mart needs.
+# A sum of amounts is wider than one amount: 36 integer digits hold any day (or lifetime) of amounts
+# of 16 digits each, far beyond any row count a day can have; the widest decimal all four targets
+# share exactly. An average stays "money": it is never larger than the largest amount.
 MART_TYPES = {
     **LOGICAL_TYPES,
     **types_table(
+        LogicalType("money_total", "DECIMAL(38,2)", "decimal(38,2)", "numeric(38,2)", lambda pa: pa.decimal128(38, 2)),
         LogicalType("count", "BIGINT", "bigint", "bigint", lambda pa: pa.int64()),
         LogicalType("rank", "INTEGER", "int", "integer", lambda pa: pa.int32()),
         LogicalType("rate", "DOUBLE", "double", "double precision", lambda pa: pa.float64()),
@@ -158,9 +162,9 @@ REVENUE_DAILY = Mart(
         _c("currency", "string", "ISO 4217 currency of the amounts"),
         _c("transactions", "count", "All transactions, any status"),
         _c("orders", "count", "Completed transactions"),
-        _c("revenue", "money", "Sum of completed amounts"),
+        _c("revenue", "money_total", "Sum of completed amounts"),
         _c("avg_order_value", "money", "revenue / orders, rounded to cents (NULL without orders)", True),
-        _c("refunded_amount", "money", "Sum of refunded amounts (not subtracted from revenue)"),
+        _c("refunded_amount", "money_total", "Sum of refunded amounts (not subtracted from revenue)"),
     ),
     key=("dt", "country", "currency"),
     daily=True,
@@ -200,7 +204,7 @@ USERS_DIM = Mart(
         _c("lifetime_events", "count", "Click events"),
         _c("lifetime_sessions", "count", "Distinct sessions"),
         _c("lifetime_orders", "count", "Completed transactions"),
-        _c("lifetime_revenue", "money", "Sum of completed amounts in revenue_currency (NULL when MIXED)", True),
+        _c("lifetime_revenue", "money_total", "Sum of completed amounts in revenue_currency (NULL when MIXED)", True),
         _c("revenue_currency", "string", "Currency of the completed orders; 'MIXED' if several, NULL if none", True),
     ),
     key=("user_id",),

@@ -39,12 +39,14 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", category=dg.PreviewWarning)
     from clickpipe_core import layout
     from clickpipe_dagster.assets import keys
-    from clickpipe_dagster.definitions import defs
+    from clickpipe_dagster.definitions import build_definitions
+    from clickpipe_dagster.environments import resolved
     from clickpipe_dagster.serving import run_serving
 
+    defs = build_definitions()
     sample = Path(args.sample)
     manifest = json.loads((sample / "manifest.json").read_text())
-    lake = defs.resources["lake"]
+    lake = resolved(defs.resources["lake"])  # outside a run: its settings read now
     days = [d for d in manifest["days"]]
     uploads = {days[0]: [("users", sample / "users.csv")]}
     for day in days:
@@ -54,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
             lake.upload(path, layout.raw_batch_key(dataset, day, path.name))
     if args.clicks:
         records = [line + b"\n" for line in Path(args.clicks).read_bytes().split(b"\n") if line]
-        with defs.resources["stream"].open_sink() as sink:
+        with resolved(defs.resources["stream"]).open_sink() as sink:
             sink.put(records)
 
     quiet = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
@@ -69,9 +71,11 @@ def main(argv: list[str] | None = None) -> int:
 
     with dg.DagsterInstance.get() as instance:
         batch = defs.resolve_job_def("batch_job")
-        for day, files in uploads.items():
-            selection = [k for ds, _ in files for k in (keys.raw(ds), keys.processed(ds))]
-            record(f"batch {day}", batch.execute_in_process(partition_key=day, instance=instance, asset_selection=selection,
+        # the users snapshot (every delivery), then each ingest day's transactions
+        record("users", batch.execute_in_process(partition_key=days[0], instance=instance, asset_selection=[keys.processed("users")],
+                                                 raise_on_error=False, run_config=quiet))  # fmt: skip
+        for day in uploads:
+            record(f"batch {day}", batch.execute_in_process(partition_key=day, instance=instance, asset_selection=[keys.processed("transactions")],
                                                             raise_on_error=False, run_config=quiet))  # fmt: skip
         arrivals = _days(lake, "raw/clicks/", r"raw/clicks/(\d{4})/(\d{2})/(\d{2})/")
         summary["click_arrival_days"] = arrivals
@@ -83,9 +87,9 @@ def main(argv: list[str] | None = None) -> int:
         ok, failed = run_serving(defs, instance, event_days, run_config=quiet)
         summary["serving_ok"] = ok
         summary["failed_checks"] += failed
-        if args.expect_failure:  # a users partition with no file: the job fails, and says why
-            missing = days[1]
-            result = batch.execute_in_process(partition_key=missing, instance=instance, asset_selection=[keys.processed("users")],
+        if args.expect_failure:  # an ingest day with no transactions file: the job fails, and says why
+            missing = "2026-10-01"
+            result = batch.execute_in_process(partition_key=missing, instance=instance, asset_selection=[keys.processed("transactions")],
                                               raise_on_error=False, run_config=quiet)  # fmt: skip
             failures = [e.step_failure_data for e in result.all_events if e.is_step_failure]
             summary["expected_failure"] = " | ".join(
@@ -93,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
                 for f in failures
             )
         # Athena result reuse, as the query engine resource requests it: the same query twice
-        engine = defs.resources["query_engine"]
+        engine = resolved(defs.resources["query_engine"])
         try:
             summary["athena_reuse"] = [engine.query("SELECT count(*) AS n FROM transactions").reused for _ in range(2)]
         except Exception as e:

@@ -191,7 +191,7 @@ def rehearse(cdk_out: Path, workdir: Path, *, invocations: int = 3) -> dict:
         compare_marts(pg, workdir / "local", check)
         check("no reconciliation or data check failed on AWS", not aws.get("failed_checks"), aws.get("failed_checks"))
         expected = aws.get("expected_failure", "")
-        check("a Glue job that fails exits non-zero (FAILED run) and Pipes still says why", "FAILED" in expected and "no raw users file" in expected, expected)
+        check("a Glue job that fails exits non-zero (FAILED run) and Pipes still says why", "FAILED" in expected and "no raw transactions file" in expected, expected)
         check("Athena result reuse is requested and honoured", aws.get("athena_reuse") == [False, True], aws.get("athena_reuse"))
         glue_runs = json.loads(urllib.request.urlopen(f"{endpoint}/rehearsal/glue").read())
         check("every Glue run ran its script from the code zip on Spark", all(r["state"] in ("SUCCEEDED", "FAILED") for r in glue_runs)

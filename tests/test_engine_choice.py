@@ -2,7 +2,7 @@
 
 import pytest
 
-from clickpipe_dagster.definitions import resources_for
+from clickpipe_dagster.environments import resources_for
 from clickpipe_dagster.resources.glue import LocalGlueJobsResource
 from glue_scripts import processed_to_rds, raw_to_processed
 

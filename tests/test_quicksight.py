@@ -665,15 +665,19 @@ def test_dataset_checks_report_each_refresh_and_a_dashboard_error_fails_the_step
 
 
 def test_resources_for_picks_the_dashboards_service(monkeypatch, aws_settings):
-    from clickpipe_dagster.definitions import build_definitions, resources_for
+    from clickpipe_dagster.definitions import build_definitions
+    from clickpipe_dagster.environments import resolved, resources_for
     from clickpipe_dagster.resources.dashboard import LocalDashboardResource
 
     assert isinstance(resources_for("local")["dashboards"], LocalDashboardResource)
     monkeypatch.setenv("CLICKPIPE_RDS_SECRET_ARN", SETTINGS["rds_secret_arn"])
     monkeypatch.setenv("CLICKPIPE_QUICKSIGHT_IMPORT_MODE", "direct_query")
     monkeypatch.setenv("CLICKPIPE_QUICKSIGHT_PRINCIPAL_ARN", PRINCIPAL)
-    aws = resources_for("aws")["dashboards"]
-    assert isinstance(aws, QuickSightResource)
+    configured = resources_for("aws")["dashboards"]
+    assert isinstance(configured, QuickSightResource)
+    # deployment-specific settings are environment variables, read when the resource is used
+    assert configured.principal_arn == "CLICKPIPE_QUICKSIGHT_PRINCIPAL_ARN" and configured.rds_secret_arn == "CLICKPIPE_RDS_SECRET_ARN"
+    aws = resolved(configured)
     assert (
         aws.import_mode == "DIRECT_QUERY" and aws.principal_arn == PRINCIPAL and aws.rds_secret_arn == SETTINGS["rds_secret_arn"]
     )
@@ -685,5 +689,5 @@ def test_resources_for_picks_the_dashboards_service(monkeypatch, aws_settings):
         assert node.group_name == "dashboards" and ds.upstream_asset in node.parent_keys
         assert node.automation_condition is not None
     assert defs.resolve_job_def("dashboards_job") is not None
-    sensor = defs.resolve_sensor_def("dashboards_automation_sensor")
+    sensor = defs.resolve_sensor_def("automation_sensor")
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING

@@ -23,6 +23,7 @@ QUICKSIGHT_TYPES = {
     "count": "INTEGER",
     "rank": "INTEGER",
     "money": "DECIMAL",
+    "money_total": "DECIMAL",
     "rate": "DECIMAL",
 }
 assert set(QUICKSIGHT_TYPES) == set(MART_TYPES), "every mart type needs a QuickSight type"

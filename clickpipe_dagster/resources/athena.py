@@ -27,12 +27,8 @@ from dagster_aws.athena import AthenaClientResource
 
 from clickpipe_core import catalog
 from clickpipe_core.contracts import Dataset
-from clickpipe_dagster.resources.tabular import QueryResult
+from clickpipe_dagster.resources.tabular import QueryError, QueryResult, duckdb_query
 from clickpipe_core.lake_store import open_store
-
-
-class QueryError(Exception):
-    """A query failed; the message says why (engine's own words) and where."""
 
 
 # -- catalog ------------------------------------------------------------------------------------------
@@ -161,23 +157,7 @@ class DuckDBQueryResource(QueryEngineResource):
     threads: int | None = None
 
     def query(self, sql, params=None):
-        import duckdb
-
-        con = duckdb.connect()
-        try:
-            con.execute("SET TimeZone = 'UTC'")
-            if self.threads:
-                con.execute(f"SET threads = {int(self.threads)}")
-            catalog.create_duckdb_views(con, self.lake_root)
-            try:
-                cur = con.execute(sql, list(params or []))
-            except duckdb.Error as e:
-                raise QueryError(f"DuckDB: {e}") from None
-            columns = [d[0] for d in cur.description] if cur.description else []
-            rows = cur.fetchall() if cur.description else []
-        finally:
-            con.close()
-        return QueryResult(columns, rows, engine="duckdb")
+        return duckdb_query(self.lake_root, sql, params, threads=self.threads)
 
 
 def athena_literal(value) -> str:

@@ -54,39 +54,6 @@ class GlueJobsResource(dg.ConfigurableResource, ABC):
         extras: dict | None = None,
     ) -> JobRun: ...
 
-    def run_for_asset(
-        self,
-        context: dg.AssetExecutionContext,
-        *,
-        script: str,
-        arguments: dict[str, str],
-        row_count_key: str,
-        env: dict[str, str] | None = None,
-        extras: dict | None = None,
-        metadata: dict | None = None,
-    ):
-        """Run the job for the asset's partition(s) and yield what it reported, with the row count
-        and ``metadata`` added; an error the job reported fails the asset with its message."""
-        extras = dict(extras or {})
-        if context.has_partition_key_range:
-            # Pipes leaves a partition key *range* out of its context (Dagster 1.13.27 checks
-            # has_partition_key): a single-run backfill would reach the job with no partition.
-            extras["partition_keys"] = list(context.partition_keys)
-        run = self.run(context, script=script, arguments=arguments, env=env, extras=extras)
-        errors = run.errors()
-        if errors:
-            raise dg.Failure(description="; ".join(errors), metadata={"job run": run.failure or "succeeded"}, allow_retries=False)
-        if run.failure:
-            raise dg.Failure(description=f"{script} failed ({run.failure}) without reporting why: see its log")
-        for result in run.session.get_results():
-            if isinstance(result, dg.MaterializeResult):
-                md = dict(result.metadata or {})
-                count = md.get(row_count_key)
-                md.update({"dagster/row_count": getattr(count, "value", count), **(metadata or {})})
-                yield dg.MaterializeResult(asset_key=result.asset_key, metadata=md)
-            else:
-                yield result
-
 
 class LocalGlueJobsResource(GlueJobsResource):
     """Runs a job script as a local subprocess (``PipesSubprocessClient``); ``engine`` is passed
