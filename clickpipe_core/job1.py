@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import abc
 import os
+import re
 import shutil
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -457,11 +458,13 @@ def reference_snapshots(store, ds: Dataset) -> list[tuple[str, str, str]]:
 
 
 def earlier_source_files(store, ds: Dataset, days: list[str], ingest_date: str) -> list[str]:
-    """Processed files of the given days written by raw partitions older than ``ingest_date``."""
+    """Processed files of the given days written by raw partitions older than ``ingest_date``
+    (never this source's own files, the ``-1``, ``-2``... siblings of a directory included)."""
     own = layout.source_file_name(ingest_date)
+    sibling = re.compile(re.escape(own.removesuffix(".parquet")) + r"(-\d+)?\.parquet")
     return [
         o.key
         for day in days
         for o in store.list(f"{layout.processed_prefix(ds.name)}dt={day}/")
-        if o.key.rsplit("/", 1)[-1] < own and o.key.rsplit("/", 1)[-1].startswith("part-ingest_date=")
+        if (name := o.key.rsplit("/", 1)[-1]) < own and name.startswith("part-ingest_date=") and not sibling.fullmatch(name)
     ]
