@@ -15,7 +15,7 @@ CDK_PIP  := $(CDK_BIN)/python -m pip --disable-pip-version-check -q
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: demo test test-fast dev bench clean reset synth cdk-test chromium wheelhouse
+.PHONY: demo test test-fast dev bench clean reset synth cdk-test chromium wheelhouse aws-rehearsal postgresql
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,14 +41,30 @@ $(VENV)/.installed-bench: $(VENV)/.installed-test
 demo: $(VENV)/.installed-base
 	$(BIN)/clickpipe demo
 
-## test: set up .venv with the test extras and run the test suite, then the CDK app's tests
+## test: set up .venv with the test extras and run the test suite, the CDK app's tests, then the AWS rehearsal
 test: $(VENV)/.installed-test $(CDK_VENV)/.installed chromium
 	$(BIN)/python -m pytest
 	$(CDK_BIN)/python -m pytest $(CDK_DIR)/tests
+	$(MAKE) --no-print-directory aws-rehearsal
 
-## test-fast: the inner loop: every test but the Spark parity tests and the CDK app's (under 2 minutes)
+## aws-rehearsal: the CLICKPIPE_ENV=aws path end to end on emulators, every call under its own role from
+## the synthesized template (rehearsal/README.md). Synthesizes the stack with a short Firehose buffer.
+REHEARSAL_OUT := $(CDK_DIR)/cdk.out.rehearsal
+aws-rehearsal: $(VENV)/.installed-test $(CDK_VENV)/.installed postgresql
+	rm -rf $(REHEARSAL_OUT)
+	cd $(CDK_DIR) && .venv/bin/python app.py --outdir cdk.out.rehearsal -c firehose_buffer_seconds=5 -c firehose_buffer_mib=1
+	$(BIN)/python -m pytest -m rehearsal -s tests/rehearsal
+
+## postgresql: Debian's PostgreSQL (TLS: the rehearsal's RDS), installed with apt-get when missing (as root, as CI runs)
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  echo "installing postgresql (apt-get) for the AWS rehearsal's RDS stand-in"; \
+	  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql openssl >/dev/null; \
+	} || { echo "postgresql is missing and could not be installed: run 'apt-get install postgresql' as root" >&2; exit 1; }
+
+## test-fast: the inner loop: every test but the Spark parity tests, the daemon scenario and the CDK app's
 test-fast: $(VENV)/.installed-test chromium
-	$(BIN)/python -m pytest -m "not spark" -q
+	$(BIN)/python -m pytest -m "not spark and not daemon and not rehearsal" -q
 
 ## chromium: the headless browser of the dashboard test (Debian's package, driven by Playwright). Checked on
 ## every run; installed if missing (CI runs as root on a fresh machine; elsewhere install it yourself).

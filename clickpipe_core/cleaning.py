@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from clickpipe_core.contracts import LOGICAL_TYPES, Column, Dataset
+from clickpipe_core.contracts import CONTROL_CHARACTERS, LATE_WINDOW_DAYS, LOGICAL_TYPES, Column, Dataset, minor_units
 
 DUPLICATE_REASON = "duplicate_key"
 ISO_UTC_SPARK = "yyyy-MM-dd'T'HH:mm:ss.SSSSSS'Z'"
@@ -58,6 +58,16 @@ class Dialect:
         # Java regex with find(): anchored at both ends (\z, because '$' also matches before a
         # final newline) and UNIX_LINES (?d), so that '.' stops at \n only, as in RE2.
         return f"({expr} RLIKE {self.literal('(?d)^(?:' + pattern + ')' + chr(92) + 'z')})"
+
+    def contains_match(self, expr: str, pattern: str) -> str:
+        """``expr`` has a match of ``pattern`` anywhere (no anchors)."""
+        if self.name == "duckdb":
+            return f"regexp_matches({expr}, {self.literal(pattern)})"
+        return f"({expr} RLIKE {self.literal(pattern)})"
+
+    def char_code(self, expr: str) -> str:
+        """The code point of the first character of ``expr``."""
+        return f"unicode({expr})" if self.name == "duckdb" else f"ascii({expr})"
 
     def try_cast(self, expr: str, logical_type: str) -> str:
         # With ANSI mode off Spark's CAST gives NULL too; TRY_CAST says what we mean in both.
@@ -108,8 +118,8 @@ def _normalized(col: Column) -> str:
     return expr
 
 
-def column_rules(col: Column, d: Dialect) -> list[tuple[str, str, str]]:
-    """(condition, reason, detail expression) for one column, in the order they are tried.
+def column_rules(ds: Dataset, col: Column, d: Dialect) -> list[tuple[str, str, str]]:
+    """(condition, reason, detail expression) for one column of ``ds``, in the order they are tried.
 
     Conditions read the normalized text ``n_<col>`` and the typed value ``t_<col>``.
     """
@@ -118,6 +128,8 @@ def column_rules(col: Column, d: Dialect) -> list[tuple[str, str, str]]:
     rules = []
     if col.required:
         rules.append((f"{n} IS NULL", f"missing_{col.name}", d.literal(f"{col.name} is required")))
+    if col.type == "string":
+        rules.append(control_character_rule(col, d))
     if col.max_length:
         rules.append(
             (
@@ -126,6 +138,8 @@ def column_rules(col: Column, d: Dialect) -> list[tuple[str, str, str]]:
                 d.literal(f"{col.name} longer than {col.max_length} characters"),
             )
         )
+    if col.currency_column:  # before the type's rule: a cast would round (or overflow) the excess
+        rules.append(precision_rule(col, ds.column(col.currency_column).allowed, d))
     if col.type in TYPE_GUARDS:
         rules.append(
             (
@@ -178,6 +192,55 @@ def column_rules(col: Column, d: Dialect) -> list[tuple[str, str, str]]:
     return rules
 
 
+ANY_CONTROL = "__any_control"  # the record-level flag of any_control_character
+
+
+def control_character_rule(col: Column, d: Dialect) -> tuple[str, str, str]:
+    """Text holding a control character PostgreSQL cannot store or the contract does not allow
+    (``contracts.CONTROL_CHARACTERS``); the detail names the first one and its position, not the text."""
+    n = f"n_{col.name}"
+    clean_prefix = f"length(regexp_extract({n}, {d.literal('^[^' + CONTROL_CHARACTERS[1:-1] + ']*')}, 0))"
+    code = d.char_code(f"substr({n}, {clean_prefix} + 1, 1)")
+    detail = (
+        f"concat({d.literal(f'{col.name} holds control character U+')}, lpad(upper(hex({code})), 4, '0'), "
+        f"{d.literal(' at character ')}, {d.cast(clean_prefix + ' + 1', 'string')})"
+    )
+    return (
+        f"{ANY_CONTROL} AND {n} IS NOT NULL AND {d.contains_match(n, CONTROL_CHARACTERS)}",
+        f"control_character_{col.name}",
+        detail,
+    )
+
+
+def any_control_character(ds: Dataset, d: Dialect) -> str:
+    """Whether any text field of the record holds a control character: one match over the record
+    instead of one per field, so that clean records (nearly all) pay once."""
+    texts = [f"n_{c.name}" for c in ds.columns if c.type == "string"]
+    return d.contains_match(f"concat_ws('', {', '.join(texts)})", CONTROL_CHARACTERS) if texts else "false"
+
+
+def precision_rule(col: Column, currencies: tuple[str, ...], d: Dialect) -> tuple[str, str, str]:
+    """An amount with more decimals than its currency's ISO 4217 minor units (beyond trailing zeros)
+    is quarantined, never rounded. Only for allowed currencies: others fail their own rule."""
+    n, currency = f"n_{col.name}", f"n_{col.currency_column}"
+    by_units: dict[int, list[str]] = {}
+    for code in currencies:
+        by_units.setdefault(minor_units(code), []).append(code)
+    fails, units = [], []
+    for k, codes in sorted(by_units.items()):
+        listed = ", ".join(d.literal(c) for c in codes)
+        # a digit other than 0 after the k-th decimal (the integer part as the money type allows)
+        too_fine = r"-?[0-9]{1,16}\.[0-9]{%d}0*[1-9][0-9]*" % k
+        fails.append(f"({currency} IN ({listed}) AND {d.full_match(n, too_fine)})")
+        units.append(f"WHEN {currency} IN ({listed}) THEN {d.literal(str(k))}")
+    shown = f"COALESCE({n}, '')"
+    detail = (
+        f"concat({d.literal(f'{col.name} has more decimals than ')}, {currency}, {d.literal(' allows (')}, "
+        f"CASE {' '.join(units)} END, {d.literal('): ')}, {shown})"
+    )
+    return f"{n} IS NOT NULL AND ({' OR '.join(fails)})", f"too_precise_{col.name}", detail
+
+
 def classify_sql(
     ds: Dataset,
     d: Dialect,
@@ -187,6 +250,7 @@ def classify_sql(
     explain: bool = False,
     carry: tuple[str, ...] = ("__ord", "__file"),
     pre_checked: bool = False,
+    not_before: str | None = None,
 ) -> str:
     """SQL over ``source`` (the ``carry`` bookkeeping columns and the raw text columns): every
     record, typed, with the first rule it fails as ``reason`` (NULL when clean) and, for failed
@@ -198,6 +262,8 @@ def classify_sql(
     ``carry`` may include ``__not_after`` (the record's arrival, for ``not_after_arrival``) and
     ``__record`` (the raw record, kept for failed records).
     ``reference_tables`` maps a referencing column to a relation with one column ``key``.
+    ``not_before`` (``job1.late_bound``): a record whose event time is earlier is later than the
+    contract's late window allows (reason ``late_<column>``).
     """
     normalized = ",\n    ".join(f"{_normalized(c)} AS n_{c.name}" for c in ds.columns)
     typed = ", ".join(
@@ -206,7 +272,16 @@ def classify_sql(
     )
     whens = [("__pre_reason IS NOT NULL", "__pre_reason", "__pre_detail")] if pre_checked else []
     for c in ds.columns:
-        whens += column_rules(c, d)
+        whens += column_rules(ds, c, d)
+        if not_before and c.name == ds.partition_time_column:
+            days = "day" if LATE_WINDOW_DAYS == 1 else "days"
+            whens.append(
+                (
+                    f"t_{c.name} < {d.cast(d.literal(not_before), 'timestamp')}",
+                    f"late_{c.name}",
+                    f"concat({d.literal(f'{c.name} is more than {LATE_WINDOW_DAYS} {days} before its ingest day (the late window): ')}, n_{c.name})",
+                )
+            )
     for column, table in (reference_tables or {}).items():
         target = ds.references[column]
         whens.append(
@@ -234,7 +309,7 @@ WITH normalized AS (
     {normalized}
   FROM {source}
 ), typed AS (
-  SELECT *, {typed} FROM normalized
+  SELECT *, {typed}, {any_control_character(ds, d)} AS {ANY_CONTROL} FROM normalized
 ), checked AS (
   SELECT *, {reason} AS reason FROM typed
 )

@@ -11,14 +11,31 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# Money is kept exactly, as decimal(18, 2): 16 integer digits and the two decimals most currencies
+# have. Every currency a contract allows must fit that scale (checked below, at import).
+MONEY_PRECISION, MONEY_SCALE = 18, 2
+
 # Logical types and what each target calls them. Arrow strings are pyarrow type factories' names.
 LOGICAL_TYPES = {
     #            arrow                        duckdb                athena / glue       postgres
     "string": ("string", "VARCHAR", "string", "text"),
-    "money": ("decimal128(18, 2)", "DECIMAL(18,2)", "decimal(18,2)", "numeric(18,2)"),
+    "money": (
+        f"decimal128({MONEY_PRECISION}, {MONEY_SCALE})",
+        f"DECIMAL({MONEY_PRECISION},{MONEY_SCALE})",
+        f"decimal({MONEY_PRECISION},{MONEY_SCALE})",
+        f"numeric({MONEY_PRECISION},{MONEY_SCALE})",
+    ),
     "timestamp": ("timestamp[us, tz=UTC]", "TIMESTAMPTZ", "timestamp", "timestamptz"),
     "date": ("date32", "DATE", "date", "date"),
 }
+
+
+# The two time axes. Every record has an ingest day (the raw partition: the day a batch file was
+# delivered or a Firehose object arrived) and an event day (the UTC date of its time column: the
+# processed zone's dt= and the marts' day). A record may arrive up to LATE_WINDOW_DAYS days after its
+# event day; Job 1 quarantines a later one (reason late_<column>), so the marts of event day E depend
+# on the ingest days E .. E + LATE_WINDOW_DAYS only (ARCHITECTURE.md, rule 4).
+LATE_WINDOW_DAYS = 1
 
 
 @dataclass(frozen=True)
@@ -34,10 +51,15 @@ class Column:
     max_length: int | None = None
     require_zone: bool = False  # timestamps must say their offset (Z or +hh:mm)
     not_after_arrival: bool = False  # event times later than the record's arrival are rejected
+    # Money only: the column holding this amount's ISO 4217 currency; the amount may have no more
+    # decimals than that currency's minor units (trailing zeros aside).
+    currency_column: str | None = None
 
     def __post_init__(self):
         if self.type not in LOGICAL_TYPES:
             raise ValueError(f"column {self.name}: unknown logical type {self.type!r}")
+        if self.currency_column and self.type != "money":
+            raise ValueError(f"column {self.name}: only money has a currency column")
 
 
 @dataclass(frozen=True)
@@ -55,6 +77,23 @@ class Dataset:
     partition_value_columns: tuple[str, ...] = ()
     # Drop records whose key an earlier raw partition already delivered (at-least-once streams).
     dedup_across_partitions: bool = False
+    # A partition with a larger share of its records quarantined fails its quarantine_share check
+    # (a blocking check: the marts wait); a file rejected whole always fails it.
+    max_quarantine_share: float = 0.10
+
+    def __post_init__(self):
+        for c in self.columns:
+            if c.currency_column:
+                currency = self.column(c.currency_column)
+                if not currency.allowed:
+                    raise ValueError(f"{self.name}.{c.currency_column}: a currency column needs its allowed set")
+                too_fine = [code for code in currency.allowed if minor_units(code) > MONEY_SCALE]
+                if too_fine:
+                    raise ValueError(
+                        f"{self.name}.{c.currency_column} allows {', '.join(too_fine)}, whose minor units exceed "
+                        f"the {MONEY_SCALE} decimals money keeps: widen the money type (processed schema, Athena "
+                        "tables, a mart migration) before allowing them"
+                    )
 
     @property
     def column_names(self) -> list[str]:
@@ -84,6 +123,12 @@ class Dataset:
         return file_cols + list(LINEAGE_COLUMNS)
 
 
+# Text values may hold no C0 control character but tab, line feed and carriage return (the rule of
+# XML 1.0's Char production): PostgreSQL text cannot store U+0000 at all, and the others are never
+# data in these fields. A value that holds one is quarantined (control_character_<column>), never
+# altered. A regular expression character class, in the syntax both engines' regex libraries read.
+CONTROL_CHARACTERS = r"[\x00-\x08\x0B\x0C\x0E-\x1F]"
+
 # Every processed row says which raw partition it came from: this is what makes re-runs replace
 # exactly their own output (ARCHITECTURE.md, rule 2).
 LINEAGE_COLUMNS = (("ingest_date", "date"),)
@@ -99,6 +144,22 @@ QUARANTINE_COLUMNS = (
 )
 
 CURRENCIES = ("USD", "EUR", "GBP", "JPY", "INR", "BRL", "CAD", "AUD", "CHF", "SEK", "MXN", "ZAR")
+
+# ISO 4217 minor units (decimal places) of every active code that does not have 2. An amount may
+# have no more decimals than its currency has (12.345 USD and 100.5 JPY are quarantined, never
+# rounded); trailing zeros are not precision (100.00 JPY is 100 JPY).
+MINOR_UNITS_OTHER_THAN_2 = {
+    **dict.fromkeys(("BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI",
+                     "VND", "VUV", "XAF", "XOF", "XPF"), 0),  # fmt: skip
+    **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
+    **dict.fromkeys(("CLF", "UYW"), 4),
+}
+
+
+def minor_units(currency: str) -> int:
+    """ISO 4217 minor units of a currency code (2 for any code not listed otherwise)."""
+    return MINOR_UNITS_OTHER_THAN_2.get(currency, 2)
+
 TRANSACTION_STATUSES = ("completed", "pending", "failed", "refunded")
 PAYMENT_METHODS = ("card", "paypal", "bank_transfer", "apple_pay", "gift_card")
 PLANS = ("free", "plus", "pro")
@@ -134,7 +195,13 @@ TRANSACTIONS = Dataset(
     columns=(
         Column("transaction_id", description="Unique transaction identifier", max_length=64),
         Column("user_id", description="The paying user (must exist in users)", max_length=64),
-        Column("amount", type="money", min_value=0, description="Amount in `currency`, 2 decimals"),
+        Column(
+            "amount",
+            type="money",
+            min_value=0,
+            currency_column="currency",
+            description="Amount in `currency`, with at most that currency's ISO 4217 minor units of decimals",
+        ),
         Column("currency", normalize="upper", allowed=CURRENCIES, description="ISO 4217 code"),
         Column("status", normalize="lower", allowed=TRANSACTION_STATUSES, description="Payment status"),
         Column("payment_method", required=False, normalize="lower", allowed=PAYMENT_METHODS),
@@ -153,6 +220,7 @@ CLICKS = Dataset(
     partition_time_column="ts",
     partition_value_columns=("event_type",),
     dedup_across_partitions=True,
+    max_quarantine_share=0.05,
     columns=(
         Column(
             "event_id",

@@ -14,13 +14,42 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from clickpipe_core.contracts import Dataset
+from datetime import date, datetime, timedelta, timezone
+
+from clickpipe_core.contracts import LATE_WINDOW_DAYS, Dataset
 from clickpipe_core import layout
 from clickpipe_core.errors import JobInputError
 
 MAX_LINE_BYTES = 8 * 1024 * 1024  # a longer line is quarantined, not a crash
 HEAD_BYTES = 64 * 1024
 MAX_RECORD_CHARS = 65536  # the raw text kept for a line that never became a record
+
+
+class Source(str):
+    """An ingest day as the engines take it. Its value is the day (the lineage column, the
+    quarantine folder); ``name`` is what its files are named after; ``objects`` are the raw objects
+    to read. ``Source(day)`` is the whole day; ``Source.increment(day, obj)`` one raw object read on
+    its own (the automation's new Firehose objects): its files are ``part-ingest_date=<day>_<object>``,
+    replaced by a whole-day run of the day (ARCHITECTURE.md, rules 2 and 4)."""
+
+    name: str
+    objects: list | None
+
+    def __new__(cls, day: str, name: str | None = None, objects: list | None = None):
+        self = super().__new__(cls, day)
+        self.name, self.objects = name or day, objects
+        return self
+
+    @classmethod
+    def increment(cls, day: str, obj) -> "Source":
+        return cls(day, layout.increment_source(day, obj.key), [obj])
+
+
+def late_bound(ingest_date: str) -> str:
+    """The earliest event time an ingest day takes (UTC, ISO-8601): the start of the day
+    ``LATE_WINDOW_DAYS`` before it. An earlier record is quarantined (reason ``late_<column>``)."""
+    day = date.fromisoformat(str.__str__(ingest_date)) - timedelta(days=LATE_WINDOW_DAYS)
+    return datetime(day.year, day.month, day.day, tzinfo=timezone.utc).isoformat()
 
 
 @dataclass
@@ -162,7 +191,9 @@ def publish(store, ds: Dataset, staged: dict[str, Path], ingest_date: str, resul
     own_name = layout.source_file_name(ingest_date).removesuffix(".parquet")
     stale = [
         o.key
-        for prefix in (layout.processed_prefix(ds.name), layout.quarantine_key(ds.name, ingest_date))
+        # the quarantine folder of the day, not just its own file: a whole-day run's stale files include
+        # the day's increments (ARCHITECTURE.md, rule 4)
+        for prefix in (layout.processed_prefix(ds.name), layout.quarantine_key(ds.name, ingest_date).rsplit("/", 1)[0] + "/")
         for o in store.list(prefix)
         if o.key.rsplit("/", 1)[-1].startswith(own_name) and o.key not in staged
     ]
@@ -190,8 +221,10 @@ def name_staged_files(ds: Dataset, data: Path, ingest_date: str) -> dict[str, Pa
 
 
 def raw_objects(store, ds: Dataset, ingest_date: str) -> list:
-    """The raw objects of one partition; a batch partition without a file is an error, a stream day
-    without objects is empty."""
+    """The raw objects of one partition (or those a ``Source`` names); a batch partition without a
+    file is an error, a stream day without objects is empty."""
+    if getattr(ingest_date, "objects", None) is not None:
+        return list(ingest_date.objects)
     if ds.raw_format == "csv":
         prefix = layout.raw_partition_prefix(ds.name, ingest_date)
         objects = [o for o in store.list(prefix) if layout.parse_raw_batch_key(o.key)]

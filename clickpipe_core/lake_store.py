@@ -10,12 +10,85 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import socket
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
+
+# Staging a killed run left behind is swept by the next run that stages: at once when its owner
+# (named in the entry: host, pid, process start) is provably gone, after this long otherwise (an
+# entry of another host, or of an older release, whose owner cannot be checked from here).
+STALE_STAGING_SECONDS = 24 * 3600
+
+
+def _process_start(pid: int) -> str | None:
+    """When process ``pid`` started (a stable token), or None when there is no such process."""
+    try:
+        import psutil
+    except ImportError:  # a minimal runtime: existence only (pid reuse then keeps an entry longer)
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            pass
+        return "?"
+    try:
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return None
+        return f"{proc.create_time():.2f}"
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return None
+
+
+def _host() -> str:
+    return socket.gethostname().replace("~", "-").replace("/", "-") or "localhost"
+
+
+def owned_name(suffix: str = "") -> str:
+    """A fresh staging entry name that says who owns it: ``<uuid>~<host>~<pid>~<start><suffix>``."""
+    return f"{uuid.uuid4().hex}~{_host()}~{os.getpid()}~{_process_start(os.getpid())}{suffix}"
+
+
+def is_stale(entry: Path, *, now: float | None = None, max_age: float = STALE_STAGING_SECONDS) -> bool:
+    """A staging entry whose owner is gone: it names this host and a process that no longer runs
+    (or a newer process under the same pid), or it is older than ``max_age`` and its owner cannot
+    be checked from here. Entries of live runs are never stale, however old."""
+    parts = entry.name.split("~")
+    if len(parts) == 4 and parts[1] == _host() and parts[2].isdigit():
+        start = parts[3].split(".part")[0] if parts[3].endswith(".part") else parts[3]
+        alive = _process_start(int(parts[2]))
+        return alive is None or (alive != "?" and start != "?" and alive != start)
+    try:
+        age = (time.time() if now is None else now) - entry.lstat().st_mtime
+    except FileNotFoundError:
+        return False
+    return age > max_age
+
+
+def sweep(directory: Path, *, prefix: str = "", max_age: float = STALE_STAGING_SECONDS) -> list[str]:
+    """Remove the stale staging entries (``is_stale``) directly under ``directory``; their names."""
+    removed = []
+    try:
+        entries = list(os.scandir(directory))
+    except (FileNotFoundError, NotADirectoryError):
+        return removed
+    for entry in entries:
+        path = Path(entry.path)
+        if not entry.name.startswith(prefix) or not is_stale(path, max_age=max_age):
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+        removed.append(entry.name)
+    return removed
 
 
 @dataclass(frozen=True)
@@ -26,7 +99,9 @@ class ObjectInfo:
 
 
 class LocalStore:
-    """A lake in a directory; temporary files live under ``_tmp/`` and are never listed."""
+    """A lake in a directory; temporary files live under ``_tmp/`` and are never listed. Each
+    names its owner, and whatever a killed run left there is swept by the next run that stages
+    (``sweep_staging``)."""
 
     TMP = "_tmp"
 
@@ -80,29 +155,36 @@ class LocalStore:
             raise FileNotFoundError(f"no object at {self.url(key)}")
         yield p
 
+    def sweep_staging(self, *, max_age: float = STALE_STAGING_SECONDS) -> list[str]:
+        """Remove what killed runs left under ``_tmp/`` (never a live run's entries); their names."""
+        return sweep(self.root / self.TMP, max_age=max_age)
+
     def staging_dir(self) -> Path:
-        d = self.root / self.TMP / uuid.uuid4().hex
+        self.sweep_staging()
+        d = self.root / self.TMP / owned_name()
         d.mkdir(parents=True)
         return d
 
-    def put_file(self, local: str | os.PathLike, key: str, *, move: bool = False) -> None:
+    def _publish(self, write, key: str) -> None:
+        """``write`` a temporary file under ``_tmp/``, then rename it over the key's file (atomic); a
+        failure removes the temporary file."""
         dest = self.path(key)
         dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.root / self.TMP / f"{uuid.uuid4().hex}.part"
+        tmp = self.root / self.TMP / owned_name(".part")
         tmp.parent.mkdir(parents=True, exist_ok=True)
-        if move:
-            shutil.move(str(local), tmp)
-        else:
-            shutil.copyfile(local, tmp)
-        os.replace(tmp, dest)
+        try:
+            write(tmp)
+            os.replace(tmp, dest)
+        except OSError:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
+
+    def put_file(self, local: str | os.PathLike, key: str, *, move: bool = False) -> None:
+        self._publish(lambda tmp: shutil.move(str(local), tmp) if move else shutil.copyfile(local, tmp), key)
 
     def put_bytes(self, data: bytes, key: str) -> None:
-        tmp = self.root / self.TMP / f"{uuid.uuid4().hex}.part"
-        tmp.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_bytes(data)
-        dest = self.path(key)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(tmp, dest)
+        self._publish(lambda tmp: tmp.write_bytes(data), key)
 
     def delete(self, key: str) -> None:
         with contextlib.suppress(FileNotFoundError):
@@ -152,8 +234,15 @@ class S3Store:
             self.client.download_file(self.bucket, self.prefix + key, str(p))
             yield p
 
+    STAGING_PREFIX = "clickpipe-staging-"
+
     def staging_dir(self) -> Path:
-        return Path(tempfile.mkdtemp(prefix="clickpipe-staging-"))
+        """A local directory (the machine's temporary directory), swept like a local lake's."""
+        root = Path(tempfile.gettempdir())
+        sweep(root, prefix=self.STAGING_PREFIX)
+        d = root / (self.STAGING_PREFIX + owned_name())
+        d.mkdir()
+        return d
 
     def put_file(self, local: str | os.PathLike, key: str, *, move: bool = False) -> None:
         self.client.upload_file(str(local), self.bucket, self.prefix + key)

@@ -38,9 +38,25 @@ def processed_prefix(dataset: str) -> str:
     return f"{PROCESSED}/{dataset}/"
 
 
+def source_name(ingest_date: str) -> str:
+    """What a run's files are named after: its ingest day, or that of one raw object it read on its
+    own (a ``job1.Source`` increment)."""
+    return getattr(ingest_date, "name", None) or str(ingest_date)
+
+
 def source_file_name(ingest_date: str) -> str:
     """Processed files are named after the raw partition they came from (ARCHITECTURE.md, rule 2)."""
-    return f"part-ingest_date={ingest_date}.parquet"
+    return f"part-ingest_date={source_name(ingest_date)}.parquet"
+
+
+def increment_source(ingest_date: str, object_key: str) -> str:
+    """The source name of one raw object read on its own (an increment of its ingest day):
+    ``2026-11-01_05-10-00-<uuid>`` for a Firehose object. Its files, ``part-ingest_date=<source>``,
+    still start with the day's own name, so a whole-day run replaces them (rule 2), and they sort
+    after the day's whole-day file and in arrival order (what "delivered earlier" means for dedup)."""
+    name = object_key.rsplit("/", 1)[-1].split(".", 1)[0]
+    m = re.search(r"\d{4}-\d{2}-\d{2}-(\d{2}-\d{2}-\d{2}-.+)$", name)
+    return f"{ingest_date}_{m.group(1) if m else name}"
 
 
 def processed_partition_key(dataset: str, dt: str, ingest_date: str) -> str:
@@ -52,7 +68,7 @@ def snapshot_key(dataset: str) -> str:
 
 
 def quarantine_key(dataset: str, ingest_date: str) -> str:
-    return f"{QUARANTINE}/{dataset}/ingest_date={ingest_date}/{source_file_name(ingest_date)}"
+    return f"{QUARANTINE}/{dataset}/ingest_date={str.__str__(ingest_date)}/{source_file_name(ingest_date)}"
 
 
 def parse_dt(key: str) -> str | None:

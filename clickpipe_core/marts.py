@@ -29,8 +29,12 @@ MIGRATIONS_DIR = SQL_DIR / "migrations"
 SCHEMA = "marts"
 
 # The contract's logical types plus the few a mart needs; each row: arrow, duckdb, athena, postgres.
+# A sum of amounts is wider than one amount: 36 integer digits hold any day (or lifetime) of amounts
+# of 16 digits each, far beyond any row count a day can have; the widest decimal all four targets
+# share exactly. An average stays "money": it is never larger than the largest amount.
 MART_TYPES = {
     **LOGICAL_TYPES,
+    "money_total": ("decimal128(38, 2)", "DECIMAL(38,2)", "decimal(38,2)", "numeric(38,2)"),
     "count": ("int64", "BIGINT", "bigint", "bigint"),
     "rank": ("int32", "INTEGER", "int", "integer"),
     "rate": ("float64", "DOUBLE", "double", "double precision"),
@@ -156,9 +160,9 @@ REVENUE_DAILY = Mart(
         _c("currency", "string", "ISO 4217 currency of the amounts"),
         _c("transactions", "count", "All transactions, any status"),
         _c("orders", "count", "Completed transactions"),
-        _c("revenue", "money", "Sum of completed amounts"),
+        _c("revenue", "money_total", "Sum of completed amounts"),
         _c("avg_order_value", "money", "revenue / orders, rounded to cents (NULL without orders)", True),
-        _c("refunded_amount", "money", "Sum of refunded amounts (not subtracted from revenue)"),
+        _c("refunded_amount", "money_total", "Sum of refunded amounts (not subtracted from revenue)"),
     ),
     key=("dt", "country", "currency"),
     daily=True,
@@ -198,7 +202,7 @@ USERS_DIM = Mart(
         _c("lifetime_events", "count", "Click events"),
         _c("lifetime_sessions", "count", "Distinct sessions"),
         _c("lifetime_orders", "count", "Completed transactions"),
-        _c("lifetime_revenue", "money", "Sum of completed amounts in revenue_currency (NULL when MIXED)", True),
+        _c("lifetime_revenue", "money_total", "Sum of completed amounts in revenue_currency (NULL when MIXED)", True),
         _c("revenue_currency", "string", "Currency of the completed orders; 'MIXED' if several, NULL if none", True),
     ),
     key=("user_id",),
@@ -218,6 +222,7 @@ def arrow_schema(mart: Mart):
     types = {
         "string": pa.string(),
         "money": pa.decimal128(18, 2),
+        "money_total": pa.decimal128(38, 2),
         "timestamp": pa.timestamp("us", tz="UTC"),
         "date": pa.date32(),
         "count": pa.int64(),

@@ -15,6 +15,7 @@ travel as query parameters or COPY data only.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 from dataclasses import dataclass
@@ -133,14 +134,20 @@ def conform(mart: Mart, table: pa.Table) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=pa.schema([pa.field(f.name, f.type) for f in schema]))
 
 
-def _raise_load_error(e: BaseException, what: str):
-    """Database errors become one clear message (the transaction was rolled back); others pass."""
+def _load_error(e: BaseException, what: str) -> WarehouseError:
+    """A database error as one clear message (the transaction was rolled back), with PostgreSQL's
+    own words and, when it gives one, where: ``COPY <mart>, line <row>, column <name>``. Anything
+    else is not a load error and is raised as it is."""
     import adbc_driver_manager
 
-    if isinstance(e, adbc_driver_manager.DatabaseError):
-        first = str(e).strip().splitlines()[0]
-        raise WarehouseError(f"{what} failed and was rolled back (the previous rows stay): {first}") from e
-    raise e
+    if not isinstance(e, adbc_driver_manager.Error):
+        raise e
+    details = dict(getattr(e, "details", None) or [])
+    primary = details.get(b"PG_DIAG_MESSAGE_PRIMARY", b"").decode("utf-8", "replace")
+    first = primary or (str(e).strip().splitlines() or [type(e).__name__])[0]
+    where = details.get(b"PG_DIAG_CONTEXT", b"").decode("utf-8", "replace").strip()
+    where = f" (at {where}: the rows of the mart in COPY order)" if where.startswith("COPY ") else ""
+    return WarehouseError(f"{what} failed and was rolled back (the previous rows stay): {first}{where}")
 
 
 def _ingest(cur, mart: Mart, table: pa.Table) -> None:
@@ -165,11 +172,14 @@ def replace_partitions(
     *,
     run_id: str | None = None,
     source: str = "the PostgreSQL URL",
+    failures: dict[str, str] | None = None,
 ) -> dict[str, dict[str, int]]:
     """For each day: one transaction that replaces that day's rows in every mart given.
 
     ``tables`` maps a mart name to (mart, rows for any of the days). A day with no rows leaves the
-    mart empty for that day (and is recorded as loaded with 0 rows). Returns mart -> day -> rows.
+    mart empty for that day (and is recorded as loaded with 0 rows). Returns mart -> day -> rows
+    of the days loaded. Days are independent: with ``failures`` a day that fails is rolled back,
+    recorded there (day -> message) and the next day is loaded; without it the first failure raises.
     """
     import datetime as _dt
 
@@ -191,12 +201,20 @@ def replace_partitions(
                     loaded[name][day] = rows.num_rows
                 con.commit()
             except BaseException as e:
-                con.rollback()
-                _raise_load_error(e, f"replacing {day} in {', '.join(m.table for m, _ in conformed.values())}")
+                with contextlib.suppress(Exception):  # a lost connection cannot roll back: the server does
+                    con.rollback()
+                for name in conformed:
+                    loaded[name].pop(day, None)
+                error = _load_error(e, f"replacing {day} in {', '.join(m.table for m, _ in conformed.values())}")
+                if failures is None:
+                    raise error from e
+                failures[day] = str(error)
             finally:
-                cur.close()
+                with contextlib.suppress(Exception):
+                    cur.close()
     finally:
-        con.close()
+        with contextlib.suppress(Exception):
+            con.close()
     return loaded
 
 
@@ -214,10 +232,13 @@ def replace_table(
             _record(cur, mart, FULL_PARTITION, table.num_rows, run_id)
             con.commit()
         except BaseException as e:
-            con.rollback()
-            _raise_load_error(e, f"replacing {mart.table}")
+            with contextlib.suppress(Exception):
+                con.rollback()
+            raise _load_error(e, f"replacing {mart.table}") from e
         finally:
-            cur.close()
+            with contextlib.suppress(Exception):
+                cur.close()
     finally:
-        con.close()
+        with contextlib.suppress(Exception):
+            con.close()
     return table.num_rows

@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from clickpipe_core.contracts import BATCH_DATASETS
+from clickpipe_dagster.cli_errors import ClearErrorsGroup
 
 
 def _date(_ctx, _param, value):
@@ -22,7 +23,7 @@ def _date(_ctx, _param, value):
         raise click.BadParameter(f"{value!r} is not a date like 2026-11-01") from None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=ClearErrorsGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def main():
     """clickpipe: batch + streaming analytics on Dagster, on a laptop or on AWS."""
 
@@ -54,15 +55,55 @@ def generate(out, days, users, transactions_per_day, seed, dirty_rate, start):
 @click.option("--dataset", type=click.Choice(BATCH_DATASETS), required=True)
 @click.option("--date", "ingest_date", callback=_date, default=None, help="Ingest date (default: today, UTC)")
 def upload(file, dataset, ingest_date):
-    """Put FILE into the raw zone as raw/DATASET/ingest_date=DATE/FILE."""
-    from clickpipe_dagster.definitions import defs
-    from clickpipe_core import layout
+    """Put FILE into the raw zone as raw/DATASET/ingest_date=DATE/FILE.
 
+    The file must be the named dataset's (its header is checked against the contract) and have a
+    name Glue Job 1 reads (not starting with '.' or '_')."""
+    from clickpipe_core import layout
+    from clickpipe_dagster.environments import resource
+
+    problem = upload_problem(file, dataset)
+    if problem:
+        raise click.ClickException(f"not uploaded: {problem}")
     ingest_date = ingest_date or datetime.now(timezone.utc).date()
-    lake = defs.resources["lake"]
+    lake = _resource("lake", resource)
     key = layout.raw_batch_key(dataset, ingest_date.isoformat(), file.name)
     lake.upload(file, key)
     click.echo(f"uploaded {file} -> {lake.console_url(key)}")
+
+
+def upload_problem(file: Path, dataset: str) -> str | None:
+    """Why Glue Job 1 would not take FILE as a DATASET delivery, or None."""
+    from clickpipe_core.contracts import get_dataset
+    from clickpipe_core.job1 import HEAD_BYTES, header_problem, is_empty_head
+
+    if file.name.startswith((".", "_")):
+        return (f"{file.name} starts with {file.name[0]!r}: Glue Job 1 skips such files (hidden or temporary "
+                "by convention); rename it")  # fmt: skip
+    with open(file, "rb") as f:
+        head = f.read(HEAD_BYTES)
+    if is_empty_head(head):
+        return f"{file} is empty: a {dataset} file starts with the header {','.join(get_dataset(dataset).column_names)}"
+    _, problem = header_problem(get_dataset(dataset), head)
+    if problem is None:
+        return None
+    others = [d for d in BATCH_DATASETS if d != dataset and header_problem(get_dataset(d), head)[1] is None]
+    hint = f"; it looks like a {others[0]} file: upload it with --dataset {others[0]}" if others else ""
+    return f"{file} is not a {dataset} file: its {problem}{hint}"
+
+
+def _settings(settings_class):
+    try:
+        return settings_class.from_env()
+    except ValueError as e:
+        raise click.ClickException(str(e)) from None
+
+
+def _resource(key: str, resolve):
+    try:
+        return resolve(key)
+    except ValueError as e:  # a setting missing or invalid: one line, no traceback
+        raise click.ClickException(str(e)) from None
 
 
 def _instant(_ctx, param, value):
@@ -99,6 +140,7 @@ def simulate(events, rate, duration, start, end, days, late_share, duplicate_sha
     Backfill past days (default):  clickpipe simulate --events 1000000 --start 2026-11-01 --days 3
     Live traffic for a while:      clickpipe simulate --rate 2000 --duration 60
     """
+    from clickpipe_dagster.environments import resource
     from clickpipe_dagster.simulate import simulate as run
 
     live = rate is not None or duration is not None
@@ -123,7 +165,7 @@ def simulate(events, rate, duration, start, end, days, late_share, duplicate_sha
     signal.signal(signal.SIGTERM, stop)
     try:
         m = run(**window, users=str(users_csv) if users_csv else users, seed=seed, late_share=late_share,
-                duplicate_share=duplicate_share)  # fmt: skip
+                duplicate_share=duplicate_share, stream=_resource("stream", resource))  # fmt: skip
     except KeyboardInterrupt:
         click.echo("interrupted; what was buffered has been delivered", err=True)
         sys.exit(130)
@@ -151,20 +193,26 @@ def simulate(events, rate, duration, start, end, days, late_share, duplicate_sha
 @click.option("--max-rows", type=click.IntRange(min=1), default=200, show_default=True)
 def query(sql, target, sql_file, params, max_rows):
     """Run SQL and print the answer as a table, e.g. clickpipe query "SELECT dt, COUNT(*) FROM transactions GROUP BY dt"."""
-    from clickpipe_dagster.definitions import defs
-    from clickpipe_dagster.resources.athena import QueryError
-    from clickpipe_dagster.resources.tabular import format_table
     from clickpipe_core.errors import WarehouseError
+    from clickpipe_dagster.resources.tabular import QueryError, duckdb_query, format_table
+    from clickpipe_dagster.settings import Settings
 
     if bool(sql) == bool(sql_file):
         raise click.UsageError("give either SQL text or --file FILE")
     text = sql if sql else sql_file.read_text()
-    engine = defs.resources["query_engine" if target == "athena" else "warehouse"]
+    settings = _settings(Settings)
     try:
-        result = engine.query(text, list(params) or None)
+        if target == "athena" and settings.env == "local":
+            # DuckDB over the local lake needs no Dagster: the command starts in a fraction of a second.
+            result = duckdb_query(str(settings.lake_dir), text, list(params) or None)
+        else:
+            from clickpipe_dagster.environments import resource
+
+            engine = _resource("query_engine" if target == "athena" else "warehouse", lambda k: resource(k, settings))
+            result = engine.query(text, list(params) or None)
     except (QueryError, WarehouseError) as e:
         raise click.ClickException(str(e)) from None
-    click.echo(format_table(result, max_rows=max_rows))  # fmt: skip
+    click.echo(format_table(result, max_rows=max_rows))
 
 
 @main.command()
@@ -193,25 +241,27 @@ def dashboard(port, render):
     import functools
     import http.server
 
-    from clickpipe_dagster import settings
+    from clickpipe_dagster.settings import Settings
 
+    settings = _settings(Settings)
     if render:
-        from clickpipe_dagster.definitions import defs
+        from clickpipe_dagster.environments import resource
         from clickpipe_dagster.resources.dashboard import DashboardError, LocalDashboardResource
 
-        resource, warehouse = defs.resources["dashboards"], defs.resources["warehouse"]
-        if not isinstance(resource, LocalDashboardResource):
+        dashboards = _resource("dashboards", lambda k: resource(k, settings))
+        warehouse = _resource("warehouse", lambda k: resource(k, settings))
+        if not isinstance(dashboards, LocalDashboardResource):
             raise click.ClickException(
                 "--render makes the local page; with CLICKPIPE_ENV=aws materialize the dashboard asset (QuickSight)"
             )
         try:
-            resource.publish_dashboard(warehouse)
+            dashboards.publish_dashboard(warehouse)
         except DashboardError as e:
             raise click.ClickException(str(e)) from None
         finally:
             if hasattr(warehouse, "stop"):
                 warehouse.stop()  # the embedded PostgreSQL is not needed while serving
-    directory = settings.dashboard_dir()
+    directory = settings.dashboard_dir
     index = directory / "index.html"
     if not index.exists():
         raise click.ClickException(

@@ -1,8 +1,7 @@
-"""The serving layer from the outside: run it over the demo's days and read KPIs back from PostgreSQL."""
+"""The serving layer from the outside: where the dashboard went, and KPIs read back from PostgreSQL."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -13,40 +12,20 @@ from clickpipe_dagster.assets import keys
 QUERIES = Path(__file__).resolve().parent / "sql" / "queries"
 
 
-def event_days(ingest_days: list[str], late_days: int = 1) -> list[str]:
-    """The event days (dt) that processed partitions of these ingest days can hold."""
-    first = date.fromisoformat(min(ingest_days)) - timedelta(days=late_days)
-    last = date.fromisoformat(max(ingest_days))
-    return [(first + timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
-
-
 def run_serving(defs: dg.Definitions, instance: dg.DagsterInstance, days: list[str], *, run_config=None) -> tuple[bool, list[str]]:
-    """Daily marts over the days in one run (a single-run backfill), then the Athena tables and
-    the users dimension, then the dashboards. Returns (all runs succeeded, failed checks)."""
-    ok, failed = True, []
-    daily = defs.resolve_job_def("serving_daily_job")
-    result = daily.execute_in_process(
-        instance=instance,
-        raise_on_error=False,
-        run_config=run_config,
-        tags={
-            "dagster/asset_partition_range_start": days[0],
-            "dagster/asset_partition_range_end": days[-1],
-            "clickpipe/trigger": "demo",
-        },
-    )
-    results = [result]
-    refresh = defs.resolve_job_def("serving_refresh_job")
-    results.append(refresh.execute_in_process(instance=instance, raise_on_error=False, run_config=run_config,
-                                              tags={"clickpipe/trigger": "demo"}))  # fmt: skip
+    """The serving layer by hand, in this process (no daemon): the daily marts over ``days`` in one
+    run (a single-run range), then the Athena tables and the users dimension, then the dashboards.
+    Returns (every run succeeded, the failed checks)."""
+    range_tags = {"dagster/asset_partition_range_start": days[0], "dagster/asset_partition_range_end": days[-1]}
+    results = [defs.resolve_job_def("serving_daily_job").execute_in_process(
+        instance=instance, raise_on_error=False, run_config=run_config, tags=range_tags)]  # fmt: skip
+    results.append(defs.resolve_job_def("serving_refresh_job").execute_in_process(
+        instance=instance, raise_on_error=False, run_config=run_config))  # fmt: skip
     if results[-1].success:
-        dashboards = defs.resolve_job_def("dashboards_job")
-        results.append(dashboards.execute_in_process(instance=instance, raise_on_error=False, run_config=run_config,
-                                                     tags={"clickpipe/trigger": "demo"}))  # fmt: skip
-    for r in results:
-        ok &= r.success
-        failed += [f"{e.asset_key.to_user_string()}:{e.check_name}" for e in r.get_asset_check_evaluations() if not e.passed]
-    return ok, failed
+        results.append(defs.resolve_job_def("dashboards_job").execute_in_process(
+            instance=instance, raise_on_error=False, run_config=run_config))  # fmt: skip
+    failed = [f"{e.asset_key.to_user_string()}:{e.check_name}" for r in results for e in r.get_asset_check_evaluations() if not e.passed]
+    return all(r.success for r in results), failed
 
 
 def dashboard_location(instance: dg.DagsterInstance, since: float = 0.0) -> str | None:
@@ -64,12 +43,8 @@ def _money(v) -> str:
     return f"{Decimal(v or 0):,.2f}"
 
 
-def serving_summary(warehouse=None) -> list[str]:
+def serving_summary(warehouse) -> list[str]:
     """A few KPIs read back from the marts in PostgreSQL, as printable lines."""
-    if warehouse is None:
-        from clickpipe_dagster.definitions import defs
-
-        warehouse = defs.resources["warehouse"]
     kpis = warehouse.query((QUERIES / "kpis.rds.sql").read_text()).as_dicts()[0]
     days = warehouse.query((QUERIES / "loaded_days.rds.sql").read_text()).as_dicts()[0]
     revenue = warehouse.query((QUERIES / "revenue_by_currency.rds.sql").read_text()).as_dicts()

@@ -41,9 +41,9 @@ def _seeded_uuids(*parts) -> Callable[[], str]:
 
 
 def _default_stream():
-    from clickpipe_dagster.definitions import defs
+    from clickpipe_dagster.environments import resource
 
-    return defs.resources["stream"]
+    return resource("stream")
 
 
 def simulate(

@@ -57,6 +57,7 @@ class DuckDBJob:
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
         self.dialect = cleaning.DUCKDB
+        self.not_before: str | None = None  # the late window's bound of the day being run
 
     # -- loading ---------------------------------------------------------------------------
     @property
@@ -67,8 +68,9 @@ class DuckDBJob:
 
     def _classify(self, source: str, refs: dict[str, str], **kw) -> str:
         return cleaning.classify_sql(
-            self.ds, self.dialect, source=source, reference_tables=refs, pre_checked=self.ds.raw_format == "ndjson", **kw
-        )
+            self.ds, self.dialect, source=source, reference_tables=refs, pre_checked=self.ds.raw_format == "ndjson",
+            not_before=self.not_before, **kw,
+        )  # fmt: skip
 
     def _create_tables(self, refs: dict[str, str]) -> None:
         # Records are parsed, normalized, typed and checked straight into ``classified``, each with
@@ -208,6 +210,7 @@ class DuckDBJob:
         ds, store = self.ds, self.store
         result = PartitionResult(ds.name, ingest_date)
         objects = self._raw_objects(ingest_date)
+        self.not_before = job1.late_bound(ingest_date) if ds.partition_time_column else None
         refs = self._load_references()
         self._create_tables(refs)
         staging = store.staging_dir()

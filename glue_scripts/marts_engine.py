@@ -24,8 +24,9 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from clickpipe_core import catalog, layout
-from clickpipe_core.errors import ProcessedZoneError
+from clickpipe_core import catalog, layout, processed_probe
+from clickpipe_core.checks import arrow_schema as contract_schema
+from clickpipe_core.errors import MartBuildError, ProcessedZoneError
 from clickpipe_core.contracts import Dataset, get_dataset
 from clickpipe_core.lake_store import LocalStore, S3Store
 from clickpipe_core.marts import Mart
@@ -49,7 +50,13 @@ class MartEngine:
     def __init__(self, store: LocalStore | S3Store):
         self.store = store
         self._staging: Path | None = None
-        self.files_read: dict[str, int] = {}
+        self._registered: dict[str, list[str]] = {}  # dataset -> the files its view reads now
+        self._days: list[str] | None = None
+        self._read: dict[str, set[str]] = {}  # dataset -> every file read so far
+
+    @property
+    def files_read(self) -> dict[str, int]:
+        return {name: len(keys) for name, keys in self._read.items()}
 
     def close(self) -> None:
         if self._staging is not None:
@@ -61,7 +68,8 @@ class MartEngine:
     def __exit__(self, *exc):
         self.close()
 
-    def _keys(self, dataset: str, days: list[str] | None) -> list[str]:
+    def files(self, dataset: str, days: list[str] | None) -> list[str]:
+        """The processed files of ``dataset`` for ``days`` (every day when None; a snapshot whole)."""
         ds = get_dataset(dataset)
         if not ds.partition_time_column:
             key = layout.snapshot_key(dataset)
@@ -92,16 +100,15 @@ class MartEngine:
     def register(self, datasets: list[str], days: list[str] | None = None) -> None:
         """Create the views ``users``, ``transactions``, ``clicks`` (those asked for), over the given
         days only (all days when ``days`` is None; snapshots are always whole)."""
+        self._days = days
         for name in datasets:
-            keys = self._keys(name, days)
+            keys = self.files(name, days)
+            self._registered[name] = keys
             try:
                 self._create_view(get_dataset(name), keys)
-            except self._read_errors() as e:
-                raise ProcessedZoneError(
-                    f"cannot read processed/{name}/ ({len(keys)} files): {_reason(e)}; "
-                    f"re-materialize processed/{name} for the day of that file"
-                ) from None
-            self.files_read[name] = len(keys)
+            except self._engine_errors() as e:
+                raise ProcessedZoneError(self._unusable_file(name) or self._unreadable(name, e)) from None
+            self._read.setdefault(name, set()).update(keys)
 
     def build(self, mart: Mart) -> pa.Table:
         """The mart's rows, with exactly the mart's columns and Arrow types."""
@@ -109,12 +116,53 @@ class MartEngine:
 
         try:
             table = self._run(mart.sql())
-        except self._read_errors() as e:
-            raise ProcessedZoneError(f"mart {mart.name}: cannot read the processed zone: {_reason(e)}") from None
+        except self._engine_errors() as e:
+            # Blame a file only when one is unusable: an error of the SQL itself (say, an overflow)
+            # is not the processed zone's fault.
+            for name in mart.sources:
+                if problem := self._unusable_file(name):
+                    raise ProcessedZoneError(problem) from None
+            days = "every day" if self._days is None else ", ".join(self._days)
+            raise MartBuildError(
+                f"mart {mart.name} cannot be computed for {days} from processed {', '.join(mart.sources)} "
+                f"(every file it reads is sound): {_reason(e)}"
+            ) from None
         return conform(mart, table)
 
-    def _read_errors(self) -> tuple[type[BaseException], ...]:
-        """What the engine raises when a file cannot be read (the SQL itself is ours and tested)."""
+    def build_days(self, marts: list[Mart], sources: list[str], days: list[str]) -> tuple[dict[str, list[pa.Table]], dict[str, str]]:
+        """Daily marts for ``days``: (mart -> tables, day -> why it could not be built). All days are
+        built at once; when that fails, one day at a time, so that one bad day costs only itself."""
+        from clickpipe_core.errors import ClickpipeError
+
+        try:
+            self.register(sources, days=days)
+            return {m.name: [self.build(m)] for m in marts}, {}
+        except ClickpipeError as e:
+            if len(days) == 1:
+                return {m.name: [] for m in marts}, {days[0]: str(e)}
+        tables: dict[str, list[pa.Table]] = {m.name: [] for m in marts}
+        failures: dict[str, str] = {}
+        for day in days:
+            built, failed = self.build_days(marts, sources, [day])
+            failures.update(failed)
+            for name, parts in built.items():
+                tables[name] += parts
+        return tables, failures
+
+    def _unusable_file(self, name: str) -> str | None:
+        """The first registered file of ``name`` that cannot be used, and why (read one by one)."""
+        ds = get_dataset(name)
+        return processed_probe.unreadable(self.store, ds, self._registered.get(name, []), contract_schema(ds))
+
+    def _unreadable(self, name: str, error: BaseException) -> str:
+        keys = self._registered.get(name, [])
+        return (
+            f"cannot read processed/{name}/ ({len(keys)} files): {_reason(error)}; "
+            f"re-materialize processed/{name} for the day of that file"
+        )
+
+    def _engine_errors(self) -> tuple[type[BaseException], ...]:
+        """What the engine raises when a file cannot be read or the SQL fails on what it read."""
         raise NotImplementedError
 
     def _create_view(self, ds: Dataset, keys: list[str]) -> None:
@@ -144,7 +192,7 @@ class DuckDBMartEngine(MartEngine):
     def _run(self, sql: str) -> pa.Table:
         return self.con.sql(sql).to_arrow_table()
 
-    def _read_errors(self):
+    def _engine_errors(self):
         import duckdb
 
         return (duckdb.Error,)
@@ -187,7 +235,7 @@ class SparkMartEngine(MartEngine):
         batches = df._collect_as_arrow()  # Spark 3.5's Arrow collect (DataFrame.toArrow is Spark 4)
         return pa.Table.from_batches(batches, schema=schema) if batches else schema.empty_table()
 
-    def _read_errors(self):
+    def _engine_errors(self):
         from py4j.protocol import Py4JJavaError
         from pyspark.errors import PySparkException
 

@@ -14,7 +14,8 @@ Launched by Dagster Pipes (``PipesSubprocessClient`` locally, ``PipesGlueClient`
 
 The connection URL comes from the environment (``CLICKPIPE_JOB_PG_URL``, set by the warehouse
 resource) or, on Glue, from a Secrets Manager secret (``--pg-secret-arn``); it is never printed.
-A failure is reported as one message that names the setting to fix (exit status 2 by hand).
+A failure is reported as one message that names the setting to fix, and the job exits with status 2
+(a FAILED Glue run).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ if __package__ in (None, ""):  # run as a file (Glue, subprocess): make the repo
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from clickpipe_core.lake_store import open_store  # noqa: E402
-from clickpipe_core.marts import MART_GROUPS  # noqa: E402
+from clickpipe_core.marts import MART_GROUPS, MARTS  # noqa: E402
 from clickpipe_core.pg_load import SOURCE_ENV, URL_ENV  # noqa: E402
 from glue_scripts.pipes_session import (  # noqa: E402
     add_engine_argument,
@@ -41,9 +42,29 @@ from glue_scripts.pipes_session import (  # noqa: E402
 EXIT_BAD_INPUT = 2
 
 
+class MartSelection(list):
+    """The marts a run builds, and how they were asked for (``label``: the words of messages)."""
+
+    label: str
+
+
+def mart_selection(text: str) -> MartSelection:
+    """``daily``, ``users``, or mart names, comma-separated (e.g. ``daily_events,funnel_daily``)."""
+    marts = MartSelection()
+    marts.label = text
+    for name in (n.strip() for n in text.split(",") if n.strip()):
+        found = MART_GROUPS.get(name) or ([MARTS[name]] if name in MARTS else None)
+        if found is None:
+            raise argparse.ArgumentTypeError(f"unknown mart or group {name!r} (groups: {', '.join(sorted(MART_GROUPS))}; marts: {', '.join(MARTS)})")
+        marts += [m for m in found if m not in marts]
+    if not marts or len({m.daily for m in marts}) > 1:
+        raise argparse.ArgumentTypeError("give daily marts or the users dimension (they load separately)")
+    return marts
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--marts", required=True, choices=sorted(MART_GROUPS), help="daily marts or the users dimension")
+    p.add_argument("--marts", required=True, type=mart_selection, help="daily (all daily marts), users, or mart names, comma-separated")
     p.add_argument("--lake", required=True, help="lake root: a directory, file:///dir or s3://bucket/prefix")
     add_engine_argument(p)
     p.add_argument("--partition", action="append", default=[], help="day(s) YYYY-MM-DD when run without Dagster")
@@ -80,23 +101,70 @@ def pg_url(args: argparse.Namespace) -> tuple[str, str]:
     )
 
 
-def run(args, keys: list[str], run_id: str | None) -> tuple[dict, list[str], float]:
-    """Build and load the marts; returns (mart -> metadata, migrations applied, seconds)."""
+def unstorable_days(engine, tables: dict, days: list[str]) -> dict[str, str]:
+    """Days whose marts would hold text PostgreSQL cannot store (U+0000, from processed files written
+    before Job 1 quarantined it), each with the processed file and record it comes from."""
+    from clickpipe_core import processed_probe
+
+    failures: dict[str, str] = {}
+    for name, (mart, table) in tables.items():
+        for column, row in processed_probe.unstorable_rows(table):
+            day = table.column("dt")[row].as_py().isoformat() if mart.daily else None
+            if day in failures or (mart.daily and day not in days):
+                continue
+            keys = [k for source in mart.sources for k in engine.files(source, [day] if day else None)]
+            found = processed_probe.first_unstorable_record(engine.store, keys)
+            origin = (
+                f"it comes from {processed_probe.describe(found[0])}, record {found[1]}, column {found[2]}; "
+                f"Job 1 quarantines such records (control_character_{found[2]}): {processed_probe.remedy(found[0])}"
+                if found
+                else "no processed record holds it"
+            )
+            failures[day or "*"] = f"{mart.table}.{column} would hold U+0000, which PostgreSQL text cannot store; {origin}"
+    return failures
+
+
+def failure_summary(what: str, days: list[str], failures: dict[str, str]) -> str:
+    """One message: which days failed and why (days that failed alike share one reason), which loaded."""
+    by_reason: dict[str, list[str]] = {}
+    for day in days:
+        if day in failures:
+            by_reason.setdefault(failures[day], []).append(day)
+    loaded = [d for d in days if d not in failures]
+    head = (
+        f"{what}: {len(days) - len(loaded)} of {len(days)} day(s) not loaded (their previous rows stay); "
+        + (f"loaded {', '.join(loaded)}" if loaded else "none loaded")
+    )
+    return head + "".join(f". {', '.join(ds)}: {reason}" for reason, ds in by_reason.items())
+
+
+def run(args, keys: list[str], run_id: str | None) -> tuple[dict, list[str], float, dict[str, str]]:
+    """Build and load the marts; returns (mart -> metadata, migrations applied, seconds, failed day
+    -> why). Each day is loaded on its own: a day that cannot be built or loaded is reported and the
+    other days are loaded all the same."""
+    import pyarrow as pa
+
     from clickpipe_core import pg_load
+    from clickpipe_core.errors import WarehouseError
+    from clickpipe_core.marts import arrow_schema
     from glue_scripts.marts_engine import ENGINES
 
     started = time.perf_counter()
-    marts = MART_GROUPS[args.marts]
+    marts = args.marts
     url, source = pg_url(args)
     applied = pg_load.apply_migrations(url, source=source)
     store = open_store(args.lake)
     sources = sorted({s for m in marts for s in m.sources})
     results: dict[str, dict] = {}
+    failures: dict[str, str] = {}
     with ENGINES[args.engine](store, threads=args.threads) as engine:
-        if args.marts == "daily":
-            engine.register(sources, days=keys)
-            tables = {m.name: (m, engine.build(m)) for m in marts}
-            loaded = pg_load.replace_partitions(url, tables, keys, run_id=run_id, source=source)
+        if marts[0].daily:
+            built, failures = engine.build_days(marts, sources, keys)
+            empty = {m.name: pg_load.conform(m, arrow_schema(m).empty_table()) for m in marts}
+            tables = {m.name: (m, pa.concat_tables([empty[m.name], *built[m.name]])) for m in marts}
+            failures.update(unstorable_days(engine, tables, [d for d in keys if d not in failures]))
+            good = [d for d in keys if d not in failures]
+            loaded = pg_load.replace_partitions(url, tables, good, run_id=run_id, source=source, failures=failures)
             for m in marts:
                 per_day = loaded[m.name]
                 results[m.name] = {
@@ -106,36 +174,45 @@ def run(args, keys: list[str], run_id: str | None) -> tuple[dict, list[str], flo
                 }
         else:
             engine.register(sources, days=None)
-            for m in marts:
-                n = pg_load.replace_table(url, m, engine.build(m), run_id=run_id, source=source)
+            tables = {m.name: (m, engine.build(m)) for m in marts}
+            if problem := unstorable_days(engine, tables, []):
+                raise WarehouseError(f"the users dimension was not replaced (its previous rows stay): {problem['*']}")
+            for m, table in tables.values():
+                n = pg_load.replace_table(url, m, table, run_id=run_id, source=source)
                 results[m.name] = {"rows_loaded": n}
         files = dict(engine.files_read)
     for mart in marts:
         results[mart.name].update(
             {"table": mart.table, "files_read": files, "warehouse": pg_load.redact(url), "lake": store.uri, "engine": args.engine}
         )
-    return results, applied, time.perf_counter() - started
+    return results, applied, time.perf_counter() - started, failures
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
-    from clickpipe_core.errors import ProcessedZoneError
-    from clickpipe_core.errors import WarehouseError
+    from clickpipe_core.errors import ClickpipeError, recognize_environment_fault
 
     with glue_job_run(args.engine, argv, "clickpipe-job2"), pipes_session(args.partition) as pipes:
         extras = pipes.extras or {}
         keys = pipes.partition_keys or args.partition
-        if args.marts == "daily" and not keys:
+        if args.marts[0].daily and not keys:
             pipes.report_error("no partition given: pass --partition YYYY-MM-DD")
-            return 0 if pipes.is_pipes else EXIT_BAD_INPUT
+            return EXIT_BAD_INPUT
         run_id = extras.get("run_id")
         try:
-            results, applied, seconds = run(args, keys, run_id)
-        except (WarehouseError, ProcessedZoneError) as e:
-            pipes.report_error(str(e))
-            return 0 if pipes.is_pipes else EXIT_BAD_INPUT
-        for mart in MART_GROUPS[args.marts]:
+            results, applied, seconds, failures = run(args, keys, run_id)
+        except Exception as e:  # bad input, the warehouse, or the environment; anything else is a bug
+            error = e if isinstance(e, ClickpipeError) else recognize_environment_fault(e, setting="--lake")
+            if error is None:
+                raise
+            pipes.report_error(f"{args.marts.label} marts: {error}")
+            return EXIT_BAD_INPUT
+        if failures:
+            # The loaded days are in PostgreSQL, each whole; the run still fails, naming the others.
+            pipes.report_error(failure_summary(f"{args.marts.label} marts", keys, failures))
+            return EXIT_BAD_INPUT
+        for mart in args.marts:
             md = dict(results[mart.name])
             md.update({"partitions": keys, "migrations_applied": applied, "seconds": round(seconds, 3)})
             pipes.report_asset_materialization(asset_key=mart.asset_key, metadata=pipes_metadata(md))

@@ -8,7 +8,7 @@ locally, ``PipesGlueClient`` on AWS) or by hand:
 
 It reports, per run, one materialization (rows in / out / quarantined / duplicates, files, bytes)
 and the data checks. Bad input never ends in a traceback: a partition that cannot be processed
-is reported as one message that says why (exit status 2 when run by hand).
+is reported as one message that says why, and the job exits with status 2 (a FAILED Glue run).
 """
 
 from __future__ import annotations
@@ -20,7 +20,9 @@ import sys
 if __package__ in (None, ""):  # run as a file (Glue, subprocess): make the repo importable
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from clickpipe_core import layout  # noqa: E402
 from clickpipe_core.contracts import DATASETS, get_dataset  # noqa: E402
+from clickpipe_core.job1 import Source, raw_objects  # noqa: E402
 from clickpipe_core.lake_store import open_store  # noqa: E402
 from glue_scripts.pipes_session import (  # noqa: E402
     add_engine_argument,
@@ -39,6 +41,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--lake", required=True, help="lake root: a directory, file:///dir or s3://bucket/prefix")
     add_engine_argument(p)
     p.add_argument("--partition", action="append", default=[], help="ingest date(s) when run without Dagster")
+    p.add_argument("--object", action="append", default=[], dest="objects",
+                   help="read only this raw object of the (one) partition, on its own (an increment); repeatable")  # fmt: skip
     p.add_argument("--threads", type=int, default=None)
     # Glue adds its own arguments (--JOB_NAME, --job-bookmark-option, pipes params...): ignore them.
     args, _ = p.parse_known_args(argv)
@@ -74,10 +78,22 @@ def combine_metadata(parts: list[dict]) -> dict:
     return out
 
 
+def sources(store, ds, ingest_date: str, wanted: list[str], log) -> list:
+    """What to run for a partition: the whole day, or each wanted raw object on its own (the
+    automation's new Firehose objects: each is read once, into files named after it)."""
+    if not wanted:
+        return [ingest_date]
+    listed = {o.key: o for o in raw_objects(store, ds, ingest_date)}
+    gone = sorted(set(wanted) - set(listed))
+    if gone:
+        log.warning(f"{len(gone)} raw object(s) no longer in the lake, skipped: {gone[:3]}")
+    return [Source.increment(ingest_date, listed[k]) for k in sorted(set(wanted) & set(listed))]
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
-    from clickpipe_core.errors import JobInputError
+    from clickpipe_core.errors import JobInputError, recognize_environment_fault
 
     engine = engine_module(args.engine)
     ds = get_dataset(args.dataset)
@@ -85,28 +101,42 @@ def main(argv: list[str] | None = None) -> int:
     with glue_job_run(args.engine, argv, "clickpipe-job1"), pipes_session(args.partition) as pipes:
         keys = pipes.partition_keys or args.partition
         if not keys:
-            print("no partition given: pass --partition YYYY-MM-DD", file=sys.stderr)
+            pipes.report_error("no partition given: pass --partition YYYY-MM-DD")
+            return EXIT_BAD_INPUT
+        wanted = list(pipes.extras.get("objects") or args.objects)
+        if wanted and len(keys) != 1:
+            pipes.report_error("raw objects given for more than one partition: run one partition at a time")
             return EXIT_BAD_INPUT
         results = []
         for ingest_date in keys:
             try:
-                results.append(engine.run_partition(store, ds, ingest_date, threads=args.threads))
-            except JobInputError as e:
-                # Under Dagster the asset turns this message into a clear run failure; by hand it
-                # is one line on stderr and exit status 2.
-                pipes.report_error(f"{ingest_date}: {e}")
-                return 0 if pipes.is_pipes else EXIT_BAD_INPUT
+                for source in sources(store, ds, ingest_date, wanted, pipes.log):
+                    results.append(engine.run_partition(store, ds, source, threads=args.threads))
+            except Exception as e:
+                # Bad input or a fault of the environment (a read-only or full lake...): the message
+                # says why (under Dagster it becomes the asset's failure; by hand one line on stderr);
+                # the exit status says that it failed (on Glue: a FAILED run, which alarms). Anything
+                # else is a bug and keeps its traceback.
+                error = e if isinstance(e, JobInputError) else recognize_environment_fault(e, setting="--lake")
+                if error is None:
+                    raise
+                pipes.report_error(f"{ds.name} {ingest_date}: {error}")
+                return EXIT_BAD_INPUT
             for message in results[-1].messages:
                 pipes.log.warning(message)
         # One report per run, however many partitions it covered (a single-run backfill).
         metadata = combine_metadata([r.metadata() for r in results])
         metadata["partitions"] = keys
         metadata["lake"] = store.uri
+        # Each day's own numbers: Dagster records them on that day's partition.
+        metadata["partition_results"] = {
+            day: combine_metadata([r.metadata() for r in results if str.__str__(r.ingest_date) == day]) for day in keys
+        }
         pipes.report_asset_materialization(metadata=pipes_metadata(metadata))
-        for name in [c["name"] for c in results[0].checks]:
-            outcomes = {r.ingest_date: next(c for c in r.checks if c["name"] == name) for r in results}
+        for name in [c["name"] for c in results[0].checks] if results else []:
+            outcomes = {layout.source_name(r.ingest_date): next(c for c in r.checks if c["name"] == name) for r in results}
             passed = all(c["passed"] for c in outcomes.values())
-            check_md = outcomes[keys[0]]["metadata"] if len(keys) == 1 else {
+            check_md = next(iter(outcomes.values()))["metadata"] if len(outcomes) == 1 else {
                 "failed_partitions": [k for k, c in outcomes.items() if not c["passed"]]
             }
             pipes.report_asset_check(check_name=name, passed=passed, metadata=pipes_metadata(check_md))

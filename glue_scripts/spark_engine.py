@@ -519,6 +519,7 @@ FROM (SELECT *, value <> decode(CAST(value AS BINARY), 'UTF-8') AS bad_utf8 FROM
         ds = self.ds
         result = PartitionResult(ds.name, ingest_date)
         objects = self._raw_objects(ingest_date)
+        self._not_before = job1.late_bound(ingest_date) if ds.partition_time_column else None
         self._cached, self._side_carry = [], ()
         staging = self.store.staging_dir()
         try:
@@ -563,8 +564,9 @@ FROM (SELECT *, value <> decode(CAST(value AS BINARY), 'UTF-8') AS bad_utf8 FROM
 
     def _classify(self, rows: str, refs: dict[str, str]) -> str:
         sql = cleaning.classify_sql(
-            self.ds, self.d, source=rows, reference_tables=refs, carry=self._carry(), pre_checked=self.ds.raw_format == "ndjson"
-        )
+            self.ds, self.d, source=rows, reference_tables=refs, carry=self._carry(), pre_checked=self.ds.raw_format == "ndjson",
+            not_before=self._not_before,
+        )  # fmt: skip
         df = self.sql(sql).persist()
         self._cached.append(df)
         return self._view("all_lines", df)
@@ -576,7 +578,8 @@ FROM (SELECT *, value <> decode(CAST(value AS BINARY), 'UTF-8') AS bad_utf8 FROM
         failed = f"(SELECT {', '.join(keep)} FROM {classified} WHERE reason IS NOT NULL)"
         explained = self._view(
             "explained",
-            self.sql(cleaning.classify_sql(ds, d, source=failed, reference_tables=refs, explain=True, carry=self._carry(), pre_checked=bool(pre))),
+            self.sql(cleaning.classify_sql(ds, d, source=failed, reference_tables=refs, explain=True, carry=self._carry(),
+                                           pre_checked=bool(pre), not_before=self._not_before)),  # fmt: skip
         )
         firsts = self._view("firsts", self.sql(cleaning.first_of_duplicates_sql(ds, classified)))
         dupes_sql = f"SELECT *, 'seen before in this partition' AS why FROM ({cleaning.duplicate_rows_sql(ds, classified, firsts)})"

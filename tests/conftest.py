@@ -21,6 +21,12 @@ os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.setdefault("DAGSTER_TELEMETRY_ENABLED", "false")
 
+# Every boto3 request any test makes is checked against the service model's patterns, lengths and
+# enums first (botocore checks only types and required members): see tests/test_request_models.py.
+from rehearsal import model_check  # noqa: E402
+
+model_check.install()
+
 
 def free_port() -> int:
     with socket.socket() as s:

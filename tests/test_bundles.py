@@ -127,3 +127,19 @@ def test_lambda_bundle_holds_no_job_or_dagster_code(tmp_path, package):
     bundle = write_lambda_bundle(tmp_path)
     assert (bundle / "clickpipe_core" / "streaming" / "kinesis.py").is_file()
     assert not (bundle / package).exists()
+
+
+def test_vendor_zip_alone_provides_dagster_pipes(tmp_path):
+    """Glue Job 2 has no package index in the VPC: its dagster_pipes must come from the vendor zip,
+    loaded here with nothing but the standard library beside it."""
+    from importlib.metadata import version
+
+    vendor = write_vendor_zip(tmp_path)
+    code = "import sys, json\nsys.path[:] = [sys.argv[1]] + " + repr(_standard_library()) + "\nimport dagster_pipes\n" \
+           "print(json.dumps({'file': dagster_pipes.__file__, 'has_open': hasattr(dagster_pipes, 'open_dagster_pipes')}))"  # fmt: skip
+    done = subprocess.run([sys.executable, "-I", "-S", "-c", code, str(vendor)], capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    got = json.loads(done.stdout)
+    assert got["file"].startswith(str(vendor)) and got["has_open"]
+    with __import__("zipfile").ZipFile(vendor) as zf:
+        assert f'"{version("dagster-pipes")}"' in zf.read("dagster_pipes/version.py").decode()

@@ -235,3 +235,30 @@ def test_dashboard_page_in_chromium_shows_postgres_numbers_and_filters_change_th
     assert errors == []
     assert requests and all(u.startswith("file:") for u in requests), requests  # nothing but the page itself
     context.close()
+
+
+def test_dashboard_sums_the_widest_amounts_exactly(pg_url, tmp_path, browser):
+    """Revenue beyond a double's exact range (numeric(38,2) sums of the largest amounts): the tiles
+    show PostgreSQL's numbers to the cent, and the average order value is half up."""
+    from clickpipe_core.pg_load import apply_migrations
+
+    apply_migrations(pg_url)
+    largest = Decimal("9999999999999999.99")
+    with psycopg.connect(pg_url) as con:
+        for day, orders in (("2026-11-01", 2), ("2026-11-02", 3)):
+            revenue = largest * orders - Decimal("0.01")
+            con.execute("INSERT INTO marts.revenue_daily VALUES (%s, 'US', 'USD', %s, %s, %s, NULL, %s)",
+                        (day, orders, orders, revenue, largest))  # fmt: skip
+            con.execute("INSERT INTO marts.partition_loads VALUES ('revenue_daily', %s, 1, now(), 'test')", (day,))
+    warehouse = LocalWarehouseResource(pg_dir=str(tmp_path / "unused-pg"), pg_url=pg_url)
+    path = LocalDashboardResource(out_dir=str(tmp_path / "dashboard")).publish_dashboard(warehouse).metadata["path"].value
+    page = browser.new_page()
+    page.goto(Path(path).as_uri())
+    page.wait_for_selector("body[data-ready='true']", timeout=10_000)
+    total = largest * 5 - Decimal("0.02")  # 49999999999999999.93: 19 significant digits
+    assert Decimal(_kpis(page)["kpi-revenue"]) == total
+    assert page.text_content("#kpi-revenue .value") == "USD 49,999,999,999,999,999.93"
+    aov = (total / 5).quantize(Decimal("0.01"), rounding="ROUND_HALF_UP")  # 9999999999999999.986 -> .99
+    refunded = f"{largest * 2:,}"
+    assert page.text_content("#kpi-revenue .sub") == f"5 orders · AOV {aov:,} · refunded {refunded}"
+    page.close()

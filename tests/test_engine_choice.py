@@ -1,9 +1,8 @@
 """Which engine runs the Glue jobs: DuckDB locally, Spark on Glue, and Spark locally when asked."""
 
-import dagster as dg
 import pytest
 
-from clickpipe_dagster.definitions import resources_for
+from clickpipe_dagster.environments import resources_for
 from clickpipe_dagster.resources.glue import LocalGlueJobsResource
 from glue_scripts import processed_to_rds, raw_to_processed
 
@@ -39,12 +38,6 @@ def test_local_engine_comes_from_the_environment(monkeypatch):
         resources_for("local")
 
 
-def test_the_local_resource_passes_the_engine_to_the_script(monkeypatch):
-    seen = {}
-
-    def fake_run(self, *, context, command, env=None, extras=None):
-        seen["command"] = command
-
-    monkeypatch.setattr(dg.PipesSubprocessClient, "run", fake_run)
-    LocalGlueJobsResource(engine="spark").run(None, script="raw_to_processed.py", arguments={"--dataset": "users"})
-    assert seen["command"][-2:] == ["--engine", "spark"]
+def test_the_local_resource_passes_the_engine_to_the_script():
+    command = LocalGlueJobsResource(engine="spark").command("raw_to_processed.py", {"--dataset": "users"})
+    assert command[1].endswith("glue_scripts/raw_to_processed.py") and command[-4:] == ["--dataset", "users", "--engine", "spark"]

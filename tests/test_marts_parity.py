@@ -102,14 +102,15 @@ def test_a_damaged_processed_file_is_a_clear_error_on_both_engines(spark, proces
     damaged = sorted((lake / "processed" / "clicks").rglob("*.parquet"))[0]
     damaged.write_bytes(damaged.read_bytes()[:200])  # a cut-off upload
     engines = {"duckdb": lambda: DuckDBMartEngine(LocalStore(lake)), "spark": lambda: SparkMartEngine(LocalStore(lake), spark=spark)}
-    with engines[engine]() as e, pytest.raises(ProcessedZoneError, match=r"cannot read processed/clicks/ .*part-ingest_date") as raised:
+    with engines[engine]() as e, pytest.raises(ProcessedZoneError, match=r"cannot read processed/clicks/dt=[^ ]*/part-ingest_date=[^ ]*\.parquet \(clicks, day ") as raised:
         build_all(e, None)
     assert "re-materialize processed/clicks" in str(raised.value) and "\n" not in str(raised.value)
     # Job 2 by hand: one line on stderr, exit status 2, nothing loaded.
     capsys.readouterr()
     assert run_job2(monkeypatch, pg_url, lake, "users", engine=engine) == 2
     err = capsys.readouterr().err
-    assert "clickpipe: cannot read processed/clicks/" in err and "Traceback" not in err
+    assert f"clickpipe: users marts: cannot read {damaged.relative_to(lake).as_posix()} (clicks, day " in err
+    assert "Traceback" not in err
     with psycopg.connect(pg_url) as con:
         assert con.execute("SELECT count(*) FROM marts.users").fetchone()[0] == 0
 
@@ -204,7 +205,7 @@ def test_job2_on_spark_through_dagster(spark, monkeypatch, pg_url, tmp_path, pro
     import dagster as dg
 
     from clickpipe_dagster.assets.rds import rds_daily_marts, rds_users_dimension
-    from clickpipe_dagster.definitions import resources_for
+    from clickpipe_dagster.environments import resources_for
     from clickpipe_dagster.resources.athena import DuckDBQueryResource
     from clickpipe_dagster.resources.lake import LocalLakeResource
     from clickpipe_dagster.resources.warehouse import LocalWarehouseResource

@@ -429,14 +429,14 @@ def test_an_access_denied_names_what_the_identity_needs_with_stubber(stubbed):
 
 def _data_set_from(res, ds, **changes):
     req = res.data_set_request(ds)
-    table = req["PhysicalTableMap"][ds.name]["RelationalTable"]
+    table = req["PhysicalTableMap"][ds.table_id]["RelationalTable"]
     described_columns = [{**c, "SubType": "FIXED"} if c["Type"] == "DECIMAL" else c for c in table["InputColumns"]]
     described = {
         "Arn": res._arn("dataset", req["DataSetId"]),
         "DataSetId": req["DataSetId"],
         "Name": req["Name"],
         "ImportMode": req["ImportMode"],
-        "PhysicalTableMap": {ds.name: {"RelationalTable": {**table, "InputColumns": described_columns}}},
+        "PhysicalTableMap": {ds.table_id: {"RelationalTable": {**table, "InputColumns": described_columns}}},
     }
     described.update(changes)
     return described
@@ -464,7 +464,7 @@ def test_data_sets_unchanged_updated_and_their_ingestion_outcomes_with_stubber(s
     )
     # revenue_daily: a column's type differs (someone edited it in the console): updated, which starts an ingestion.
     edited = _data_set_from(res, changed)
-    edited["PhysicalTableMap"]["revenue_daily"]["RelationalTable"]["InputColumns"][5]["Type"] = "STRING"
+    edited["PhysicalTableMap"]["revenue-daily"]["RelationalTable"]["InputColumns"][5]["Type"] = "STRING"
     stub.add_response("describe_data_set", {"DataSet": edited}, {"AwsAccountId": ACCOUNT, "DataSetId": "clickpipe-revenue-daily"})
     stub.add_response(
         "update_data_set",
@@ -665,15 +665,19 @@ def test_dataset_checks_report_each_refresh_and_a_dashboard_error_fails_the_step
 
 
 def test_resources_for_picks_the_dashboards_service(monkeypatch, aws_settings):
-    from clickpipe_dagster.definitions import build_definitions, resources_for
+    from clickpipe_dagster.definitions import build_definitions
+    from clickpipe_dagster.environments import resolved, resources_for
     from clickpipe_dagster.resources.dashboard import LocalDashboardResource
 
     assert isinstance(resources_for("local")["dashboards"], LocalDashboardResource)
     monkeypatch.setenv("CLICKPIPE_RDS_SECRET_ARN", SETTINGS["rds_secret_arn"])
     monkeypatch.setenv("CLICKPIPE_QUICKSIGHT_IMPORT_MODE", "direct_query")
     monkeypatch.setenv("CLICKPIPE_QUICKSIGHT_PRINCIPAL_ARN", PRINCIPAL)
-    aws = resources_for("aws")["dashboards"]
-    assert isinstance(aws, QuickSightResource)
+    configured = resources_for("aws")["dashboards"]
+    assert isinstance(configured, QuickSightResource)
+    # deployment-specific settings are environment variables, read when the resource is used
+    assert configured.principal_arn == "CLICKPIPE_QUICKSIGHT_PRINCIPAL_ARN" and configured.rds_secret_arn == "CLICKPIPE_RDS_SECRET_ARN"
+    aws = resolved(configured)
     assert (
         aws.import_mode == "DIRECT_QUERY" and aws.principal_arn == PRINCIPAL and aws.rds_secret_arn == SETTINGS["rds_secret_arn"]
     )
@@ -685,5 +689,5 @@ def test_resources_for_picks_the_dashboards_service(monkeypatch, aws_settings):
         assert node.group_name == "dashboards" and ds.upstream_asset in node.parent_keys
         assert node.automation_condition is not None
     assert defs.resolve_job_def("dashboards_job") is not None
-    sensor = defs.resolve_sensor_def("dashboards_automation_sensor")
+    sensor = defs.resolve_sensor_def("automation_sensor")
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING

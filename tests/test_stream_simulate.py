@@ -16,7 +16,8 @@ import dagster as dg
 import pytest
 from stream_fixtures import CREDENTIALS, REGION, client, moto_endpoint, new_stream, read_stream  # noqa: F401
 
-from clickpipe_dagster.definitions import build_definitions, resources_for
+from clickpipe_dagster.definitions import build_definitions
+from clickpipe_dagster.environments import resolved, resources_for
 from clickpipe_core.generator.batch import generate
 from clickpipe_dagster.resources.lake import LocalLakeResource
 from clickpipe_dagster.resources.stream import KinesisStreamResource, LocalFirehoseResource
@@ -61,19 +62,20 @@ def test_aws_stream_is_kinesis_built_from_the_environment(monkeypatch, moto_endp
                  "AWS_ACCESS_KEY_ID": CREDENTIALS["aws_access_key_id"],
                  "AWS_SECRET_ACCESS_KEY": CREDENTIALS["aws_secret_access_key"]}.items():  # fmt: skip
         monkeypatch.setenv(k, v)
-    stream = resources_for("aws")["stream"]
-    assert (
-        isinstance(stream, KinesisStreamResource)
-        and stream.stream_name == name
-        and stream.endpoint_url == moto_endpoint
-    )
+    configured = resources_for("aws")["stream"]
+    # the configuration names the variables; their values are read when the resource is used
+    assert isinstance(configured, KinesisStreamResource) and configured.stream_name == "CLICKPIPE_KINESIS_STREAM"
+    stream = resolved(configured)
+    assert stream.stream_name == name and stream.endpoint_url == moto_endpoint
     dg.Definitions.validate_loadable(build_definitions("aws"))
     m = simulate_clicks(["2026-11-01"], events_per_day=700, stream=stream)
     got = read_stream(kinesis, name)
     assert len(got) == m["records"] and m["sink"]["records_sent"] == m["records"] and m["objects"] == []
     monkeypatch.delenv("CLICKPIPE_KINESIS_STREAM")
     with pytest.raises(ValueError, match="CLICKPIPE_KINESIS_STREAM"):
-        resources_for("aws")
+        resources_for("aws")  # a deployment without it does not load
+    with pytest.raises(ValueError, match="CLICKPIPE_KINESIS_STREAM must be set"):
+        resolved(configured)  # nor does a command use it
 
 
 def test_simulate_clicks_for_the_demo_days(tmp_path):

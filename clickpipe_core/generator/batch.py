@@ -19,7 +19,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from clickpipe_core.contracts import PAYMENT_METHODS, PLANS, TRANSACTIONS, USERS
+from clickpipe_core.contracts import PAYMENT_METHODS, PLANS, TRANSACTIONS, USERS, minor_units
 
 DEFAULT_START = date(2026, 11, 1)
 PROGRESS_THRESHOLD = 200_000  # rows; smaller runs print no progress bar
@@ -46,6 +46,7 @@ USER_DIRTY_KINDS = {
     "duplicate_id": "duplicate_key",
     "extra_columns": "too_many_columns",
     "bad_country": "invalid_country",
+    "control_character": "control_character_full_name",
 }
 TRANSACTION_DIRTY_KINDS = {
     "unparseable_date": "invalid_transaction_ts",
@@ -56,6 +57,7 @@ TRANSACTION_DIRTY_KINDS = {
     "unknown_user_id": "unknown_user_id",
     "extra_columns": "too_many_columns",
     "unknown_currency": "not_allowed_currency",
+    "over_precise_amount": "too_precise_amount",
 }
 BAD_DATES = ["31/02/2026", "not a date", "2026-02-30", "2026-13-01", "yesterday", "20261101"]
 BAD_AMOUNTS = ["abc", "12,50", "1,234.50", "N/A", "$10", "1e3"]
@@ -157,6 +159,8 @@ def generate(
                 row.append("unexpected")
             elif kind == "bad_country":
                 row[3] = rng.choice(["USA", "United Kingdom", "1", "D"])
+            elif kind == "control_character":  # PostgreSQL cannot store U+0000; the others are no name
+                row[1] = name[:2] + rng.choice(["\x00", "\x01", "\x1b", "\x0c"]) + name[2:]
             elif kind == "duplicate_id":
                 user_dirt.repeat(w, emitted)  # an exact repeat of an earlier clean row; this one stays clean
                 kind = None
@@ -183,7 +187,8 @@ def generate(
                 for n in range(1, transactions_per_day + 1):
                     uid, country = rng.choice(clean_users)
                     currency = COUNTRY_CURRENCY[country]
-                    amount = round(rng.lognormvariate(3.3, 0.9) * AMOUNT_SCALE.get(currency, 1.0), 2)
+                    decimals = minor_units(currency)  # JPY has none
+                    amount = round(rng.lognormvariate(3.3, 0.9) * AMOUNT_SCALE.get(currency, 1.0), decimals)
                     # Most payments happen on the extract's day; a few arrive a day late.
                     ts_day = day - timedelta(days=1) if rng.random() < 0.03 else day
                     late += ts_day != day
@@ -193,7 +198,7 @@ def generate(
                     row = [
                         f"T{day:%Y%m%d}-{n:07d}",
                         uid,
-                        f"{amount:.2f}",
+                        f"{amount:.{decimals}f}",
                         currency,
                         rng.choices(list(STATUS_WEIGHTS), list(STATUS_WEIGHTS.values()))[0],
                         rng.choice(PAYMENT_METHODS) if rng.random() > 0.02 else "",
@@ -214,6 +219,8 @@ def generate(
                         row += ["extra", "fields"]
                     elif kind == "unknown_currency":
                         row[3] = rng.choice(["XYZ", "BTC", "US$"])
+                    elif kind == "over_precise_amount":  # one decimal more than the currency has
+                        row[2] += ("." if decimals == 0 else "") + str(rng.randrange(1, 10))
                     elif kind == "duplicate_id":
                         tx_dirt.repeat(w, emitted)
                         kind = None

@@ -1,1 +1,1 @@
-"""One module per zone: raw, processed (later athena, rds, quicksight)."""
+"""One module per zone: raw, processed, athena, rds (the marts), dashboards; keys and the job runner they share."""

@@ -3,6 +3,7 @@
 import dagster as dg
 
 from clickpipe_core import catalog
+from clickpipe_dagster import automation
 from clickpipe_dagster.assets import keys
 from clickpipe_dagster.assets.common import OWNERS, table_schema
 from clickpipe_dagster.resources.athena import CatalogResource, QueryError
@@ -25,10 +26,14 @@ def _spec(ds) -> dg.AssetSpec:
         group_name="athena",
         kinds={"athena", "glue", "duckdb"},
         owners=OWNERS,
+        skippable=True,
+        automation_condition=automation.after_upstream_loads(),
         description=(
+            f"The {ds.name} of the processed zone as a table anyone can query with SQL. "
             f"Table `{catalog.GLUE_DATABASE}.{name}` over `processed/{ds.name}/` ({layout}). On AWS a Glue Data "
-            f"Catalog table with partition projection (no crawler: a new day is queryable at once); locally a DuckDB "
-            f"view of the same name in `$CLICKPIPE_HOME/athena.duckdb`. Both come from `clickpipe_core/catalog.py`. "
+            f"Catalog table with partition projection (no crawler: a new day is queryable at once), created by the "
+            f"CloudFormation stack and verified here; locally a DuckDB view of the same name in "
+            f"`$CLICKPIPE_HOME/athena.duckdb`, replaced here. Both come from `clickpipe_core/catalog.py`. "
             f"{ds.description}"
         ),
         metadata={"dagster/column_schema": _schema(ds), "dagster/table_name": f"{catalog.GLUE_DATABASE}.{name}"},
@@ -38,10 +43,11 @@ def _spec(ds) -> dg.AssetSpec:
 @dg.multi_asset(
     name="athena_tables",
     specs=[_spec(ds) for ds in catalog.processed_tables()],
-    description="Create or update the processed zone's tables; idempotent.",
+    can_subset=True,
+    description="The processed zone's tables: verified against the catalog on AWS (the stack owns them), replaced locally.",
 )
 def athena_tables(context: dg.AssetExecutionContext, lake: LakeResource, catalog_tables: CatalogResource):
-    datasets = catalog.processed_tables()
+    datasets = [ds for ds in catalog.processed_tables() if keys.athena(catalog.table_name(ds)) in context.selected_asset_keys]
     try:
         done = catalog_tables.ensure_tables(lake.job_uri, datasets)
     except QueryError as e:

@@ -8,14 +8,16 @@
 - ``dashboard/dashboard``: the dashboard of ``dashboard/definition.py`` (QuickSight; locally the HTML page
   ``$CLICKPIPE_HOME/dashboard/index.html``, rendered from every loaded day).
 
-The ``dashboards`` resource decides which (``resources_for``). Datasets and the dashboard run again
-after each upstream load (automation condition, evaluated by ``dashboards_automation_sensor``).
+The ``dashboards`` resource decides which (``environments.resources_for``). Datasets and the
+dashboard run again after each upstream load (their automation conditions, evaluated by the one
+``automation_sensor``).
 """
 
 from __future__ import annotations
 
 import dagster as dg
 
+from clickpipe_dagster import automation
 from clickpipe_dagster.assets import keys
 from clickpipe_dagster.assets.common import OWNERS
 from clickpipe_dagster.dashboard import definition
@@ -27,13 +29,14 @@ GROUP = "dashboards"
 KINDS = {"quicksight", "postgres"}
 REFRESH_CHECK = "refresh_succeeded"
 
-# Any upstream update since this asset last ran (a daily mart is partitioned, this is not: every
-# partition load counts), once nothing upstream is still running.
-AFTER_LOAD = (
-    dg.AutomationCondition.any_deps_updated().since_last_handled()
-    & ~dg.AutomationCondition.any_deps_in_progress()
-    & ~dg.AutomationCondition.in_progress()
-).with_label("after an upstream load")
+# Any load of a mart not dealt with yet (a daily mart is partitioned, this is not: every partition
+# load counts), once nothing upstream is still running. The data source starts nothing by itself,
+# but a dataset waits until it exists.
+AFTER_LOAD = automation.after_upstream_loads()
+DATASET_AFTER_LOAD = (
+    automation.after_upstream_loads(ignore=[keys.dashboard("data_source")])
+    & ~dg.AutomationCondition.any_deps_match(dg.AutomationCondition.missing()).allow(dg.AssetSelection.assets(keys.dashboard("data_source")))
+).with_label("after a mart load, once the data source exists")
 
 
 def _fail(e: DashboardError):
@@ -45,6 +48,7 @@ def _fail(e: DashboardError):
     group_name=GROUP,
     kinds=KINDS,
     owners=OWNERS,
+    automation_condition=automation.ONCE,
     description=(
         "The connection the dashboard's datasets read the marts through. AWS: a QuickSight data source "
         "(POSTGRESQL) on the RDS endpoint via the QuickSight VPC connection, credentials from the RDS "
@@ -66,9 +70,10 @@ def _dataset_spec(ds) -> dg.AssetSpec:
         group_name=GROUP,
         kinds=KINDS,
         owners=OWNERS,
-        automation_condition=AFTER_LOAD,
+        automation_condition=DATASET_AFTER_LOAD,
+        skippable=True,
         description=(
-            f"Dashboard dataset over `{ds.schema}.{ds.table}`. AWS: a QuickSight data set (SPICE by default, "
+            f"What the dashboard shows from `{ds.schema}.{ds.table}`. AWS: a QuickSight data set (SPICE by default, "
             "DIRECT_QUERY selectable) refreshed by a SPICE ingestion after each load. Local: the table's "
             "columns checked against the dataset's."
         ),
@@ -91,14 +96,16 @@ def _dataset_spec(ds) -> dg.AssetSpec:
         )
         for ds in DATASETS
     ],
+    can_subset=True,
     description="Create or update one dashboard dataset per mart, then refresh and report each.",
 )
-def dashboard_datasets(dashboards: DashboardsResource, warehouse: WarehouseResource):
+def dashboard_datasets(context, dashboards: DashboardsResource, warehouse: WarehouseResource):
+    selected = [ds for ds in DATASETS if ds.asset in context.selected_asset_keys]
     try:
-        published = dashboards.publish_data_sets(list(DATASETS), warehouse)
+        published = dashboards.publish_data_sets(selected, warehouse)
     except DashboardError as e:
         raise _fail(e) from None
-    for ds in DATASETS:
+    for ds in selected:
         p = published[ds.name]
         yield dg.MaterializeResult(asset_key=ds.asset, metadata={"action": p.action, **p.metadata, "refresh": p.refresh.status})
         yield dg.AssetCheckResult(
@@ -118,7 +125,9 @@ def dashboard_datasets(dashboards: DashboardsResource, warehouse: WarehouseResou
     owners=OWNERS,
     deps=[DATASETS_BY_NAME[name].asset for name in definition.DATASETS_USED],
     automation_condition=AFTER_LOAD,
+    freshness_policy=automation.DASHBOARD_FRESHNESS,
     description=(
+        "What the business looks at every morning: events, sessions, orders and revenue, day by day. "
         "The dashboard (dashboard/definition.py): KPI tiles, events per day by type, revenue per day, the "
         "session funnel, top pages; date-range, event-type and currency controls. AWS: a QuickSight dashboard, "
         "published for the configured principal. Local: a self-contained HTML page with every loaded day "
@@ -134,10 +143,3 @@ def dashboard(dashboards: DashboardsResource, warehouse: WarehouseResource) -> d
 
 
 dashboard_assets = [dashboard_data_source, dashboard_datasets, dashboard]
-
-dashboards_automation_sensor = dg.AutomationConditionSensorDefinition(
-    "dashboards_automation_sensor",
-    target=dg.AssetSelection.groups(GROUP),
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Refreshes the dashboard datasets (SPICE) and the dashboard after each RDS load.",
-)

@@ -1,84 +1,55 @@
-"""The raw zone: batch files as they arrived, one daily partition per ingest date."""
+"""The raw zone: files and Firehose objects exactly as they were delivered.
+
+External assets: nothing in Dagster writes them. The raw sensors (``sensors.py``) notice each new
+or replaced object and report it as a materialization of its partition; that report is what the
+automation downstream reacts to. A raw batch partition is an ingest day
+(``raw/<dataset>/ingest_date=D/``); a raw click partition is a Firehose arrival hour
+(``raw/clicks/YYYY/MM/DD/HH/``), Firehose's own layout.
+"""
 
 import dagster as dg
 
+from clickpipe_core.contracts import BATCH_DATASETS, CLICKS, get_dataset
 from clickpipe_dagster.assets import keys
 from clickpipe_dagster.assets.common import OWNERS
-from clickpipe_core.contracts import BATCH_DATASETS, CLICKS, get_dataset
-from clickpipe_dagster.partitions import daily_partitions
-from clickpipe_dagster.resources.lake import LakeResource
-from clickpipe_core import layout
+from clickpipe_dagster.partitions import arrival_hours, ingest_days
+
+WHAT = {
+    "users": "User extracts exactly as the CRM delivered them, one folder per delivery day.",
+    "transactions": "Payment extracts exactly as the payment system delivered them, one folder per delivery day.",
+}
 
 
-def raw_batch_asset(dataset: str) -> dg.AssetsDefinition:
+def raw_batch_spec(dataset: str) -> dg.AssetSpec:
     ds = get_dataset(dataset)
-
-    @dg.asset(
+    return dg.AssetSpec(
         key=keys.raw(dataset),
-        partitions_def=daily_partitions,
+        partitions_def=ingest_days,
         group_name="raw",
         kinds={"s3", "csv"},
         owners=OWNERS,
         description=(
-            f"Raw `{dataset}` CSV files in `raw/{dataset}/ingest_date=YYYY-MM-DD/`, exactly as delivered "
-            f"(by `clickpipe upload` or by anyone writing to the raw zone). {ds.description} "
-            "Materializing a partition takes stock of its files; it changes nothing."
+            f"{WHAT[dataset]} CSV files in `raw/{dataset}/ingest_date=YYYY-MM-DD/`, put there by `clickpipe upload` "
+            f"or by anyone writing to the raw zone; a partition is a delivery (ingest) day. {ds.description} "
+            "Reported by `raw_batch_files_sensor` when a file appears or is replaced."
         ),
+        metadata={"layout": f"raw/{dataset}/ingest_date=YYYY-MM-DD/<file>.csv", "columns": ", ".join(ds.column_names)},
     )
-    def raw_asset(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
-        prefix = layout.raw_partition_prefix(dataset, context.partition_key)
-        objects = [o for o in lake.list(prefix) if layout.parse_raw_batch_key(o.key)]
-        if not objects:
-            raise dg.Failure(
-                description=(
-                    f"No raw {dataset} file for {context.partition_key} under {lake.console_url(prefix)}. "
-                    f"Upload one with `clickpipe upload FILE --dataset {dataset} --date {context.partition_key}`."
-                ),
-                allow_retries=False,
-            )
-        return dg.MaterializeResult(
-            metadata={
-                "files": dg.MetadataValue.md("\n".join(f"- `{o.key}` ({o.size:,} bytes)" for o in objects)),
-                "file_count": len(objects),
-                "bytes": sum(o.size for o in objects),
-                "location": dg.MetadataValue.url(lake.console_url(prefix)),
-            }
-        )
-
-    return raw_asset
 
 
-@dg.asset(
+raw_clicks_spec = dg.AssetSpec(
     key=keys.raw("clicks"),
-    partitions_def=daily_partitions,
+    partitions_def=arrival_hours,
     group_name="raw",
     kinds={"s3", "firehose", "json"},
     owners=OWNERS,
     description=(
-        f"The Firehose raw stream: gzip NDJSON objects under `raw/clicks/YYYY/MM/DD/HH/` by UTC arrival hour, "
-        f"one partition per arrival day. {CLICKS.description} Materializing a partition takes stock of its "
-        "objects; a day with none is empty, not an error."
+        "Click events from the web and the apps as Firehose delivered them, one folder per arrival hour. "
+        "Gzip NDJSON objects under `raw/clicks/YYYY/MM/DD/HH/`, named by Firehose "
+        f"(`<stream>-1-YYYY-MM-DD-HH-MM-SS-<uuid>.gz`); a partition is a UTC arrival hour. {CLICKS.description} "
+        "Reported by `raw_clicks_sensor` when an object appears."
     ),
-    backfill_policy=dg.BackfillPolicy.single_run(),
+    metadata={"layout": "raw/clicks/YYYY/MM/DD/HH/<stream>-1-YYYY-MM-DD-HH-MM-SS-<uuid>.gz"},
 )
-def raw_clicks(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
-    objects, per_day = [], {}
-    for day in context.partition_keys:
-        prefix = layout.raw_clicks_day_prefix(day)
-        found = [o for o in lake.list(prefix) if layout.parse_raw_clicks_key(o.key) == day]
-        if not found:
-            context.log.warning(f"no click object arrived on {day} under {lake.console_url(prefix)}")
-        per_day[day] = len(found)
-        objects += found
-    first = context.partition_keys[0]
-    return dg.MaterializeResult(
-        metadata={
-            "object_count": len(objects),
-            "bytes": sum(o.size for o in objects),
-            "objects_per_day": per_day,
-            "location": dg.MetadataValue.url(lake.console_url(layout.raw_clicks_day_prefix(first))),
-        }
-    )
 
-
-raw_assets = [raw_batch_asset(d) for d in BATCH_DATASETS] + [raw_clicks]
+raw_assets = [raw_batch_spec(d) for d in BATCH_DATASETS] + [raw_clicks_spec]

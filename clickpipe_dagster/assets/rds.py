@@ -1,31 +1,44 @@
 """Reporting marts in PostgreSQL (RDS), built by Glue Job 2 from the processed zone.
 
-Daily marts are partitioned like the processed assets. A mart partition is a UTC event day
-(``dt``); the processed partition of ingest date D writes that day and, for late records, the day
-before, so mart day D depends on processed days D and D+1. One run (or one single-run backfill)
-replaces each day in one PostgreSQL transaction. The users dimension is rebuilt whole.
-Reconciliation checks compare every loaded day with the processed zone through the query engine.
-"""
+A daily mart partition is a UTC event day (``dt``). Processed partitions are ingest days, and a
+record reaches them at most the late window after its event day (``LATE_WINDOW_DAYS`` in the
+contract; Job 1 quarantines a later one), so mart day E depends on ingest days E .. E + window.
+The marts that read the users snapshot depend on it whole (it is not partitioned), but a users
+delivery does not by itself reload every past day: revenue by country uses the snapshot of the
+time its day was loaded.
 
-import warnings
+One run (or one single-run backfill) replaces each day in one PostgreSQL transaction across the
+marts it builds; any subset of marts can be built, so a backfill of any selection launches. The
+users dimension is rebuilt whole. Reconciliation checks compare every loaded day with the
+processed zone through the query engine.
+"""
 
 import dagster as dg
 
-from clickpipe_dagster import reconcile
+from clickpipe_core.contracts import LATE_WINDOW_DAYS, get_dataset
+from clickpipe_core.errors import WarehouseError
+from clickpipe_core.marts import DAILY_MARTS, USERS_DIM, Mart
+from clickpipe_dagster import automation, metadata, reconcile
 from clickpipe_dagster.assets import keys
 from clickpipe_dagster.assets.common import OWNERS
-from clickpipe_core.contracts import get_dataset
-from clickpipe_dagster.partitions import daily_partitions
+from clickpipe_dagster.assets.jobs import code_references, run_glue_job
+from clickpipe_dagster.lineage import column_lineage
+from clickpipe_dagster.partitions import beta_parameters, event_days, late_window, single_run
 from clickpipe_dagster.resources.athena import QueryEngineResource
 from clickpipe_dagster.resources.glue import GlueJobsResource
 from clickpipe_dagster.resources.lake import LakeResource
 from clickpipe_dagster.resources.warehouse import WarehouseResource
-from clickpipe_core.marts import DAILY_MARTS, USERS_DIM, Mart
-from clickpipe_core.errors import WarehouseError
 
 JOB2 = "processed_to_rds.py"
 KINDS = {"postgres", "duckdb", "glue"}
-LATE_DAYS = 1  # processed day D may hold records of day D-1
+
+WHAT = {
+    "daily_events": "How many events of each type happened each day, and how many people and sessions made them.",
+    "funnel_daily": "How many sessions went from viewing to adding to cart to buying, each day.",
+    "revenue_daily": "How much was earned each day, per customer country and currency.",
+    "top_pages_daily": "The pages people looked at most, each day.",
+    "users": "One row per user with what they did over their whole lifetime.",
+}
 
 
 def column_schema(mart: Mart) -> dg.TableSchema:
@@ -42,74 +55,124 @@ def column_schema(mart: Mart) -> dg.TableSchema:
 def _deps(mart: Mart) -> list[dg.AssetDep]:
     deps = []
     for name in mart.sources:
-        if get_dataset(name).partition_time_column and mart.daily:
-            with warnings.catch_warnings():  # the parameter is beta in 1.13; the latest day has no D+1 yet
-                warnings.simplefilter("ignore", dg.BetaWarning)
-                mapping = dg.TimeWindowPartitionMapping(
-                    start_offset=0, end_offset=LATE_DAYS, allow_nonexistent_upstream_partitions=True
-                )
-        else:
-            mapping = dg.AllPartitionMapping()
-        deps.append(dg.AssetDep(keys.processed(name), partition_mapping=mapping))
+        partitioned = get_dataset(name).partition_time_column is not None
+        mapping = late_window() if (partitioned and mart.daily) else None
+        deps.append(dg.AssetDep(keys.processed(name), partition_mapping=mapping) if mapping else dg.AssetDep(keys.processed(name)))
     return deps
 
 
 def _spec(mart: Mart) -> dg.AssetSpec:
+    grain = (
+        f"A partition is an event day; day E is rebuilt from the ingest days E .. E+{LATE_WINDOW_DAYS} of its sources, "
+        "and replaced in one transaction."
+        if mart.daily
+        else "Replaced whole in one transaction."
+    )
     return dg.AssetSpec(
         key=keys.mart(mart),
         deps=_deps(mart),
         group_name="serving",
         kinds=KINDS,
         owners=OWNERS,
-        partitions_def=daily_partitions if mart.daily else None,
+        skippable=True,
+        partitions_def=event_days if mart.daily else None,
+        automation_condition=(
+            automation.after_upstream_loads(ignore=[keys.processed("users")]) if mart.daily else automation.users_dimension()
+        ),
+        freshness_policy=automation.MARTS_FRESHNESS,
         description=(
-            f"`{mart.table}` in PostgreSQL. {mart.description} Built by Glue Job 2 (`glue_scripts/{JOB2}`) "
-            f"with `clickpipe_core/sql/marts/{mart.name}.sql` and loaded with binary COPY (ADBC); "
-            + ("each day is replaced in one transaction." if mart.daily else "replaced whole in one transaction.")
+            f"{WHAT[mart.name]} `{mart.table}` in PostgreSQL. {mart.description} Built by Glue Job 2 "
+            f"(`glue_scripts/{JOB2}`) with `clickpipe_core/sql/marts/{mart.name}.sql` and loaded with binary COPY "
+            f"(ADBC). {grain}"
         ),
         metadata={
             "dagster/column_schema": column_schema(mart),
+            "dagster/column_lineage": column_lineage(mart),
             "dagster/table_name": mart.table,
             "key": ", ".join(mart.key),
-            "sql": f"clickpipe_core/sql/marts/{mart.name}.sql",
+            "dagster/code_references": code_references(
+                (f"clickpipe_core/sql/marts/{mart.name}.sql", f"{mart.name}.sql"), (f"glue_scripts/{JOB2}", "Glue Job 2")
+            ),
         },
     )
 
 
-def run_job2(context, group: str, lake: LakeResource, glue: GlueJobsResource, warehouse: WarehouseResource):
+def _selected(context: dg.AssetExecutionContext, marts: list[Mart]) -> list[Mart]:
+    return [m for m in marts if keys.mart(m) in context.selected_asset_keys]
+
+
+def _marts_argument(marts: list[Mart]) -> str:
+    """Job 2's --marts: its group when a run builds a whole one (``daily``, ``users``), else the names."""
+    if marts == DAILY_MARTS:
+        return "daily"
+    return "users" if marts == [USERS_DIM] else ",".join(m.name for m in marts)
+
+
+def run_job2(context, marts: list[Mart], lake: LakeResource, glue: GlueJobsResource, warehouse: WarehouseResource, days):
     try:
         warehouse.check_connection()
         env = {**lake.job_env(), **warehouse.job_env()}
     except WarehouseError as e:
         raise dg.Failure(description=str(e), allow_retries=False) from None
-    yield from glue.run_for_asset(
+    return run_glue_job(
         context,
+        glue,
         script=JOB2,
-        arguments={"--marts": group, "--lake": lake.job_uri, **warehouse.job_arguments()},
+        arguments={"--marts": _marts_argument(marts), "--lake": lake.job_uri, **warehouse.job_arguments()},
+        partition_keys=days,
         env=env,
         extras={"run_id": context.run_id},
-        row_count_key="rows_loaded",
     )
 
 
-@dg.multi_asset(
-    name="rds_daily_marts",
-    specs=[_spec(m) for m in DAILY_MARTS],
-    check_specs=[s for m in DAILY_MARTS for s in reconcile.check_specs(m)],
-    partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    description="Glue Job 2 for the daily marts: one transaction per day across all of them.",
-)
-def rds_daily_marts(
-    context: dg.AssetExecutionContext,
-    lake: LakeResource,
-    glue: GlueJobsResource,
-    warehouse: WarehouseResource,
-    query_engine: QueryEngineResource,
-):
-    yield from run_job2(context, "daily", lake, glue, warehouse)
-    days = (context.partition_key_range.start, context.partition_key_range.end)
-    yield from reconcile.evaluate(DAILY_MARTS, query_engine, warehouse, days)
+def _run_metadata(md: dict) -> dict:
+    files = md.get("files_read") or {}
+    out = {
+        "table": md.get("table"),
+        "engine": md.get("engine"),
+        "warehouse": md.get("warehouse"),
+        "files_read": metadata.table(["dataset", "files"], sorted(files.items())) if files else None,
+        "seconds": md.get("seconds"),
+        "migrations_applied": ", ".join(md.get("migrations_applied") or []) or "none",
+    }
+    return {k: v for k, v in out.items() if v is not None}
+
+
+with beta_parameters():
+
+    @dg.multi_asset(
+        name="rds_daily_marts",
+        specs=[_spec(m) for m in DAILY_MARTS],
+        check_specs=[s for m in DAILY_MARTS for s in reconcile.check_specs(m)],
+        partitions_def=event_days,
+        backfill_policy=single_run(),
+        can_subset=True,
+        description="Glue Job 2 for the daily marts: the selected marts, one transaction per day across them.",
+    )
+    def rds_daily_marts(
+        context: dg.AssetExecutionContext,
+        lake: LakeResource,
+        glue: GlueJobsResource,
+        warehouse: WarehouseResource,
+        query_engine: QueryEngineResource,
+    ):
+        marts = _selected(context, DAILY_MARTS)
+        days = list(context.partition_keys)
+        report = run_job2(context, marts, lake, glue, warehouse, days)
+        for mart in marts:
+            md = report.materializations.get(keys.mart(mart), {})
+            by_day = md.get("rows_by_day") or {}
+            for day in days:
+                n = int(by_day.get(day, 0))
+                context.add_asset_metadata(
+                    {"dagster/row_count": n, "rows_loaded": n, "empty_day": n == 0}, asset_key=keys.mart(mart), partition_key=day
+                )
+            yield dg.MaterializeResult(asset_key=keys.mart(mart), metadata=_run_metadata(md))
+        yield from report.checks
+        selected_checks = context.selected_asset_check_keys
+        for check in reconcile.evaluate(marts, query_engine, warehouse, (days[0], days[-1])):
+            if dg.AssetCheckKey(check.asset_key, check.check_name) in selected_checks:
+                yield check
 
 
 @dg.multi_asset(
@@ -125,7 +188,11 @@ def rds_users_dimension(
     warehouse: WarehouseResource,
     query_engine: QueryEngineResource,
 ):
-    yield from run_job2(context, "users", lake, glue, warehouse)
+    report = run_job2(context, [USERS_DIM], lake, glue, warehouse, None)
+    md = report.materializations.get(keys.mart(USERS_DIM), {})
+    n = int(md.get("rows_loaded") or 0)
+    yield dg.MaterializeResult(asset_key=keys.mart(USERS_DIM), metadata={"dagster/row_count": n, "rows_loaded": n, **_run_metadata(md)})
+    yield from report.checks
     yield from reconcile.evaluate([USERS_DIM], query_engine, warehouse, None)
 
 

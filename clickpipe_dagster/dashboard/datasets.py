@@ -23,6 +23,7 @@ QUICKSIGHT_TYPES = {
     "count": "INTEGER",
     "rank": "INTEGER",
     "money": "DECIMAL",
+    "money_total": "DECIMAL",
     "rate": "DECIMAL",
 }
 assert set(QUICKSIGHT_TYPES) == set(MART_TYPES), "every mart type needs a QuickSight type"
@@ -34,8 +35,14 @@ class DashboardDataset:
 
     @property
     def name(self) -> str:
-        """Identifier inside the dashboard definition and the physical/logical table ids."""
+        """Identifier inside the dashboard definition (DataSetIdentifier)."""
         return self.mart.name
+
+    @property
+    def table_id(self) -> str:
+        """Key of the data set's PhysicalTableMap (and of any LogicalTableMap): QuickSight accepts
+        only ``[0-9a-zA-Z-]*`` there, so no underscores."""
+        return self.mart.name.replace("_", "-")
 
     @property
     def asset(self) -> dg.AssetKey:

@@ -1,5 +1,6 @@
 // The clickpipe dashboard page: filters and charts over the marts embedded as JSON.
-// Plain JavaScript; charts are Chart.js (inlined above). Money is summed in integer cents.
+// Plain JavaScript; charts are Chart.js (inlined above). Money is summed in integer cents, as
+// BigInt: a day's revenue may have 36 digits (numeric(38,2)), far beyond a double's exact range.
 (function () {
   "use strict";
 
@@ -9,7 +10,6 @@
   const TYPES = DATA.event_types;
   const COLORS = ["#2f6fdf", "#e8833a", "#3aa876", "#c94f7c", "#8a63d2", "#d4b23f", "#4bb3c8", "#7f8c99"];
   const fmtInt = new Intl.NumberFormat("en-US");
-  const fmtMoney = new Intl.NumberFormat("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
   const fmtPct = new Intl.NumberFormat("en-US", { style: "percent", minimumFractionDigits: 1, maximumFractionDigits: 1 });
   const TOP_PAGES_SHOWN = 15;
 
@@ -21,14 +21,18 @@
   function toCents(s) {
     const neg = s.startsWith("-");
     const [whole, frac = ""] = (neg ? s.slice(1) : s).split(".");
-    const c = parseInt(whole, 10) * 100 + parseInt((frac + "00").slice(0, 2), 10);
+    const c = BigInt(whole) * 100n + BigInt((frac + "00").slice(0, 2));
     return neg ? -c : c;
   }
-  function centsToString(c) {
-    const neg = c < 0;
-    const a = Math.abs(c);
-    return (neg ? "-" : "") + Math.floor(a / 100) + "." + String(a % 100).padStart(2, "0");
+  function centsText(c, group) {
+    const neg = c < 0n;
+    const a = neg ? -c : c;
+    return (neg ? "-" : "") + (group ? fmtInt.format(a / 100n) : String(a / 100n)) + "." + String(a % 100n).padStart(2, "0");
   }
+  const centsToString = (c) => centsText(c, false);
+  const fmtCents = (c) => centsText(c, true);
+  // revenue / orders rounded half up to the cent (revenue is never negative)
+  const averageCents = (total, n) => (2n * total + BigInt(n)) / (2n * BigInt(n));
   const EVENTS = rows("daily_events");
   const FUNNEL = rows("funnel_daily");
   const REVENUE = rows("revenue_daily").map((r) => Object.assign(r, { revenue_cents: toCents(r.revenue) }));
@@ -107,7 +111,7 @@
 
   // -- figures -------------------------------------------------------------------------------------
   function figures() {
-    let events = 0, sessions = 0, orders = 0, revenueCents = 0, refundCents = 0, curOrders = 0, viewed = 0, purchased = 0;
+    let events = 0, sessions = 0, orders = 0, revenueCents = 0n, refundCents = 0n, curOrders = 0, viewed = 0, purchased = 0;
     for (const r of EVENTS) if (inRange(r.dt) && state.types.has(r.event_type)) events += r.events;
     for (const r of FUNNEL) {
       if (!inRange(r.dt)) continue;
@@ -130,14 +134,14 @@
 
   function renderKpis(f) {
     const days = visibleDays().length;
-    const aov = f.curOrders ? fmtMoney.format(f.revenueCents / f.curOrders / 100) : "–";
+    const aov = f.curOrders ? fmtCents(averageCents(f.revenueCents, f.curOrders)) : "–";
     const tiles = [
       ["kpi-events", fmtInt.format(f.events), String(f.events),
         `${state.types.size} of ${TYPES.length} event types · ${days} day${days === 1 ? "" : "s"}`],
       ["kpi-sessions", fmtInt.format(f.sessions), String(f.sessions), TITLES["kpi-sessions"].subtitle],
       ["kpi-orders", fmtInt.format(f.orders), String(f.orders), TITLES["kpi-orders"].subtitle],
-      ["kpi-revenue", `${state.currency} ${fmtMoney.format(f.revenueCents / 100)}`, centsToString(f.revenueCents),
-        `${fmtInt.format(f.curOrders)} orders · AOV ${aov} · refunded ${fmtMoney.format(f.refundCents / 100)}`],
+      ["kpi-revenue", `${state.currency} ${fmtCents(f.revenueCents)}`, centsToString(f.revenueCents),
+        `${fmtInt.format(f.curOrders)} orders · AOV ${aov} · refunded ${fmtCents(f.refundCents)}`],
       ["kpi-conversion", f.conversion === null ? "–" : fmtPct.format(f.conversion),
         f.conversion === null ? "" : String(f.conversion),
         `${fmtInt.format(f.purchased)} of ${fmtInt.format(f.viewed)} viewing sessions purchased`],
@@ -252,14 +256,14 @@
     const rev = {}, ord = {};
     for (const r of REVENUE) {
       if (r.currency !== state.currency) continue;
-      rev[r.dt] = (rev[r.dt] || 0) + r.revenue_cents;
+      rev[r.dt] = (rev[r.dt] || 0n) + r.revenue_cents;
       ord[r.dt] = (ord[r.dt] || 0) + r.orders;
     }
     const loadedRev = (d) => LOADED.revenue_daily.has(d);
     charts.revenue.data.labels = days;
     charts.revenue.data.datasets = [
       { type: "line", label: `revenue (${state.currency})`, yAxisID: "y", order: 1,
-        data: days.map((d) => (loadedRev(d) ? (rev[d] || 0) / 100 : null)),
+        data: days.map((d) => (loadedRev(d) ? Number(rev[d] || 0n) / 100 : null)),
         borderColor: "#2f6fdf", backgroundColor: "rgba(47,111,223,0.12)", fill: true, tension: 0.25, pointRadius: 3 },
       { type: "bar", label: "orders", yAxisID: "y1", order: 2,
         data: days.map((d) => (loadedRev(d) ? ord[d] || 0 : null)),

@@ -2,10 +2,12 @@
 
 Two services, each with a local and an AWS implementation:
 
-- catalog (table definitions): ``GlueCatalogResource`` creates or updates the Glue Data Catalog
-  database and one table per processed dataset, with partition projection; ``LocalCatalogResource``
-  writes the same tables as DuckDB views into ``$CLICKPIPE_HOME/athena.duckdb`` (open it with the
-  duckdb CLI). Both are built from ``clickpipe_core/catalog.py``.
+- catalog (table definitions), both from ``clickpipe_core/catalog.py``: on AWS the Glue Data Catalog
+  database and tables belong to the CloudFormation stack (``infra/cdk``, built from the same
+  catalog), and ``GlueCatalogResource`` only verifies them: a table that is missing or differs from
+  the catalog fails with a message to redeploy, never an API write that the next deploy would undo.
+  Locally there is no stack: ``LocalCatalogResource`` owns the DuckDB views in
+  ``$CLICKPIPE_HOME/athena.duckdb`` (open it with the duckdb CLI) and replaces them.
 - query: ``AthenaQueryResource`` runs SQL on Athena (dagster-aws ``AthenaClientResource``: its
   workgroup and polling settings) with result reuse and reports bytes scanned;
   ``DuckDBQueryResource`` runs the same SQL on DuckDB over the local lake. Parameters are ``?``
@@ -25,23 +27,20 @@ from dagster_aws.athena import AthenaClientResource
 
 from clickpipe_core import catalog
 from clickpipe_core.contracts import Dataset
-from clickpipe_dagster.resources.tabular import QueryResult
+from clickpipe_dagster.resources.tabular import QueryError, QueryResult, duckdb_query
 from clickpipe_core.lake_store import open_store
-
-
-class QueryError(Exception):
-    """A query failed; the message says why (engine's own words) and where."""
 
 
 # -- catalog ------------------------------------------------------------------------------------------
 
 
 class CatalogResource(dg.ConfigurableResource, ABC):
-    """Creates or updates the processed zone's tables; idempotent."""
+    """Makes sure the processed zone's tables are there as ``clickpipe_core.catalog`` defines them."""
 
     @abstractmethod
     def ensure_tables(self, lake_uri: str, datasets: list[Dataset]) -> dict[str, dict]:
-        """Table name -> metadata (what was done, where the data is)."""
+        """Table name -> metadata (what was done or found, where the data is); raises
+        :class:`QueryError` when a table cannot be made or found as defined."""
 
 
 class LocalCatalogResource(CatalogResource):
@@ -77,7 +76,12 @@ class LocalCatalogResource(CatalogResource):
 
 
 class GlueCatalogResource(CatalogResource):
-    """A Glue Data Catalog database with one table per dataset (partition projection: no crawler)."""
+    """Verifies the Glue Data Catalog tables the stack created (partition projection: no crawler).
+
+    The stack owns the database and tables (one owner per AWS object): this resource reads them and
+    compares them with ``catalog.glue_table_input``; it never creates or updates them (its role may
+    not), so a deploy and a run can never fight over a table definition.
+    """
 
     database: str = catalog.GLUE_DATABASE
     region_name: str | None = None
@@ -89,47 +93,50 @@ class GlueCatalogResource(CatalogResource):
         return boto3.client("glue", region_name=self.region_name, endpoint_url=self.endpoint_url)
 
     @staticmethod
-    def _differs(current: dict, wanted: dict) -> bool:
+    def differences(current: dict, wanted: dict) -> list[str]:
+        """What of ``wanted`` (a TableInput) the table ``current`` does not have, by field."""
         sd_now, sd_want = current.get("StorageDescriptor", {}), wanted["StorageDescriptor"]
-        return (
-            current.get("Parameters", {}) != wanted["Parameters"]
-            or current.get("PartitionKeys", []) != wanted["PartitionKeys"]
-            or current.get("TableType") != wanted["TableType"]
-            or current.get("Description") != wanted["Description"]
-            or [(c["Name"], c["Type"]) for c in sd_now.get("Columns", [])] != [(c["Name"], c["Type"]) for c in sd_want["Columns"]]
-            or sd_now.get("Location") != sd_want["Location"]
-            or sd_now.get("InputFormat") != sd_want["InputFormat"]
-            or sd_now.get("SerdeInfo", {}).get("SerializationLibrary") != sd_want["SerdeInfo"]["SerializationLibrary"]
-        )
+        checks = {
+            "Parameters": current.get("Parameters", {}) == wanted["Parameters"],
+            "PartitionKeys": [(c["Name"], c["Type"]) for c in current.get("PartitionKeys", [])]
+            == [(c["Name"], c["Type"]) for c in wanted["PartitionKeys"]],
+            "TableType": current.get("TableType") == wanted["TableType"],
+            "Columns": [(c["Name"], c["Type"]) for c in sd_now.get("Columns", [])] == [(c["Name"], c["Type"]) for c in sd_want["Columns"]],
+            "Location": sd_now.get("Location") == sd_want["Location"],
+            "InputFormat": sd_now.get("InputFormat") == sd_want["InputFormat"],
+            "SerDe": sd_now.get("SerdeInfo", {}).get("SerializationLibrary") == sd_want["SerdeInfo"]["SerializationLibrary"],
+        }
+        return [k for k, same in checks.items() if not same]
 
     def ensure_tables(self, lake_uri, datasets):
         glue = self.client()
+        redeploy = "the stack owns the Glue tables: deploy it again (infra/cdk/DEPLOY.md) with this checkout's catalog"
         try:
             glue.get_database(Name=self.database)
         except glue.exceptions.EntityNotFoundException:
-            glue.create_database(
-                DatabaseInput={"Name": self.database, "Description": "clickpipe processed zone (Athena tables)"}
-            )
-        out = {}
+            raise QueryError(f"Glue database {self.database} does not exist; {redeploy}") from None
+        out, problems = {}, []
         for ds in datasets:
             wanted = catalog.glue_table_input(ds, lake_uri)
+            name = wanted["Name"]
             try:
-                current = glue.get_table(DatabaseName=self.database, Name=wanted["Name"])["Table"]
+                current = glue.get_table(DatabaseName=self.database, Name=name)["Table"]
             except glue.exceptions.EntityNotFoundException:
-                glue.create_table(DatabaseName=self.database, TableInput=wanted)
-                action = "created"
-            else:
-                if self._differs(current, wanted):
-                    glue.update_table(DatabaseName=self.database, TableInput=wanted)
-                    action = "updated"
-                else:
-                    action = "unchanged"
-            out[wanted["Name"]] = {
-                "action": action,
+                problems.append(f"{self.database}.{name} is missing")
+                continue
+            diffs = self.differences(current, wanted)
+            if diffs:
+                problems.append(f"{self.database}.{name} differs from clickpipe_core/catalog.py in {', '.join(diffs)}")
+                continue
+            out[name] = {
+                "action": "verified",
+                "owner": "CloudFormation stack",
                 "database": self.database,
                 "location": wanted["StorageDescriptor"]["Location"],
                 "partition_projection": bool(catalog.projection_parameters(ds, lake_uri)),
             }
+        if problems:
+            raise QueryError("; ".join(problems) + f": {redeploy}")
         return out
 
 
@@ -150,23 +157,7 @@ class DuckDBQueryResource(QueryEngineResource):
     threads: int | None = None
 
     def query(self, sql, params=None):
-        import duckdb
-
-        con = duckdb.connect()
-        try:
-            con.execute("SET TimeZone = 'UTC'")
-            if self.threads:
-                con.execute(f"SET threads = {int(self.threads)}")
-            catalog.create_duckdb_views(con, self.lake_root)
-            try:
-                cur = con.execute(sql, list(params or []))
-            except duckdb.Error as e:
-                raise QueryError(f"DuckDB: {e}") from None
-            columns = [d[0] for d in cur.description] if cur.description else []
-            rows = cur.fetchall() if cur.description else []
-        finally:
-            con.close()
-        return QueryResult(columns, rows, engine="duckdb")
+        return duckdb_query(self.lake_root, sql, params, threads=self.threads)
 
 
 def athena_literal(value) -> str:

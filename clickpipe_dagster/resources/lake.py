@@ -9,6 +9,7 @@ import dagster as dg
 from dagster_aws.s3 import S3Resource
 
 from clickpipe_core.lake_store import LocalStore, ObjectInfo, S3Store
+from clickpipe_dagster.metadata import path_url
 
 
 class LakeResource(dg.ConfigurableResource, ABC):
@@ -47,7 +48,7 @@ class LocalLakeResource(LakeResource):
         return LocalStore(self.root)
 
     def console_url(self, key: str) -> str:
-        return self.store().url(key)
+        return path_url(self.store().path(key), folder=key.endswith("/"))
 
 
 class S3LakeResource(LakeResource):

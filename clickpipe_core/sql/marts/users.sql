@@ -2,6 +2,7 @@
 -- Lifetime activity over every processed day: first/last seen over clicks and transactions,
 -- events and sessions from clicks, orders and revenue from completed transactions. A user who paid
 -- in more than one currency gets revenue_currency 'MIXED' and lifetime_revenue NULL (no FX).
+-- Revenue sums are DECIMAL(38, 2), like revenue_daily's.
 -- Reads: users, clicks, transactions. Common dialect (DuckDB, Athena/Trino, Spark SQL).
 WITH click_activity AS (
   SELECT
@@ -18,7 +19,7 @@ WITH click_activity AS (
     MIN(transaction_ts) AS first_ts,
     MAX(transaction_ts) AS last_ts,
     CAST(SUM(CASE WHEN status = 'completed' THEN 1 ELSE 0 END) AS BIGINT) AS orders,
-    CAST(SUM(CASE WHEN status = 'completed' THEN amount ELSE 0 END) AS DECIMAL(18, 2)) AS revenue,
+    CAST(SUM(CASE WHEN status = 'completed' THEN amount ELSE 0 END) AS DECIMAL(38, 2)) AS revenue,
     COUNT(DISTINCT CASE WHEN status = 'completed' THEN currency END) AS currencies,
     MIN(CASE WHEN status = 'completed' THEN currency END) AS currency
   FROM transactions
@@ -42,7 +43,7 @@ SELECT
   COALESCE(c.events, 0) AS lifetime_events,
   COALESCE(c.sessions, 0) AS lifetime_sessions,
   COALESCE(p.orders, 0) AS lifetime_orders,
-  CASE WHEN p.currencies > 1 THEN NULL ELSE COALESCE(p.revenue, CAST(0 AS DECIMAL(18, 2))) END AS lifetime_revenue,
+  CASE WHEN p.currencies > 1 THEN NULL ELSE COALESCE(p.revenue, CAST(0 AS DECIMAL(38, 2))) END AS lifetime_revenue,
   CASE WHEN p.currencies > 1 THEN 'MIXED' ELSE p.currency END AS revenue_currency
 FROM users u
 LEFT JOIN click_activity c ON c.user_id = u.user_id

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from clickpipe_infra.repo import STAGING_DIR
+
 
 @dataclass(frozen=True)
 class LakeLayout:
@@ -29,6 +31,12 @@ class LakeLayout:
     @property
     def quarantine(self) -> str:
         return self.key("quarantine")
+
+    @property
+    def staging(self) -> str:
+        """Where Job 1 on Spark stages its output in the lake before checking and publishing it
+        (the lake store's temporary area, never listed as data)."""
+        return self.key(STAGING_DIR)
 
     @property
     def clicks_raw(self) -> str:

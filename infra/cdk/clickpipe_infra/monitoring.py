@@ -15,9 +15,16 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subs
 from constructs import Construct
 
+from clickpipe_infra.repo import marts
 from clickpipe_infra.settings import Settings
 
 FIVE_MIN = cdk.Duration.minutes(5)
+
+
+def dashboard_data_set_ids() -> list[str]:
+    """The QuickSight data sets the dashboards assets create, one per mart (``clickpipe-<mart>``, no
+    underscores: QuickSightResource.data_set_id); the rehearsal checks the two agree."""
+    return [f"clickpipe-{name.replace('_', '-')}" for name in marts.MARTS]
 
 
 class Monitoring(Construct):
@@ -33,6 +40,7 @@ class Monitoring(Construct):
         delivery_stream: firehose.DeliveryStream,
         generator: lambda_.Function,
         database: rds.DatabaseInstance,
+        quicksight: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
         self.topic = sns.Topic(self, "Alarms", display_name="clickpipe alarms", master_key=key, enforce_ssl=True)
@@ -63,7 +71,16 @@ class Monitoring(Construct):
             timed_out = job.metric_timeout(period=FIVE_MIN, statistic="Sum")
             alarm(f"{name}Failed", failed, 1, f"Glue {name} ({job.job_name}): a run failed")
             alarm(f"{name}TimedOut", timed_out, 1, f"Glue {name} ({job.job_name}): a run timed out")
-            widgets.append(cw.GraphWidget(width=12, title=f"Glue {name} runs", left=[job.metric_success(period=FIVE_MIN, statistic="Sum"), failed, timed_out]))
+            # A run that takes far longer than usual (stuck on a lock, a skewed partition) long before it times out.
+            elapsed = job.metric("glue.driver.aggregate.elapsedTime", glue.MetricType.COUNT, period=FIVE_MIN, statistic="Maximum")
+            alarm(
+                f"{name}RunDuration",
+                elapsed,
+                settings.glue_run_alarm_minutes * 60 * 1000,
+                f"Glue {name} ({job.job_name}): a run has been going for more than {settings.glue_run_alarm_minutes} minutes",
+                op=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            )
+            widgets.append(cw.GraphWidget(width=12, title=f"Glue {name} runs", left=[job.metric_success(period=FIVE_MIN, statistic="Sum"), failed, timed_out], right=[elapsed]))
 
         # Firehose: age of the oldest record not yet in S3 (buffer interval plus slack).
         freshness = delivery_stream.metric("DeliveryToS3.DataFreshness", statistic="Maximum", period=FIVE_MIN)
@@ -75,7 +92,10 @@ class Monitoring(Construct):
             op=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
             periods=2,
         )
-        widgets.append(cw.GraphWidget(width=12, title="Firehose data freshness (s)", left=[freshness]))
+        # Firehose: deliveries to S3 that failed (Success averages below 1); the records go to the error prefix.
+        delivered = delivery_stream.metric("DeliveryToS3.Success", statistic="Minimum", period=FIVE_MIN)
+        alarm("FirehoseDeliveryErrors", delivered, 1, "Firehose: a delivery to S3 failed (records went to errors/firehose/clicks/)", op=cw.ComparisonOperator.LESS_THAN_THRESHOLD)
+        widgets.append(cw.GraphWidget(width=12, title="Firehose data freshness (s)", left=[freshness], right=[delivered]))
 
         # Kinesis: write throttling and consumer lag.
         throttled = stream.metric_write_provisioned_throughput_exceeded(period=FIVE_MIN, statistic="Sum")
@@ -109,6 +129,16 @@ class Monitoring(Construct):
             missing=cw.TreatMissingData.BREACHING,
         )
         widgets.append(cw.GraphWidget(width=12, title="RDS", left=[cpu], right=[free]))
+
+        # QuickSight: a SPICE ingestion (refresh) of a dashboard data set that failed.
+        if quicksight:
+            errors_by_set = [
+                cw.Metric(namespace="AWS/QuickSight", metric_name="IngestionErrorCount", dimensions_map={"DatasetId": ds}, period=FIVE_MIN, statistic="Sum")
+                for ds in dashboard_data_set_ids()
+            ]
+            for ds, metric in zip(dashboard_data_set_ids(), errors_by_set):
+                alarm(f"Spice{ds.title().replace('-', '')}IngestionErrors", metric, 1, f"QuickSight: a SPICE ingestion of data set {ds} failed")
+            widgets.append(cw.GraphWidget(width=12, title="SPICE ingestion errors", left=errors_by_set))
 
         self.dashboard = cw.Dashboard(self, "Dashboard", dashboard_name=f"{cdk.Stack.of(self).stack_name}-pipeline")
         self.dashboard.add_widgets(cw.AlarmStatusWidget(title="Alarms", alarms=self.alarms, width=24))

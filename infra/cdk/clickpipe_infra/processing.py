@@ -4,12 +4,19 @@ Both jobs are PySpark ETL jobs that run the Spark engine (``--engine spark``: th
 SQL as the DuckDB engine used locally; ``--engine duckdb`` per run still works, on the driver).
 Job 1 (raw_to_processed.py) pip-installs its few extra modules from the package index. Job 2
 (processed_to_rds.py) runs on a Glue NETWORK connection in the VPC, without an internet route: its
-pure-Python dependencies travel in a vendor zip and its binary ones as wheels from ``make wheelhouse``,
-installed from S3 with ``pip --no-index``. Job 2 is created only when the script exists in the repository.
+pure-Python dependencies travel in a vendor zip and its binary ones as wheels, installed from S3
+with ``pip --no-index``. Synth builds that wheelhouse itself when it is missing or stale (or fails
+saying how to provide it): a template never deploys a Job 2 that cannot import its loader.
 
-Both jobs get ``--extra-py-files`` = a zip of clickpipe_dagster/{__init__,contracts,catalog}.py and
-glue_scripts/*.py, built at synth time (no Docker), an encrypting security configuration and
-continuous CloudWatch logging into a KMS-encrypted log group.
+Both jobs get ``--extra-py-files`` = the ``clickpipe_core`` and ``glue_scripts`` packages taken from
+the project wheel (``repo.py``), an encrypting security configuration, and Glue 5.0's logging:
+stdout/stderr (where Dagster Pipes reads its messages) go to ``<prefix>/output`` and Glue's own logs
+to ``<prefix>/error``, with ``--custom-logGroup-prefix`` (Glue 4.0's ``--continuous-log-*`` flags do
+not apply to 5.0); both groups are created here, KMS-encrypted, with the stack's retention.
+
+No job bookmarks: each run reads exactly the partitions Dagster asks for (daily partitions, a sensor
+cursor per raw prefix), which is the pipeline's incremental mechanism; a bookmark would only skip
+input a re-run must read again (ARCHITECTURE.md, rule 2).
 """
 
 from __future__ import annotations
@@ -34,7 +41,7 @@ from clickpipe_infra.repo import (
     JOB2_SCRIPT,
     REPO_ROOT,
     WHEELHOUSE_DIR,
-    job2_wheels,
+    ensure_job2_wheelhouse,
     write_glue_code_zip,
     write_vendor_zip,
 )
@@ -84,16 +91,20 @@ class Processing(Construct):
             cloud_watch_encryption=glue.CloudWatchEncryption.kms(key),
             job_bookmarks_encryption=glue.JobBookmarksEncryption.client_side_kms(key),
         )
-        # Under /aws-glue/ like Glue's own groups, so one grant covers the continuous logs and the
-        # output/error groups Glue derives from names at run time (Dagster Pipes reads .../output).
-        self.log_group = logs.LogGroup(
-            self,
-            "ContinuousLogs",
-            log_group_name=f"/aws-glue/{stack.stack_name.lower()}",
-            retention=log_retention,
-            encryption_key=key,
-            removal_policy=cdk.RemovalPolicy.DESTROY,
-        )
+        # Glue 5.0 writes the driver's stdout/stderr to <prefix>/output (stream = the run id; Dagster
+        # Pipes reads its messages there) and its own logs to <prefix>/error.
+        self.log_group_prefix = f"/aws-glue/{stack.stack_name.lower()}"
+        self.log_groups = {
+            name: logs.LogGroup(
+                self,
+                f"{name.title()}Logs",
+                log_group_name=f"{self.log_group_prefix}/{name}",
+                retention=log_retention,
+                encryption_key=key,
+                removal_policy=cdk.RemovalPolicy.DESTROY,
+            )
+            for name in ("output", "error")
+        }
 
         # Synth-time bundles. Assets are staged (copied into the cloud assembly) when constructed, so
         # the temporary directory can go right after.
@@ -105,14 +116,15 @@ class Processing(Construct):
         self.job2_script = s3_assets.Asset(self, "Job2Script", path=str(repo_root / JOB2_SCRIPT)) if job2_exists else None
         # Glue installs wheels by file name, and an asset's object key is its hash: the wheelhouse is
         # copied into the Pipes bucket under glue-packages/ with its names (stale wheels pruned).
-        self.job2_wheel_names = [w.name for w in job2_wheels(repo_root)] if job2_exists else []
+        self.job2_wheel_names = [w.name for w in ensure_job2_wheelhouse(repo_root)] if job2_exists else []
         self.job2_wheels = self._wheel_deployment(repo_root / WHEELHOUSE_DIR, log_retention) if self.job2_wheel_names else None
 
         common_args = {
             "--lake": storage.lake_uri,
-            "--job-bookmark-option": "job-bookmark-disable",  # available: pass job-bookmark-enable per run
+            "--job-bookmark-option": "job-bookmark-disable",  # Dagster's partitions are the incremental mechanism
             "--TempDir": storage.pipes.s3_url_for_object(GLUE_TEMP_PREFIX),
             "--enable-job-insights": "true",
+            "--custom-logGroup-prefix": self.log_group_prefix,
             "--engine": ENGINE,
         }
 
@@ -121,10 +133,12 @@ class Processing(Construct):
         self.job1_role = self._role(
             "Job1Role", "Glue Job 1 (raw -> processed): reads raw/, writes processed/ and quarantine/", [self.job1_script, self.code_zip]
         )
+        # On Glue, Spark's executors stage Job 1's output under _tmp/<run>/ in the lake; the driver
+        # reads it back, checks it and publishes it, then deletes the staging.
         self._grant_lake(
             self.job1_role,
-            read=[layout.raw, layout.processed, layout.quarantine],
-            write=[layout.processed, layout.quarantine],
+            read=[layout.raw, layout.processed, layout.quarantine, layout.staging],
+            write=[layout.processed, layout.quarantine, layout.staging],
         )
         self.job1 = glue.PySparkEtlJob(
             self,
@@ -196,12 +210,6 @@ class Processing(Construct):
             self.job2.node.add_dependency(self.job2_role)
             if self.job2_wheels is not None:
                 self.job2.node.add_dependency(self.job2_wheels)  # the wheels are in place before a run
-            else:
-                # info, not a warning: synth stays offline and nag-clean; DEPLOY.md runs `make wheelhouse` first
-                cdk.Annotations.of(self.job2).add_info(
-                    f"Glue Job 2 has no wheels for its PostgreSQL loader (psycopg, ADBC, pyarrow): run `make wheelhouse` "
-                    f"(fills {WHEELHOUSE_DIR}/) before deploying, or the job cannot import them in the VPC.",
-                )
 
         self.jobs = [j for j in (self.job1, self.job2) if j is not None]
 
@@ -280,7 +288,9 @@ class Processing(Construct):
             glue_version=glue.GlueVersion.V5_0,  # Spark 3.5, Python 3.11
             worker_configuration=glue.WorkerConfiguration(worker_type=glue.WorkerType.G_1X, number_of_workers=2),
             security_configuration=self.security_configuration,
-            continuous_logging=glue.ContinuousLoggingProps(enabled=True, log_group=self.log_group, quiet=True),
+            # Glue 4.0's flags (--enable-continuous-cloudwatch-log, --continuous-log-logGroup) are not
+            # Glue 5.0's: logging is always on there, routed by --custom-logGroup-prefix (common_args).
+            continuous_logging=glue.ContinuousLoggingProps(enabled=False),
             enable_metrics=True,
             enable_observability_metrics=True,
             max_concurrent_runs=10,  # one run per partition; a backfill is one run (BackfillPolicy.single_run)
@@ -304,12 +314,16 @@ class Processing(Construct):
         role.add_to_policy(
             iam.PolicyStatement(sid="JobCode", actions=["s3:GetObject"], resources=[a.bucket.arn_for_objects(a.s3_object_key) for a in assets])
         )
-        # Dagster Pipes context (PipesS3ContextLoader) and Glue's temp dir.
+        # The run's Dagster Pipes context (PipesS3ContextLoader reads it; Dagster writes and deletes
+        # it) and Glue's temp dir.
+        role.add_to_policy(
+            iam.PolicyStatement(sid="ReadPipesContext", actions=["s3:GetObject"], resources=[storage.pipes.arn_for_objects(PIPES_PREFIX + "*")])
+        )
         role.add_to_policy(
             iam.PolicyStatement(
-                sid="PipesContextAndGlueTemp",
+                sid="GlueTemp",
                 actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-                resources=[storage.pipes.arn_for_objects(PIPES_PREFIX + "*"), storage.pipes.arn_for_objects(GLUE_TEMP_PREFIX + "*")],
+                resources=[storage.pipes.arn_for_objects(GLUE_TEMP_PREFIX + "*")],
             )
         )
         role.add_to_policy(
@@ -323,14 +337,14 @@ class Processing(Construct):
         role.add_to_policy(
             iam.PolicyStatement(sid="DataKey", actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"], resources=[key.key_arn])
         )
-        # Continuous logs go to our log group; Glue also writes /aws-glue/jobs-<security config>-role/...
-        # output and error groups, whose names it derives at run time.
+        # The job's output/error groups; Glue may also derive group names at run time under /aws-glue/
+        # (/aws-glue/jobs-<security configuration>-role/<role>/...).
         glue_logs = f"arn:{stack.partition}:logs:{stack.region}:{stack.account}:log-group:/aws-glue/*"
         role.add_to_policy(
             iam.PolicyStatement(
                 sid="GlueLogs",
                 actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:AssociateKmsKey"],
-                resources=[self.log_group.log_group_arn, glue_logs],
+                resources=[*(g.log_group_arn for g in self.log_groups.values()), glue_logs],
             )
         )
         role.add_to_policy(
@@ -356,7 +370,7 @@ class Processing(Construct):
         acknowledge(
             role,
             "AwsSolutions-IAM5",
-            "Dagster Pipes writes one context object per run under dagster-pipes/ and Glue spills under glue-temp/ with run-generated keys; scoped to those prefixes of the Pipes bucket.",
+            "Each run reads its Dagster Pipes context at dagster-pipes/<30 random letters>/context.json (read only) and Glue spills under glue-temp/ with run-generated keys; scoped to those prefixes of the Pipes bucket.",
             applies_to=[
                 f"Resource::<{stack.get_logical_id(storage.pipes.node.default_child)}.Arn>/{PIPES_PREFIX}*",
                 f"Resource::<{stack.get_logical_id(storage.pipes.node.default_child)}.Arn>/{GLUE_TEMP_PREFIX}*",

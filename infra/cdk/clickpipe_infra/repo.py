@@ -26,7 +26,10 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from clickpipe_core import catalog, contracts  # noqa: E402
+from clickpipe_core import catalog, contracts, marts  # noqa: E402
+from clickpipe_core.lake_store import LocalStore  # noqa: E402
+
+STAGING_DIR = LocalStore.TMP  # the lake's temporary area (Job 1 on Spark stages under it on Glue)
 
 GLUE_SCRIPTS_DIR = "glue_scripts"
 JOB1_SCRIPT = f"{GLUE_SCRIPTS_DIR}/raw_to_processed.py"
@@ -133,13 +136,18 @@ def write_vendor_zip(out_dir: Path, packages: tuple[str, ...] = VENDORED_FOR_VPC
 
 
 # Glue Job 2's binary dependencies (the PostgreSQL loader: ADBC, psycopg; pyarrow at our pin) cannot
-# be pip-installed from an index in the isolated subnets either, nor imported from a zip. `make
-# wheelhouse` downloads their wheels for Glue 5.0 (CPython 3.11, manylinux x86_64) at the versions
-# pyproject.toml pins into infra/cdk/wheelhouse/; the stack uploads each one and Glue installs them
-# from S3 with pip --no-index. Without a wheelhouse the stack still synthesizes, with a warning.
+# be pip-installed from an index in the isolated subnets either, nor imported from a zip. Their wheels
+# for Glue 5.0 (CPython 3.11, manylinux x86_64), at the versions pyproject.toml pins, with every
+# dependency pip resolves for them, live in infra/cdk/wheelhouse/; the stack uploads each one and Glue
+# installs them from S3 with pip --no-index. Synth fills the wheelhouse itself when it is missing or
+# stale (`make wheelhouse` does the same by hand) and fails with a clear message when it cannot.
 JOB2_WHEEL_PACKAGES = ("psycopg", "adbc-driver-postgresql", "adbc-driver-manager", "pyarrow")
 WHEELHOUSE_DIR = "infra/cdk/wheelhouse"
 GLUE_WHEEL_PLATFORMS = ("manylinux2014_x86_64", "manylinux_2_17_x86_64", "manylinux_2_28_x86_64")
+
+
+class WheelhouseError(RuntimeError):
+    """Job 2's wheels are missing and could not be fetched: synth stops rather than ship a broken job."""
 
 
 def pinned_requirements(packages: tuple[str, ...] = JOB2_WHEEL_PACKAGES, repo_root: Path = REPO_ROOT) -> list[str]:
@@ -156,5 +164,108 @@ def pinned_requirements(packages: tuple[str, ...] = JOB2_WHEEL_PACKAGES, repo_ro
 
 
 def job2_wheels(repo_root: Path = REPO_ROOT) -> list[Path]:
-    """The wheels in the wheelhouse, sorted (empty when `make wheelhouse` has not run)."""
+    """The wheels in the wheelhouse, sorted (empty when none was fetched yet)."""
     return sorted((repo_root / WHEELHOUSE_DIR).glob("*.whl"))
+
+
+def missing_pins(wheels: list[Path], repo_root: Path = REPO_ROOT) -> list[str]:
+    """The pinned requirements (``name==version``) no wheel of the wheelhouse provides."""
+    import re
+
+    have = {tuple(w.name.split("-")[:2]) for w in wheels}
+    out = []
+    for req in pinned_requirements(repo_root=repo_root):
+        name, version = re.match(r"([A-Za-z0-9_.-]+)(?:\[[^]]*\])?==(\S+)", req).groups()
+        if (re.sub(r"[-_.]+", "_", name).lower(), version) not in {(re.sub(r"[-_.]+", "_", n).lower(), v) for n, v in have}:
+            out.append(req)
+    return out
+
+
+def download_wheelhouse(repo_root: Path = REPO_ROOT, python: str = sys.executable) -> list[Path]:
+    """``pip download`` the pinned wheels and their dependencies for Glue 5.0 into a fresh wheelhouse."""
+    target = Path(repo_root) / WHEELHOUSE_DIR
+    shutil.rmtree(target, ignore_errors=True)
+    platforms = [a for p in GLUE_WHEEL_PLATFORMS for a in ("--platform", p)]
+    command = [
+        python, "-m", "pip", "download", "--quiet", "--disable-pip-version-check", "--only-binary=:all:",
+        "--python-version", "3.11", "--implementation", "cp", *platforms, "--dest", str(target),
+        *pinned_requirements(repo_root=repo_root),
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True)
+    wheels = job2_wheels(repo_root)
+    if done.returncode != 0 or missing_pins(wheels, repo_root):
+        raise WheelhouseError(
+            f"Glue Job 2 needs its PostgreSQL loader's wheels ({', '.join(pinned_requirements(repo_root=repo_root))}) for "
+            f"Glue 5.0 in {target}, and fetching them failed (is a package index reachable?). Run `make wheelhouse` "
+            f"where one is, or copy the wheels there, then synthesize again.\n{(done.stderr or done.stdout)[-2000:]}"
+        )
+    return wheels
+
+
+def ensure_job2_wheelhouse(repo_root: Path = REPO_ROOT) -> list[Path]:
+    """The wheelhouse's wheels, fetched first when any pinned requirement has no wheel there."""
+    wheels = job2_wheels(repo_root)
+    return wheels if wheels and not missing_pins(wheels, repo_root) else download_wheelhouse(repo_root)
+
+
+# Dagster's image on ECS: the project wheel with its pinned dependencies, the webserver and
+# dagster-postgres at the Dagster family's pins, and the instance configuration (run and event
+# storage in PostgreSQL with TLS, the queued run coordinator, EcsRunLauncher).
+DAGSTER_YAML = """\
+storage:
+  postgres:
+    postgres_db:
+      hostname: {env: DAGSTER_PG_HOST}
+      port: {env: DAGSTER_PG_PORT}
+      username: {env: DAGSTER_PG_USERNAME}
+      password: {env: DAGSTER_PG_PASSWORD}
+      db_name: {env: DAGSTER_PG_DB}
+      params:
+        sslmode: require
+run_coordinator:
+  module: dagster.core.run_coordinator
+  class: QueuedRunCoordinator
+  config:
+    max_concurrent_runs: 4
+run_launcher:
+  module: dagster_aws.ecs
+  class: EcsRunLauncher
+  config:
+    task_definition: {env: DAGSTER_RUN_TASK_DEFINITION}
+    container_name: run
+    secrets_tag: null
+telemetry:
+  enabled: false
+"""
+
+DOCKERFILE = """\
+FROM public.ecr.aws/docker/library/python:3.11-slim
+COPY {wheel} dagster.yaml workspace.yaml /opt/dagster/
+RUN pip install --no-cache-dir /opt/dagster/{wheel} {extras} && mkdir -p /opt/dagster/home && mv /opt/dagster/*.yaml /opt/dagster/home/ \\
+    && chown -R 1000:1000 /opt/dagster/home
+ENV DAGSTER_HOME=/opt/dagster/home CLICKPIPE_ENV=aws
+WORKDIR /opt/dagster/home
+USER 1000
+"""
+
+
+def dagster_image_requirements(repo_root: Path = REPO_ROOT) -> list[str]:
+    """What the image adds to the project wheel, at the pins of the project's Dagster family."""
+    import re
+    import tomllib
+
+    project = tomllib.loads((repo_root / "pyproject.toml").read_text())["project"]
+    pins = {re.split(r"[\\[=]", d, maxsplit=1)[0]: d.split("==")[1] for d in project["dependencies"] if "==" in d}
+    return [f"dagster-webserver=={pins['dagster']}", f"dagster-postgres=={pins['dagster-aws']}"]
+
+
+def write_dagster_image_context(out_dir: Path, repo_root: Path = REPO_ROOT) -> Path:
+    """A Docker build context for Dagster on ECS (``ecs.ContainerImage.from_asset``)."""
+    out = Path(out_dir) / "dagster-image"
+    out.mkdir(parents=True)
+    wheel = project_wheel(Path(repo_root))
+    shutil.copy2(wheel, out / wheel.name)
+    (out / "dagster.yaml").write_text(DAGSTER_YAML)
+    (out / "workspace.yaml").write_text("load_from:\n  - python_module: clickpipe_dagster.definitions\n")
+    (out / "Dockerfile").write_text(DOCKERFILE.format(wheel=wheel.name, extras=" ".join(dagster_image_requirements(repo_root))))
+    return out

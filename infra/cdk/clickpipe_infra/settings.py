@@ -52,8 +52,11 @@ class Settings:
     athena_bytes_scanned_cutoff: int = 10 * 1024**3
     # QuickSight VPC connection (needs a QuickSight Enterprise subscription in the account)
     quicksight: bool = True
+    # The QuickSight user or group that owns the data source, data sets and dashboard (Dagster on ECS)
+    quicksight_principal_arn: str = ""
     # Alarms
     alarm_email: str = ""
+    glue_run_alarm_minutes: int = 60  # a Glue run longer than this alarms (the jobs time out at 2 h)
 
     @classmethod
     def from_context(cls, scope: Construct) -> "Settings":
@@ -83,5 +86,7 @@ class Settings:
             raise ValueError("need 0 < raw_ia_days < raw_glacier_days")
         if self.raw_ia_days < 30:
             raise ValueError("S3 requires raw_ia_days >= 30 for STANDARD_IA")
+        if not 0 < self.glue_run_alarm_minutes < 120:
+            raise ValueError("glue_run_alarm_minutes must be within 1..119 (the jobs time out at 120)")
         if self.lake_prefix.startswith("/") or self.lake_prefix.endswith("/"):
             raise ValueError("lake_prefix is a key prefix without leading or trailing '/'")

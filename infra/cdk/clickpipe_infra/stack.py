@@ -13,6 +13,7 @@ from clickpipe_infra.encryption import DataKey
 from clickpipe_infra.layout import LakeLayout
 from clickpipe_infra.monitoring import Monitoring
 from clickpipe_infra.network import Network
+from clickpipe_infra.orchestration import Orchestration
 from clickpipe_infra.outputs import add_env_outputs
 from clickpipe_infra.processing import Processing
 from clickpipe_infra.query import Query
@@ -41,7 +42,6 @@ class ClickpipeStack(cdk.Stack):
         )
         self.query = Query(self, "Query", key=key, storage=self.storage, settings=settings)
         self.visualization = Visualization(self, "Visualization", network=self.network) if settings.quicksight else None
-
         jobs = {"Job1": self.processing.job1}
         if self.processing.job2 is not None:
             jobs["Job2"] = self.processing.job2
@@ -55,6 +55,7 @@ class ClickpipeStack(cdk.Stack):
             delivery_stream=self.streaming.delivery_stream,
             generator=self.streaming.generator,
             database=self.database.instance,
+            quicksight=settings.quicksight,
         )
 
         env = {
@@ -75,6 +76,26 @@ class ClickpipeStack(cdk.Stack):
         if self.visualization is not None:
             env["CLICKPIPE_QUICKSIGHT_VPC_CONNECTION_ARN"] = self.visualization.vpc_connection_arn
         self.env_outputs = add_env_outputs(self, env)
+
+        dagster_env = dict(env)
+        if settings.quicksight_principal_arn:
+            dagster_env["CLICKPIPE_QUICKSIGHT_PRINCIPAL_ARN"] = settings.quicksight_principal_arn
+        self.orchestration = Orchestration(
+            self,
+            "Orchestration",
+            key=key,
+            storage=self.storage,
+            processing=self.processing,
+            query=self.query,
+            stream=self.streaming.stream,
+            rds_secret_arn=self.database.secret_arn,
+            network=self.network,
+            rds_secret=self.database.instance.secret,
+            rds_host=self.database.instance.db_instance_endpoint_address,
+            environment=dagster_env,
+            log_retention=log_retention,
+            repo_root=repo_root,
+        )
 
         # CDK's built-in template validation (feature flag validateAgainstDefaultRules) warns about a
         # mapping the Firehose L2 always adds.

@@ -79,6 +79,9 @@ class Storage(Construct):
                     expiration=cdk.Duration.days(settings.quarantine_expire_days),
                     noncurrent_version_expiration=cdk.Duration.days(7),
                 ),
+                # Job 1 on Spark stages each run under _tmp/<run>/ and deletes it when done; a run
+                # killed mid-way leaves its staging here for a day.
+                s3.LifecycleRule(id="expire-job-staging", prefix=layout.staging, expiration=cdk.Duration.days(1), noncurrent_version_expiration=cdk.Duration.days(1)),
                 s3.LifecycleRule(
                     id="expire-firehose-errors",
                     prefix=layout.firehose_errors,

@@ -23,8 +23,10 @@ from clickpipe_infra.repo import JOB2_SCRIPT, REPO_ROOT, WHEELHOUSE_DIR  # noqa:
 VARIANT_CONTEXT = {"multi_az": "false", "quicksight": "false", "lake_prefix": "lake", "kinesis_shards": "2"}
 
 
-def repo_with_job2(tmp: Path) -> Path:
-    """A copy of the repository's code with a stand-in Job 2 script (the real one may not exist yet)."""
+def repo_with_job2(tmp: Path, wheels: bool = True) -> Path:
+    """A copy of the repository's code with a stand-in Job 2 script (the real one may not exist yet)
+    and, unless ``wheels=False``, a wheelhouse of stand-in wheels for every pin (as synth or `make
+    wheelhouse` would leave it), so the tests synthesize without a package index."""
     root = tmp / "repo"
     for rel in ("clickpipe_core", "clickpipe_dagster", "glue_scripts"):
         shutil.copytree(REPO_ROOT / rel, root / rel, ignore=shutil.ignore_patterns("__pycache__"))
@@ -33,20 +35,19 @@ def repo_with_job2(tmp: Path) -> Path:
     job2 = root / JOB2_SCRIPT
     if not job2.exists():
         job2.write_text('"""Stand-in for Glue Job 2 in the CDK tests."""\n')
-    return root
-
-
-STAND_IN_WHEELS = ("psycopg-3.3.9-py3-none-any.whl", "pyarrow-26.0.1-cp311-cp311-manylinux_2_28_x86_64.whl")
-
-
-def repo_with_wheelhouse(tmp: Path) -> Path:
-    """``repo_with_job2`` plus a wheelhouse of stand-in wheels, as `make wheelhouse` would leave it."""
-    root = repo_with_job2(tmp)
-    for i, name in enumerate(STAND_IN_WHEELS):
+    for i, name in enumerate(STAND_IN_WHEELS if wheels else ()):
         path = root / WHEELHOUSE_DIR / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"stand-in wheel %d" % i)
     return root
+
+
+STAND_IN_WHEELS = (
+    "adbc_driver_manager-1.13.0-cp311-cp311-manylinux_2_28_x86_64.whl",
+    "adbc_driver_postgresql-1.13.0-py3-none-manylinux_2_28_x86_64.whl",
+    "psycopg-3.3.9-py3-none-any.whl",
+    "pyarrow-26.0.1-cp311-cp311-manylinux_2_28_x86_64.whl",
+)
 
 
 class Synth:

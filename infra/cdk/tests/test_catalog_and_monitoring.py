@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from clickpipe_infra.query import cfn_table_input
@@ -81,6 +83,7 @@ def test_every_alarm_notifies_the_topic(default):
     "namespace,metric",
     [
         ("AWS/Firehose", "DeliveryToS3.DataFreshness"),
+        ("AWS/Firehose", "DeliveryToS3.Success"),
         ("AWS/Kinesis", "WriteProvisionedThroughputExceeded"),
         ("AWS/Kinesis", "GetRecords.IteratorAgeMilliseconds"),
         ("AWS/Lambda", "Errors"),
@@ -109,6 +112,25 @@ def test_glue_job_failure_alarms_watch_each_jobs_failure_rule(default, variant):
         ]
         for rule in failure_rules:
             assert rule in watched
+
+
+def test_glue_run_duration_alarms_on_each_job(default):
+    limit = default.stack.settings.glue_run_alarm_minutes * 60 * 1000
+    watched = {
+        next(d["Value"] for d in a["Dimensions"] if d["Name"] == "JobName")["Ref"]
+        for a in _alarms(default)
+        if a.get("Namespace") == "Glue" and a.get("MetricName") == "glue.driver.aggregate.elapsedTime" and a["Threshold"] == limit
+    }
+    assert watched == {default.logical_id(j) for j in default.stack.processing.jobs}
+
+
+def test_spice_ingestion_failures_alarm_per_dashboard_data_set(default, variant):
+    from clickpipe_infra.monitoring import dashboard_data_set_ids
+
+    spice = [a for a in _alarms(default) if a.get("Namespace") == "AWS/QuickSight" and a.get("MetricName") == "IngestionErrorCount"]
+    assert sorted(a["Dimensions"][0]["Value"] for a in spice) == sorted(dashboard_data_set_ids())
+    assert all(re.fullmatch(r"clickpipe-[a-z-]+", d) for d in dashboard_data_set_ids())
+    assert not [a for a in _alarms(variant) if a.get("Namespace") == "AWS/QuickSight"]  # -c quicksight=false
 
 
 def test_dashboard_exists(default):

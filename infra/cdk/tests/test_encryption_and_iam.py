@@ -74,6 +74,12 @@ RESOURCELESS = {
     "ec2:DescribeVpcAttribute",
     "ec2:DescribeVpcEndpoints",
     "ec2:DescribeRouteTables",
+    "ecs:DescribeTaskDefinition",  # EcsRunLauncher
+    "ecr:GetAuthorizationToken",  # ECS pulling Dagster's image
+    "ssmmessages:CreateControlChannel",  # ECS Exec: the way to Dagster's UI
+    "ssmmessages:CreateDataChannel",
+    "ssmmessages:OpenControlChannel",
+    "ssmmessages:OpenDataChannel",
 }
 
 
@@ -110,12 +116,14 @@ def test_generator_role_can_only_put_records_on_the_stream(default):
     assert by_sid["EncryptForTheStream"]["Action"] == "kms:GenerateDataKey"
 
 
-def test_glue_job1_writes_only_processed_and_quarantine(default):
+def test_glue_job1_writes_only_processed_quarantine_and_its_staging(default):
     role = default.logical_id(default.stack.processing.job1_role)
     statements = [s for pol in default.resources("AWS::IAM::Policy").values() if {"Ref": role} in pol["Properties"]["Roles"] for s in pol["Properties"]["PolicyDocument"]["Statement"]]
     publish = next(s for s in statements if s["Sid"] == "PublishLakeZones")
     text = str(publish["Resource"])
     assert "/processed/*" in text and "/quarantine/*" in text and "/raw/" not in text
+    # Spark on Glue stages under _tmp/<run>/ in the lake before publishing (reads it back, deletes it)
+    assert "/_tmp/*" in text and "/_tmp/*" in str(next(s for s in statements if s["Sid"] == "ReadLakeZones")["Resource"])
     assert set(publish["Action"]) == {"s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"}
     # It reads code objects by exact key from the asset bucket, not the whole bucket.
     code = next(s for s in statements if s["Sid"] == "JobCode")

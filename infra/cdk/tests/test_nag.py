@@ -15,7 +15,7 @@ from cdk_nag import AwsSolutionsChecks
 
 from clickpipe_infra.app import build_app
 from clickpipe_infra.nag import SKIP_ACKNOWLEDGEMENTS, acknowledge
-from conftest import VARIANT_CONTEXT, repo_with_job2, repo_with_wheelhouse
+from conftest import VARIANT_CONTEXT, repo_with_job2
 
 CONFIGS = {"default": {}, "variant": VARIANT_CONTEXT}
 
@@ -26,10 +26,8 @@ def nagged(request, tmp_path_factory):
     name = request.param
     outdir = tmp_path_factory.mktemp(f"nag-{name}")
     kwargs = {"context": CONFIGS[name]}
-    # default: Job 2 with its wheelhouse (the BucketDeployment path); variant: Job 2 without one
-    # (then an info annotation says to run `make wheelhouse`).
-    make_repo = repo_with_wheelhouse if name == "default" else repo_with_job2
-    kwargs["repo_root"] = make_repo(tmp_path_factory.mktemp("nag-repo"))
+    # Job 2 always ships with its wheelhouse (the BucketDeployment path).
+    kwargs["repo_root"] = repo_with_job2(tmp_path_factory.mktemp("nag-repo"))
     app, stack = build_app(outdir=str(outdir), nag=True, **kwargs)
     try:
         app.synth()

@@ -5,24 +5,44 @@ from __future__ import annotations
 from clickpipe_infra.network import INTERFACE_ENDPOINTS, PG_PORT
 
 
-def test_no_internet_path_exists(default):
-    for forbidden in ("AWS::EC2::InternetGateway", "AWS::EC2::NatGateway", "AWS::EC2::EgressOnlyInternetGateway", "AWS::EC2::EIP"):
-        assert not default.resources(forbidden), forbidden
-    for lid, route in default.resources("AWS::EC2::Route").items():
-        assert "GatewayId" not in route["Properties"] and "NatGatewayId" not in route["Properties"], lid
+def _subnets(default, kind: str) -> list[str]:
+    return sorted(
+        lid for lid, sn in default.resources("AWS::EC2::Subnet").items()
+        if {t["Key"]: t["Value"] for t in sn["Properties"]["Tags"]}["aws-cdk:subnet-type"] == kind
+    )  # fmt: skip
 
 
-def test_subnets_are_private_and_in_two_azs(default):
-    subnets = default.resources("AWS::EC2::Subnet")
-    assert len(subnets) == 2
-    for lid, sn in subnets.items():
+def _routes_of(default, subnet: str) -> list[dict]:
+    table = next(a["Properties"]["RouteTableId"]["Ref"] for a in default.resources("AWS::EC2::SubnetRouteTableAssociation").values()
+                 if a["Properties"]["SubnetId"]["Ref"] == subnet)  # fmt: skip
+    return [r["Properties"] for r in default.resources("AWS::EC2::Route").values() if r["Properties"]["RouteTableId"]["Ref"] == table]
+
+
+def test_the_data_subnets_have_no_internet_path_and_dagster_only_a_nat(default):
+    """RDS, Glue Job 2 and QuickSight's interfaces: isolated. Dagster's subnets: out through one NAT
+    gateway (QuickSight's API has no VPC endpoint), never in. The public subnets hold the NAT only."""
+    assert len(default.resources("AWS::EC2::NatGateway")) == 1
+    for subnet in _subnets(default, "Isolated"):
+        assert _routes_of(default, subnet) == [], subnet
+    for subnet in _subnets(default, "Private"):
+        routes = _routes_of(default, subnet)
+        assert len(routes) == 1 and "NatGatewayId" in routes[0] and routes[0]["DestinationCidrBlock"] == "0.0.0.0/0", subnet
+    for lid, sn in default.resources("AWS::EC2::Subnet").items():
         assert sn["Properties"]["MapPublicIpOnLaunch"] is False, lid
-        tags = {t["Key"]: t["Value"] for t in sn["Properties"]["Tags"]}
-        assert tags["aws-cdk:subnet-type"] == "Isolated", lid
+    for kind in ("AWS::ECS::Service",):
+        for lid, svc in default.resources(kind).items():
+            net = svc["Properties"]["NetworkConfiguration"]["AwsvpcConfiguration"]
+            assert net["AssignPublicIp"] == "DISABLED" and sorted(x["Ref"] for x in net["Subnets"]) == _subnets(default, "Private"), lid
+    assert not default.resources("AWS::ElasticLoadBalancingV2::LoadBalancer")
+
+
+def test_subnets_are_in_two_azs(default):
+    for kind in ("Isolated", "Private", "Public"):
+        assert len(_subnets(default, kind)) == 2, kind
 
 
 def test_rds_glue_and_quicksight_live_in_the_isolated_subnets(default):
-    subnet_refs = [{"Ref": lid} for lid in default.resources("AWS::EC2::Subnet")]
+    subnet_refs = [{"Ref": lid} for lid in _subnets(default, "Isolated")]
     _, group = default.one("AWS::RDS::DBSubnetGroup")
     assert sorted(map(str, group["Properties"]["SubnetIds"])) == sorted(map(str, subnet_refs))
     _, conn = default.one("AWS::Glue::Connection")
@@ -62,16 +82,21 @@ def test_no_ingress_from_anywhere(default):
         assert rule.get("CidrIp") not in ("0.0.0.0/0",) and rule.get("CidrIpv6") != "::/0", (group, rule)
 
 
-def test_rds_is_reachable_only_from_glue_and_quicksight(default):
+def test_rds_is_reachable_only_from_glue_dagster_and_quicksight(default):
     net = default.stack.network
-    rds, glue, qs = (default.logical_id(sg) for sg in (net.rds_sg, net.glue_sg, net.quicksight_sg))
+    rds, glue, qs, dagster = (default.logical_id(sg) for sg in (net.rds_sg, net.glue_sg, net.quicksight_sg, net.dagster_sg))
     rds_rules = [r for g, r in _ingress(default) if g == rds]
     sources = sorted(r["SourceSecurityGroupId"]["Fn::GetAtt"][0] for r in rds_rules)
-    assert sources == sorted([glue, qs])
+    assert sources == sorted([glue, qs, dagster])
     for r in rds_rules:
         assert (r["FromPort"], r["ToPort"], r["IpProtocol"]) == (PG_PORT, PG_PORT, "tcp")
     _, db = default.one("AWS::RDS::DBInstance")
     assert db["Properties"]["VPCSecurityGroups"] == [{"Fn::GetAtt": [rds, "GroupId"]}]
+
+
+def test_dagster_accepts_no_inbound_connection(default):
+    dagster = default.logical_id(default.stack.network.dagster_sg)
+    assert not [r for g, r in _ingress(default) if g == dagster]
 
 
 def test_glue_security_group_references_itself(default):

@@ -48,7 +48,7 @@ def test_firehose_prefixes_follow_the_lake_prefix(variant):
 
 
 def test_generator_lambda_and_its_schedule(default):
-    _, fn = default.one("AWS::Lambda::Function")
+    fn = default.json["Resources"][default.logical_id(default.stack.streaming.generator)]
     p = fn["Properties"]
     assert p["Handler"] == LAMBDA_HANDLER
     assert p["Runtime"] == "python3.11"
@@ -103,15 +103,18 @@ def test_glue_job1_is_a_glue5_spark_job_with_its_modules_and_zip(default):
     assert args["--engine"] == "spark"
     assert args["--job-bookmark-option"] == "job-bookmark-disable"
     assert args["--lake"] == {"Fn::Join": ["", ["s3://", {"Ref": default.logical_id(default.stack.storage.lake)}]]}
-    assert args["--enable-continuous-cloudwatch-log"] == "true"
-    assert args["--continuous-log-logGroup"] == {"Ref": default.logical_id(proc.log_group)}
+    # Glue 5.0 logging: a custom group prefix, none of Glue 4.0's continuous-logging flags
+    assert args["--custom-logGroup-prefix"] == proc.log_group_prefix == "/aws-glue/clickpipe"
+    assert not [a for a in args if a.startswith(("--enable-continuous", "--continuous-log"))]
     assert str(args["--extra-py-files"]).count(".zip") == 1
     assert p["SecurityConfiguration"] == {"Ref": default.logical_id(proc.security_configuration)}
     assert "Connections" not in p
     assert p["Name"] == "clickpipe-raw-to-processed"
-    # The role's /aws-glue/* log grant covers the continuous group and the groups Glue derives from it.
-    group = default.json["Resources"][default.logical_id(proc.log_group)]["Properties"]["LogGroupName"]
-    assert group.startswith("/aws-glue/")
+    # Glue 5.0 writes stdout (the Pipes messages) to <prefix>/output and its own logs to <prefix>/error:
+    # both exist, encrypted, with a retention.
+    for name in ("output", "error"):
+        group = default.json["Resources"][default.logical_id(proc.log_groups[name])]["Properties"]
+        assert group["LogGroupName"] == f"/aws-glue/clickpipe/{name}" and "KmsKeyId" in group and group["RetentionInDays"] > 0
 
 
 def test_job2_exists_only_when_its_script_does(default, variant):
@@ -126,8 +129,10 @@ def test_glue_job2_runs_in_the_vpc_with_vendored_pipes_and_rds_arguments(variant
     assert p["GlueVersion"] == "5.0"
     assert p["Connections"] == {"Connections": [{"Ref": variant.logical_id(proc.connection)}]}
     args = p["DefaultArguments"]
-    # No package index is reachable from the isolated subnets: no pip installs, the vendor zip instead.
-    assert "--additional-python-modules" not in args
+    # No package index is reachable from the isolated subnets: the wheelhouse from S3 with --no-index,
+    # pure-Python dependencies in the vendor zip.
+    assert args["--python-modules-installer-option"] == "--no-index"
+    assert "==" not in json.dumps(args["--additional-python-modules"])
     assert str(args["--extra-py-files"]).count(".zip") == 2
     assert args["--lake"] == {"Fn::Join": ["", ["s3://", {"Ref": variant.logical_id(variant.stack.storage.lake)}, "/lake"]]}
     db = variant.logical_id(variant.stack.database.instance)
@@ -136,21 +141,53 @@ def test_glue_job2_runs_in_the_vpc_with_vendored_pipes_and_rds_arguments(variant
     assert args["--engine"] == "spark"
 
 
-def test_job2_without_a_wheelhouse_synthesizes_and_says_to_make_one(variant):
-    from aws_cdk.assertions import Annotations, Match
+def test_synth_without_wheels_and_without_an_index_fails_with_a_clear_message(tmp_path):
+    """Never a template whose Job 2 cannot import its loader: synth fetches the wheelhouse or stops."""
+    import pytest
+    from conftest import repo_with_job2
 
-    assert variant.stack.processing.job2_wheels is None and not variant.resources("Custom::CDKBucketDeployment")
-    notes = Annotations.from_stack(variant.stack).find_info("*", Match.string_like_regexp("make wheelhouse"))
-    assert len(notes) == 1
+    from clickpipe_infra.repo import WheelhouseError, download_wheelhouse, ensure_job2_wheelhouse, missing_pins
+
+    repo = repo_with_job2(tmp_path, wheels=False)
+    assert missing_pins([], repo) == pinned_requirements(repo_root=repo)
+    with pytest.raises(WheelhouseError, match=r"make wheelhouse.*package index|package index.*make wheelhouse"):
+        download_wheelhouse(repo, python="/bin/false")  # a pip that cannot reach any index
+    with pytest.raises(WheelhouseError):
+        Synth_without_index(tmp_path, repo)
+
+
+def Synth_without_index(tmp_path, repo):  # noqa: N802
+    """Synthesize ``repo`` with pip unable to download (an empty package index)."""
+    import os
+
+    from conftest import VARIANT_CONTEXT, Synth
+
+    saved = {k: os.environ.get(k) for k in ("PIP_INDEX_URL", "PIP_NO_INDEX", "PIP_FIND_LINKS")}
+    os.environ.update({"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(tmp_path)})
+    try:
+        return Synth(tmp_path / "out", nag=False, context=VARIANT_CONTEXT, repo_root=repo)
+    finally:
+        for k, v in saved.items():
+            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+
+
+def test_a_stale_wheelhouse_is_refetched(tmp_path):
+    from conftest import STAND_IN_WHEELS, repo_with_job2
+
+    from clickpipe_infra.repo import job2_wheels, missing_pins
+
+    repo = repo_with_job2(tmp_path)
+    assert missing_pins(job2_wheels(repo), repo) == []
+    (repo / WHEELHOUSE_DIR / STAND_IN_WHEELS[-1]).rename(repo / WHEELHOUSE_DIR / "pyarrow-25.0.0-cp311-cp311-manylinux_2_28_x86_64.whl")
+    assert missing_pins(job2_wheels(repo), repo) == ["pyarrow==26.0.1"]
 
 
 def test_job2_installs_the_wheelhouse_from_s3_without_an_index(tmp_path_factory):
     """`make wheelhouse` fills infra/cdk/wheelhouse/; a BucketDeployment copies it under the wheels'
     own names (Glue installs by file name) and the job installs exactly those, with pip --no-index."""
-    from aws_cdk.assertions import Annotations, Match
-    from conftest import STAND_IN_WHEELS, VARIANT_CONTEXT, Synth, repo_with_wheelhouse
+    from conftest import STAND_IN_WHEELS, VARIANT_CONTEXT, Synth, repo_with_job2
 
-    repo = repo_with_wheelhouse(tmp_path_factory.mktemp("wheel-repo"))
+    repo = repo_with_job2(tmp_path_factory.mktemp("wheel-repo"))
     s = Synth(tmp_path_factory.mktemp("wheels"), nag=False, context=VARIANT_CONTEXT, repo_root=repo)
     proc = s.stack.processing
     pipes = s.logical_id(s.stack.storage.pipes)
@@ -165,7 +202,6 @@ def test_job2_installs_the_wheelhouse_from_s3_without_an_index(tmp_path_factory)
     parts = args["--additional-python-modules"]["Fn::Join"][1]
     rendered = "".join(p if isinstance(p, str) else ("<pipes>" if p == {"Ref": pipes} else "<?>") for p in parts)
     assert rendered == ",".join(f"s3://<pipes>/glue-packages/{n}" for n in sorted(STAND_IN_WHEELS))
-    assert not Annotations.from_stack(s.stack).find_info("*", Match.string_like_regexp("make wheelhouse"))
 
     def statements(role):
         return [

@@ -106,7 +106,7 @@ def test_processed_zone_never_expires(default):
     lake = _rules(default.json["Resources"][_bucket_ids(default)["lake"]])
     for rule in lake.values():
         if "ExpirationInDays" in rule:
-            assert rule.get("Prefix") in ("quarantine/", "errors/firehose/clicks/"), rule
+            assert rule.get("Prefix") in ("quarantine/", "errors/firehose/clicks/", "_tmp/"), rule
 
 
 def test_lifecycle_prefixes_follow_the_lake_prefix(variant):

@@ -1,0 +1,196 @@
+"""The automation with the real Dagster daemon and webserver, as a user meets it: ``clickpipe demo``
+then ``dagster dev`` on the same instance; new batch files and Firehose objects carried to the marts
+and the dashboard with no hand on it; a backfill of the processed zone, the users snapshot, the marts
+and the dashboards launched over GraphQL. Asserted through the webserver's GraphQL API (Dagster's
+own client), the instance, PostgreSQL and the rendered page.
+
+One scenario on purpose: the daemon's own cadence (its backfill loop looks every 30 s) makes each
+stage cost tens of seconds, so the new data and the backfill run at the same time.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+from collections import Counter
+from datetime import datetime, timezone
+from pathlib import Path
+
+import dagster as dg
+import psycopg
+import pytest
+
+from clickpipe_dagster import daemon
+from clickpipe_dagster.settings import Settings
+
+pytestmark = pytest.mark.daemon
+
+CLICKPIPE = str(Path(sys.executable).with_name("clickpipe"))
+AUTOMATION_TAG = "dagster/from_automation_condition"
+BACKFILL_SELECTION = [
+    "processed/users", "processed/transactions", "processed/clicks",
+    "marts/daily_events", "marts/funnel_daily", "marts/revenue_daily", "marts/top_pages_daily", "marts/users",
+    "dashboard/data_source", "dashboard/dataset_daily_events", "dashboard/dataset_funnel_daily",
+    "dashboard/dataset_revenue_daily", "dashboard/dataset_top_pages_daily", "dashboard/dataset_users", "dashboard/dashboard",
+]  # fmt: skip
+RUNS = """query { runsOrError(limit: 500) { __typename ... on Runs { results {
+    runId status jobName tags { key value } assetSelection { path } repositoryOrigin { repositoryLocationName } } } } }"""
+LAUNCH = """mutation($params: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $params) {
+    __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } ... on UnauthorizedError { message } } }"""
+BACKFILL = """query($id: String!) { partitionBackfillOrError(backfillId: $id) {
+    __typename ... on PartitionBackfill { status runs(limit: 100) { runId status } } ... on PythonError { message } } }"""
+
+
+def _wait(predicate, timeout: float, what: str, step: float = 1.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _server_up(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=2) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+def _materializations(instance, key: str, after: float = 0.0) -> Counter:
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey.from_user_string(key), after_timestamp=after), limit=10_000
+    ).records
+    return Counter(r.partition_key for r in records)
+
+
+def _latest(instance, key: str, partition: str | None = None):
+    flt = dg.AssetRecordsFilter(asset_key=dg.AssetKey.from_user_string(key), asset_partitions=[partition] if partition else None)
+    records = instance.fetch_materializations(flt, limit=1).records
+    return records[0] if records else None
+
+
+def test_demo_then_dev_then_new_data_reaches_the_dashboard_and_a_backfill_launches(tmp_path, record_property):
+    home = tmp_path / "home"
+    env = {**os.environ, "CLICKPIPE_HOME": str(home)}
+    env.pop("DAGSTER_HOME", None)
+    env.pop("CLICKPIPE_PG_URL", None)
+
+    # 1. the demo, run through the daemon
+    demo = subprocess.run(
+        [CLICKPIPE, "demo", "--days", "1", "--users", "150", "--transactions-per-day", "300", "--clicks-per-day", "1500"],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
+    assert "checks: all passed" in demo.stdout and "Warning" not in demo.stderr
+    page = home / "dashboard" / "index.html"
+    assert f"dashboard: {page}" in demo.stdout and page.stat().st_size > 200_000  # Chart.js is inlined
+
+    settings = Settings.from_env(env)
+    port = free_port()
+    with daemon.dev(settings, port, CLICKPIPE_SENSOR_SECONDS="2"), dg.DagsterInstance.from_config(str(settings.dagster_home)) as instance:
+        dev_started = time.time()
+        _wait(lambda: _server_up(port), 120, "the webserver")
+        from dagster_graphql import DagsterGraphQLClient
+
+        client = DagsterGraphQLClient("127.0.0.1", port_number=port)
+
+        # 2. the demo's runs are ordinary runs of the code location, launched by the automation
+        runs = client._execute(RUNS)["runsOrError"]["results"]
+        assert runs and all(r["status"] == "SUCCESS" for r in runs)
+        assert all(r["repositoryOrigin"]["repositoryLocationName"] == daemon.LOCATION for r in runs)
+        assert all({t["key"]: t["value"] for t in r["tags"]}.get(AUTOMATION_TAG) == "true" for r in runs)
+        for key in ("processed/users", "processed/transactions", "processed/clicks", "marts/daily_events", "marts/revenue_daily"):
+            counts = _materializations(instance, key)
+            assert counts and set(counts.values()) == {1}, (key, counts)  # each partition processed once
+        # the dashboard follows each load of the marts it shows, and nothing else
+        mart_runs = {r.run_id for key in ("marts/daily_events", "marts/revenue_daily")
+                     for r in instance.fetch_materializations(dg.AssetKey.from_user_string(key), limit=100).records}  # fmt: skip
+        assert 1 <= sum(_materializations(instance, "dashboard/dashboard").values()) <= len(mart_runs)
+
+        # 3. `make dev` after `make demo` launches nothing: the sensors know every file
+        assert daemon.wait_for_first_ticks(instance, dev_started + 3)
+        assert instance.get_runs_count(dg.RunsFilter(created_after=datetime.fromtimestamp(dev_started, timezone.utc))) == 0
+
+        # 4. new data lands (a transactions file and live clicks for today) while a backfill of
+        #    processed + users snapshot + marts + dashboards is launched over GraphQL
+        today = datetime.now(timezone.utc).date().isoformat()
+        generated = subprocess.run([CLICKPIPE, "generate", "--out", str(tmp_path / "today"), "--days", "1", "--start", today,
+                                    "--users", "150", "--transactions-per-day", "200"], capture_output=True, text=True, timeout=120)  # fmt: skip
+        assert generated.returncode == 0, generated.stderr
+        todays_file = tmp_path / "today" / "transactions" / today / "transactions.csv"
+        upload = subprocess.run([CLICKPIPE, "upload", str(todays_file), "--dataset", "transactions", "--date", today],
+                                env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
+        assert upload.returncode == 0 and not upload.stderr, upload.stderr
+        clicks = subprocess.run([CLICKPIPE, "simulate", "--rate", "100", "--duration", "3", "--users-csv", str(home / "sample" / "users.csv")],
+                                env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
+        assert clicks.returncode == 0 and "Warning" not in clicks.stderr, clicks.stderr  # (a progress bar on stderr)
+        events = int(re.search(r"events:\s+([\d,]+) in", clicks.stdout).group(1).replace(",", ""))
+        objects = [o for o in settings_lake(settings).list(f"raw/clicks/{today.replace('-', '/')}/")]
+        assert objects
+        arrived = max(o.mtime for o in objects)
+
+        demo_day = sorted(p.name.split("=")[1] for p in (home / "lake" / "raw" / "transactions").glob("ingest_date=*") if today not in p.name)[0]
+        launched = client._execute(LAUNCH, {"params": {
+            "assetSelection": [{"path": k.split("/")} for k in BACKFILL_SELECTION], "partitionNames": [demo_day]}})["launchPartitionBackfill"]  # fmt: skip
+        assert launched["__typename"] == "LaunchBackfillSuccess", launched
+        backfill_id = launched["backfillId"]
+
+        def dashboard_after_marts():
+            marts = _latest(instance, "marts/daily_events", today)
+            dash = _latest(instance, "dashboard/dashboard")
+            return marts and dash and marts.timestamp > arrived and dash.timestamp > marts.timestamp and (marts, dash)
+
+        marts, dash = _wait(dashboard_after_marts, 600, "today's marts and the dashboard")
+        backfill = _wait(lambda: (b := client._execute(BACKFILL, {"id": backfill_id})["partitionBackfillOrError"])["status"]
+                         not in ("REQUESTED", "CANCELING") and b, 600, "the backfill")  # fmt: skip
+        assert daemon.wait_until_settled(instance, arrived, 300)
+
+        # 5. what the automation did with the new data: each changed partition once, by automation
+        new_runs = instance.get_run_records(dg.RunsFilter(created_after=datetime.fromtimestamp(arrived, timezone.utc)))
+        automation_runs = [r.dagster_run for r in new_runs if r.dagster_run.tags.get("dagster/backfill") != backfill_id]
+        assert automation_runs and all(r.tags.get(AUTOMATION_TAG) == "true" for r in automation_runs)
+        assert all(r.status == dg.DagsterRunStatus.SUCCESS for r in automation_runs)
+        for key in ("processed/transactions", "processed/clicks", "marts/daily_events", "marts/revenue_daily"):
+            assert _materializations(instance, key, after=arrived)[today] == 1, key
+        with psycopg.connect(resolved_url(settings)) as con:
+            loaded = con.execute("SELECT COALESCE(SUM(events), 0) FROM marts.daily_events WHERE dt = %s", [today]).fetchone()[0]
+            revenue_rows = con.execute("SELECT COUNT(*) FROM marts.revenue_daily WHERE dt = %s", [today]).fetchone()[0]
+        assert loaded == events and revenue_rows > 0
+        assert f'"{today}"' in page.read_text() or today in page.read_text()
+
+        # 6. the backfill of the whole selection completed
+        assert backfill["status"] in ("COMPLETED", "COMPLETED_SUCCESS"), backfill
+        assert backfill["runs"] and all(r["status"] == "SUCCESS" for r in backfill["runs"])
+        assert _materializations(instance, "processed/transactions")[demo_day] == 2  # the demo's run, then the backfill's
+
+        latency = {"object_to_marts_s": round(marts.timestamp - arrived, 1), "object_to_dashboard_s": round(dash.timestamp - arrived, 1)}
+        print(f"latency from the Firehose object's arrival: {latency}")
+        for k, v in latency.items():
+            record_property(k, v)
+
+
+def settings_lake(settings: Settings):
+    from clickpipe_core.lake_store import LocalStore
+
+    return LocalStore(settings.lake_dir)
+
+
+def resolved_url(settings: Settings) -> str:
+    from clickpipe_dagster.environments import resource
+
+    return resource("warehouse", settings).url()

@@ -1,0 +1,86 @@
+"""The automation conditions of the code location, evaluated tick by tick without a daemon
+(``dg.evaluate_automation_conditions``): what runs after a raw report, once per change, through
+the late window to the marts, and not again after a backfill rebuilt it."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from clickpipe_dagster.definitions import build_definitions
+
+
+def _requested(result) -> dict[str, set]:
+    out: dict[str, set] = {}
+    for r in result.results:
+        if r.true_subset.size:
+            parts = set(r.true_subset.expensively_compute_partition_keys()) if r.true_subset.is_partitioned else {None}
+            out[r.key.to_user_string()] = parts
+    return out
+
+
+def _report(instance, key: str, partition: str | None = None, tags: dict | None = None):
+    """A materialization, and for a processed asset its blocking checks passed (as Job 1 reports them)."""
+    asset_key = dg.AssetKey.from_user_string(key)
+    instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=asset_key, partition=partition, tags=tags))
+    if key.startswith("processed/"):
+        for check in ("conservation", "quarantine_share"):
+            instance.report_runless_asset_event(
+                dg.AssetCheckEvaluation(asset_key=asset_key, check_name=check, passed=True, partition=partition)
+            )
+
+
+def test_new_raw_data_runs_each_changed_partition_once_through_the_late_window():
+    defs = build_definitions("local")
+    with dg.instance_for_test() as instance:
+        tick = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+        assert tick.total_requested == 1 and set(_requested(tick)) == {"dashboard/data_source"}  # made once
+        _report(instance, "dashboard/data_source")
+        tick = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
+        assert _requested(tick) == {}  # the datasets wait for the marts, not for the data source
+
+        _report(instance, "raw/clicks", "2026-11-02-05:00")
+        _report(instance, "raw/clicks", "2026-11-02-06:00")  # two objects, one arrival day
+        tick = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
+        assert _requested(tick) == {"processed/clicks": {"2026-11-02"}}
+        tick = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
+        assert _requested(tick) == {}  # requested once, not once per tick
+
+        # an object lands before that run finishes: one more run of the same day, later
+        _report(instance, "raw/clicks", "2026-11-02-07:00")
+        tick = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
+        assert _requested(tick) == {"processed/clicks": {"2026-11-02"}}
+
+        # the processed day holds late events of the day before: both mart days are rebuilt
+        _report(instance, "processed/clicks", "2026-11-02")
+        tick = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
+        requested = _requested(tick)
+        assert requested["marts/daily_events"] == {"2026-11-01", "2026-11-02"}
+        assert "marts/revenue_daily" not in requested and "marts/users" not in requested  # click marts only
+
+
+def test_transactions_wait_for_the_users_snapshot_they_are_checked_against():
+    defs = build_definitions("local")
+    with dg.instance_for_test() as instance:
+        tick = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+        _report(instance, "raw/users", "2026-11-01")
+        _report(instance, "raw/transactions", "2026-11-01")
+        tick = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
+        assert set(_requested(tick)) == {"processed/users"}  # the snapshot first (no snapshot yet)
+        _report(instance, "processed/users")
+        tick = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
+        assert _requested(tick).get("processed/transactions") == {"2026-11-01"}
+
+
+def test_a_backfill_that_rebuilt_the_marts_is_not_repeated_by_the_automation():
+    defs = build_definitions("local")
+    backfill = {"dagster/backfill": "manual"}
+    with dg.instance_for_test() as instance:
+        tick = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+        _report(instance, "processed/clicks", "2026-11-02", backfill)
+        tick = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
+        for mart in ("daily_events", "funnel_daily", "top_pages_daily"):
+            for day in ("2026-11-01", "2026-11-02"):
+                _report(instance, f"marts/{mart}", day, backfill)
+        tick = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
+        tick = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
+        assert "marts/daily_events" not in _requested(tick)
