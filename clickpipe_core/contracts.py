@@ -9,25 +9,49 @@ stable *reason* string that lands in the quarantine zone next to the row.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 # Money is kept exactly, as decimal(18, 2): 16 integer digits and the two decimals most currencies
 # have. Every currency a contract allows must fit that scale (checked below, at import).
 MONEY_PRECISION, MONEY_SCALE = 18, 2
 
-# Logical types and what each target calls them. Arrow strings are pyarrow type factories' names.
-LOGICAL_TYPES = {
-    #            arrow                        duckdb                athena / glue       postgres
-    "string": ("string", "VARCHAR", "string", "text"),
-    "money": (
-        f"decimal128({MONEY_PRECISION}, {MONEY_SCALE})",
+
+@dataclass(frozen=True)
+class LogicalType:
+    """A logical type and what each target calls it. ``athena`` is also Spark SQL's spelling (the Glue
+    catalog's types are Hive's, which both read); ``arrow`` builds the pyarrow type, imported only
+    when asked for (the Lambda bundle has no pyarrow)."""
+
+    name: str
+    duckdb: str
+    athena: str
+    postgres: str
+    _arrow: Callable = field(repr=False, compare=False)
+
+    @property
+    def arrow(self):
+        import pyarrow as pa
+
+        return self._arrow(pa)
+
+
+def types_table(*types: LogicalType) -> dict[str, LogicalType]:
+    return {t.name: t for t in types}
+
+
+LOGICAL_TYPES = types_table(
+    LogicalType("string", "VARCHAR", "string", "text", lambda pa: pa.string()),
+    LogicalType(
+        "money",
         f"DECIMAL({MONEY_PRECISION},{MONEY_SCALE})",
         f"decimal({MONEY_PRECISION},{MONEY_SCALE})",
         f"numeric({MONEY_PRECISION},{MONEY_SCALE})",
+        lambda pa: pa.decimal128(MONEY_PRECISION, MONEY_SCALE),
     ),
-    "timestamp": ("timestamp[us, tz=UTC]", "TIMESTAMPTZ", "timestamp", "timestamptz"),
-    "date": ("date32", "DATE", "date", "date"),
-}
+    LogicalType("timestamp", "TIMESTAMPTZ", "timestamp", "timestamptz", lambda pa: pa.timestamp("us", tz="UTC")),
+    LogicalType("date", "DATE", "date", "date", lambda pa: pa.date32()),
+)
 
 
 # The two time axes. Every record has an ingest day (the raw partition: the day a batch file was
@@ -51,9 +75,14 @@ class Column:
     max_length: int | None = None
     require_zone: bool = False  # timestamps must say their offset (Z or +hh:mm)
     not_after_arrival: bool = False  # event times later than the record's arrival are rejected
+    json_object: bool = False  # a free-form JSON object in NDJSON input, kept as its JSON text
     # Money only: the column holding this amount's ISO 4217 currency; the amount may have no more
     # decimals than that currency's minor units (trailing zeros aside).
     currency_column: str | None = None
+
+    @property
+    def logical_type(self) -> LogicalType:
+        return LOGICAL_TYPES[self.type]
 
     def __post_init__(self):
         if self.type not in LOGICAL_TYPES:
@@ -116,6 +145,10 @@ class Dataset:
         return (["dt"] if self.partition_time_column else []) + list(self.partition_value_columns)
 
     @property
+    def json_object_columns(self) -> list[str]:
+        return [c.name for c in self.columns if c.json_object]
+
+    @property
     def processed_columns(self) -> list[tuple[str, str]]:
         """(name, logical type) of a processed *file*: the contract minus directory-level columns,
         then lineage columns."""
@@ -133,7 +166,7 @@ CONTROL_CHARACTERS = r"[\x00-\x08\x0B\x0C\x0E-\x1F]"
 # exactly their own output (ARCHITECTURE.md, rule 2).
 LINEAGE_COLUMNS = (("ingest_date", "date"),)
 
-# The quarantine zone's schema, the same for every dataset.
+# The quarantine zone's schema, the same for every dataset (the engines write it from this list).
 QUARANTINE_COLUMNS = (
     ("reason", "string"),  # a stable code, e.g. invalid_amount
     ("detail", "string"),  # a human sentence
@@ -243,7 +276,7 @@ CLICKS = Dataset(
             not_after_arrival=True,
             description="Event time, ISO-8601 with its offset, stored in UTC",
         ),
-        Column("properties", required=False, max_length=65536, description="Free-form JSON object, as text"),
+        Column("properties", required=False, max_length=65536, json_object=True, description="Free-form JSON object, as text"),
     ),
 )
 

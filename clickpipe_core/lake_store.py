@@ -112,6 +112,11 @@ class LocalStore:
     def uri(self) -> str:
         return self.root.as_uri()
 
+    @property
+    def is_local(self) -> bool:
+        """Keys are files on this machine: readers open ``path(key)`` in place, no copy."""
+        return True
+
     def path(self, key: str) -> Path:
         p = (self.root / key).resolve()
         if p != self.root and self.root not in p.parents:
@@ -129,9 +134,7 @@ class LocalStore:
             return
         for dirpath, dirnames, filenames in os.walk(base):
             dirnames[:] = sorted(d for d in dirnames if not d.startswith((".", "_tmp")))
-            for name in sorted(filenames):
-                if name.startswith("."):
-                    continue
+            for name in sorted(filenames):  # dot files too, as S3 lists them
                 full = os.path.join(dirpath, name)
                 try:
                     st = os.stat(full)
@@ -201,6 +204,10 @@ class S3Store:
     @property
     def uri(self) -> str:
         return f"s3://{self.bucket}/{self.prefix}"
+
+    @property
+    def is_local(self) -> bool:
+        return False
 
     def url(self, key: str) -> str:
         return f"s3://{self.bucket}/{self.prefix}{key}"

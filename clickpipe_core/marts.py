@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 
-from clickpipe_core.contracts import LOGICAL_TYPES
+from clickpipe_core.contracts import LOGICAL_TYPES, LogicalType, types_table
 
 # Package resources, not file paths: on Glue the package is a zip (--extra-py-files).
 SQL_DIR: Traversable = files("clickpipe_core") / "sql"
@@ -28,16 +28,18 @@ MARTS_SQL_DIR = SQL_DIR / "marts"
 MIGRATIONS_DIR = SQL_DIR / "migrations"
 SCHEMA = "marts"
 
-# The contract's logical types plus the few a mart needs; each row: arrow, duckdb, athena, postgres.
+# The contract's logical types plus the few a mart needs.
 # A sum of amounts is wider than one amount: 36 integer digits hold any day (or lifetime) of amounts
 # of 16 digits each, far beyond any row count a day can have; the widest decimal all four targets
 # share exactly. An average stays "money": it is never larger than the largest amount.
 MART_TYPES = {
     **LOGICAL_TYPES,
-    "money_total": ("decimal128(38, 2)", "DECIMAL(38,2)", "decimal(38,2)", "numeric(38,2)"),
-    "count": ("int64", "BIGINT", "bigint", "bigint"),
-    "rank": ("int32", "INTEGER", "int", "integer"),
-    "rate": ("float64", "DOUBLE", "double", "double precision"),
+    **types_table(
+        LogicalType("money_total", "DECIMAL(38,2)", "decimal(38,2)", "numeric(38,2)", lambda pa: pa.decimal128(38, 2)),
+        LogicalType("count", "BIGINT", "bigint", "bigint", lambda pa: pa.int64()),
+        LogicalType("rank", "INTEGER", "int", "integer", lambda pa: pa.int32()),
+        LogicalType("rate", "DOUBLE", "double", "double precision", lambda pa: pa.float64()),
+    ),
 }
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -64,7 +66,7 @@ class MartColumn:
 
     @property
     def pg_type(self) -> str:
-        return MART_TYPES[self.type][3]
+        return MART_TYPES[self.type].postgres
 
 
 @dataclass(frozen=True)
@@ -219,14 +221,4 @@ MART_GROUPS = {"daily": DAILY_MARTS, "users": FULL_MARTS}
 def arrow_schema(mart: Mart):
     import pyarrow as pa
 
-    types = {
-        "string": pa.string(),
-        "money": pa.decimal128(18, 2),
-        "money_total": pa.decimal128(38, 2),
-        "timestamp": pa.timestamp("us", tz="UTC"),
-        "date": pa.date32(),
-        "count": pa.int64(),
-        "rank": pa.int32(),
-        "rate": pa.float64(),
-    }
-    return pa.schema([pa.field(c.name, types[c.type], nullable=c.nullable) for c in mart.columns])
+    return pa.schema([pa.field(c.name, MART_TYPES[c.type].arrow, nullable=c.nullable) for c in mart.columns])

@@ -31,12 +31,12 @@ if __package__ in (None, ""):  # run as a file (Glue, subprocess): make the repo
 from clickpipe_core.lake_store import open_store  # noqa: E402
 from clickpipe_core.marts import MART_GROUPS, MARTS  # noqa: E402
 from clickpipe_core.pg_load import SOURCE_ENV, URL_ENV  # noqa: E402
+from clickpipe_core.runtime import Runtime  # noqa: E402
 from glue_scripts.pipes_session import (  # noqa: E402
     add_engine_argument,
     glue_job_run,
     pipes_metadata,
     pipes_session,
-    resolve_engine,
 )
 
 EXIT_BAD_INPUT = 2
@@ -75,7 +75,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--pg-port", type=int, default=None)
     p.add_argument("--pg-database", default=None)
     args, _ = p.parse_known_args(argv)  # Glue adds its own arguments
-    args.engine = resolve_engine(args.engine, argv)
+    args.runtime = Runtime.detect(argv, engine=args.engine)
+    args.engine = args.runtime.engine
     return args
 
 
@@ -157,7 +158,7 @@ def run(args, keys: list[str], run_id: str | None) -> tuple[dict, list[str], flo
     sources = sorted({s for m in marts for s in m.sources})
     results: dict[str, dict] = {}
     failures: dict[str, str] = {}
-    with ENGINES[args.engine](store, threads=args.threads) as engine:
+    with ENGINES[args.engine](store, threads=args.threads, runtime=args.runtime) as engine:
         if marts[0].daily:
             built, failures = engine.build_days(marts, sources, keys)
             empty = {m.name: pg_load.conform(m, arrow_schema(m).empty_table()) for m in marts}
@@ -193,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from clickpipe_core.errors import ClickpipeError, recognize_environment_fault
 
-    with glue_job_run(args.engine, argv, "clickpipe-job2"), pipes_session(args.partition) as pipes:
+    with glue_job_run(args.runtime, "clickpipe-job2"), pipes_session(args.runtime, args.partition) as pipes:
         extras = pipes.extras or {}
         keys = pipes.partition_keys or args.partition
         if args.marts[0].daily and not keys:

@@ -137,3 +137,46 @@ def test_first_occurrence_is_by_object_order_then_line(local_store):
     assert r.duplicates == 3
     dupes = sorted((q["source_file"][-6:], q["source_line"]) for q in quarantine(local_store) if q["reason"] == "duplicate_key")
     assert dupes == [("-o1.gz", "record 4"), ("-o2.gz", "record 4"), ("-o3.gz", "record 4")]
+
+
+def test_first_occurrence_holds_across_read_batches(local_store, monkeypatch):
+    """Objects are read and classified a few at a time: input order still runs across batches."""
+    from glue_scripts import duckdb_engine
+
+    monkeypatch.setattr(duckdb_engine, "BATCH_OBJECTS", 2)
+    for i in range(5):
+        put_object(local_store, [event(10 * i + j) for j in range(2)] + [event(99)], at(DAY, 10 + i), name=f"o{i}")
+    r = run_partition(local_store, CLICKS, DAY)
+    assert (r.rows_in, r.rows_out, r.duplicates) == (15, 11, 4)
+    dupes = sorted(q["source_file"][-6:] for q in quarantine(local_store) if q["reason"] == "duplicate_key")
+    assert dupes == ["-o1.gz", "-o2.gz", "-o3.gz", "-o4.gz"]
+
+
+def test_the_pipeline_processes_the_objects_it_is_given(local_store):
+    """By default every object of the partition; a caller may pass fewer (e.g. only new ones)."""
+    keys = [put_object(local_store, [event(10 * i + j) for j in range(3)], at(DAY, 10 + i), name=f"o{i}") for i in range(3)]
+    objects = [o for o in local_store.list("raw/clicks/") if o.key in keys[:2]]
+    r = run_partition(local_store, CLICKS, DAY, objects=objects)
+    assert (r.rows_in, r.rows_out, r.files_in) == (6, 6, keys[:2])
+    assert run_partition(local_store, CLICKS, DAY).rows_in == 9
+
+
+def test_earlier_deliveries_are_older_sources_never_a_runs_own_files(local_store):
+    """Dedup across partitions reads what older sources wrote for a day: never this source's own
+    files, including the ``-1`` sibling of a directory written as several files (Spark at volume),
+    or a re-run would drop its own records as already delivered."""
+    from clickpipe_core.job1 import Source, earlier_source_files
+    from clickpipe_core.lake_store import ObjectInfo
+
+    directory = "processed/clicks/dt=2026-11-01/event_type=view/"
+    increment = Source.increment("2026-11-02", ObjectInfo(layout.raw_clicks_key("s", at("2026-11-02"), "u1"), 1, 0))
+    names = ["2026-11-01", "2026-11-01-1", "2026-11-02", "2026-11-02-1", increment.name, f"{increment.name}-1", "2026-11-03"]
+    for name in names:
+        local_store.put_bytes(b"", f"{directory}part-ingest_date={name}.parquet")
+
+    def earlier(source):
+        return sorted(k.rsplit("=", 1)[-1].removesuffix(".parquet") for k in earlier_source_files(local_store, CLICKS, ["2026-11-01"], source))
+
+    assert earlier("2026-11-02") == ["2026-11-01", "2026-11-01-1"]
+    assert earlier(increment) == ["2026-11-01", "2026-11-01-1", "2026-11-02", "2026-11-02-1"]
+    assert earlier("2026-11-01") == []
