@@ -109,7 +109,8 @@ def test_a_damaged_processed_file_is_a_clear_error_on_both_engines(spark, proces
     capsys.readouterr()
     assert run_job2(monkeypatch, pg_url, lake, "users", engine=engine) == 2
     err = capsys.readouterr().err
-    assert f"clickpipe: users marts: cannot read {damaged.relative_to(lake).as_posix()} (clicks, day " in err
+    # the users load first loads the user activity of days never loaded, which reads that file
+    assert err.startswith("clickpipe: users marts: ") and f"cannot read {damaged.relative_to(lake).as_posix()} (clicks, day " in err
     assert "Traceback" not in err
     with psycopg.connect(pg_url) as con:
         assert con.execute("SELECT count(*) FROM marts.users").fetchone()[0] == 0
