@@ -4,9 +4,9 @@ An engine (DuckDB or Spark) reads the raw records as all-text columns into a rel
 bookkeeping columns, ``__ord`` (input order: the object's index in the run shifted left by
 ``ORD_BITS``, plus the record's position in the object) and ``__fidx`` (the object's index), and
 runs the SQL of ``classify_sql``: one row per input record with its typed values and either a
-quarantine ``reason`` or NULL. Dedup (first occurrence wins, also across partitions), record
-numbers, the quarantine rows, the newest-snapshot-wins merge and the output projection are SQL
-here too. Only ``Dialect`` differs between engines, so every rule exists once.
+quarantine ``reason`` or NULL. Dedup (first occurrence wins within a partition; across
+partitions by the dataset's redelivery rule, with its dedup state), record numbers, the quarantine
+rows, the newest-snapshot-wins merge and the output projection are SQL here too. Only ``Dialect`` differs between engines, so every rule exists once.
 """
 
 from __future__ import annotations

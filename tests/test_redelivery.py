@@ -270,3 +270,27 @@ def test_the_s3_lock_takes_turns_with_conditional_writes(s3_bucket):
     with store.lock("job1-users"):
         held = json.loads(client.get_object(Bucket=bucket, Key="lake/.locks/job1-users.lock")["Body"].read())
         assert held["owner"] != "gone"
+
+
+def test_a_run_killed_while_it_holds_the_lock_releases_it_and_a_rerun_repairs(local_store, tmp_path):
+    """kill -9 in the middle of publishing (lock held, dedup state of the day already replaced):
+    the lock is free at once (the kernel drops a dead holder's flock), and re-runs account for
+    every record of both days."""
+    import fcntl
+
+    from test_crash_hygiene import kill9
+
+    _users(local_store)
+    _fill_transactions(local_store)
+    run_partition(local_store, TRANSACTIONS, D1)
+    point = "clickpipe_core.lake_store:LocalStore.put_file:2:before"
+    proc = frozen_run(tmp_path, point, JOB1, "--dataset", "transactions", "--lake", str(local_store.root), "--partition", D2)
+    kill9(proc)
+    with open(local_store.root / ".locks" / "job1-transactions.lock", "a+") as f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)  # raises if the dead run still held it
+        fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+    result = run_partition(local_store, TRANSACTIONS, D2)
+    assert result.reprocessed == [D1]  # D1 still kept T1: the killed run had not got that far
+    assert_ledgers(local_store, TRANSACTIONS, {d: {"extract.csv": TX_RAW[d]} for d in (D1, D2)})
+    rows = [r["transaction_id"] for o in local_store.list("processed/transactions/") for r in pq.read_table(local_store.path(o.key)).to_pylist()]
+    assert sorted(rows) == ["T1", "T2", "T3"]
