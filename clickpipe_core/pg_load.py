@@ -274,29 +274,37 @@ def replace_partitions(
     return loaded
 
 
-def replace_table(
-    url: str, mart: Mart, table: pa.Table, *, run_id: str | None = None, source: str = "the PostgreSQL URL"
-) -> int:
-    """Replace every row of a mart in one transaction (readers wait for the commit, never see half)."""
-    table = conform(mart, table)
+@contextlib.contextmanager
+def _transaction(url: str, source: str, what: str):
+    """An ADBC cursor in one transaction: committed when the block ends, rolled back (and the error
+    made one clear message, ``_load_error``) when it fails."""
     con = connect_adbc(url, source=source)
     try:
         cur = con.cursor()
         try:
-            cur.execute(f"TRUNCATE {mart.table}")
-            _ingest(cur, mart, table)
-            _record(cur, mart, FULL_PARTITION, table.num_rows, run_id)
+            yield cur
             con.commit()
         except BaseException as e:
             with contextlib.suppress(Exception):
                 con.rollback()
-            raise _load_error(e, f"replacing {mart.table}") from e
+            raise _load_error(e, what) from e
         finally:
             with contextlib.suppress(Exception):
                 cur.close()
     finally:
         with contextlib.suppress(Exception):
             con.close()
+
+
+def replace_table(
+    url: str, mart: Mart, table: pa.Table, *, run_id: str | None = None, source: str = "the PostgreSQL URL"
+) -> int:
+    """Replace every row of a mart in one transaction (readers wait for the commit, never see half)."""
+    table = conform(mart, table)
+    with _transaction(url, source, f"replacing {mart.table}") as cur:
+        cur.execute(f"TRUNCATE {mart.table}")
+        _ingest(cur, mart, table)
+        _record(cur, mart, FULL_PARTITION, table.num_rows, run_id)
     return table.num_rows
 
 
@@ -311,44 +319,31 @@ def refresh_users(url: str, attributes: pa.Table, *, run_id: str | None = None, 
     attributes = pa.Table.from_arrays(
         [attributes.column(n).cast(schema.field(n).type) for n in names], schema=pa.schema([pa.field(n, schema.field(n).type) for n in names])
     )
-    con = connect_adbc(url, source=source)
-    try:
-        cur = con.cursor()
-        try:
-            cur.execute(f"DROP TABLE IF EXISTS pg_temp.{stage}")
-            cur.adbc_ingest(stage, attributes, mode="create", temporary=True)
-            def count(sql: str) -> int:
-                cur.execute(f"WITH changed AS ({sql} RETURNING 1) SELECT count(*) FROM changed")
-                return cur.fetchone()[0]
+    with _transaction(url, source, f"refreshing {USERS_DIM.table}") as cur:
+        cur.execute(f"DROP TABLE IF EXISTS pg_temp.{stage}")
+        cur.adbc_ingest(stage, attributes, mode="create", temporary=True)
 
-            removed = count(f"DELETE FROM {USERS_DIM.table} WHERE user_id NOT IN (SELECT user_id FROM {stage})")
-            updated = count(
-                f"""UPDATE {USERS_DIM.table} u SET country = s.country, plan = s.plan, signup_date = s.signup_date
-                    FROM {stage} s WHERE u.user_id = s.user_id
-                    AND (u.country, u.plan, u.signup_date) IS DISTINCT FROM (s.country, s.plan, s.signup_date)"""
-            )
-            new = f"(SELECT s.user_id FROM {stage} s WHERE NOT EXISTS (SELECT 1 FROM {USERS_DIM.table} u WHERE u.user_id = s.user_id)) n"
-            columns = ", ".join(USERS_DIM.column_names)
-            inserted = count(
-                f"""INSERT INTO {USERS_DIM.table} ({columns})
-                    SELECT s.user_id, s.country, s.plan, s.signup_date, {", ".join(f"l.{c}" for c in LIFETIME_COLUMNS)}
-                    FROM {stage} s JOIN ({LIFETIME_SQL.format(users=new)}) l ON l.user_id = s.user_id"""
-            )
-            cur.execute(f"SELECT count(*) FROM {USERS_DIM.table}")
-            size = cur.fetchone()[0]
-            _record(cur, USERS_DIM, FULL_PARTITION, size, run_id)
-            cur.execute(f"DROP TABLE pg_temp.{stage}")
-            con.commit()
-        except BaseException as e:
-            with contextlib.suppress(Exception):
-                con.rollback()
-            raise _load_error(e, f"refreshing {USERS_DIM.table}") from e
-        finally:
-            with contextlib.suppress(Exception):
-                cur.close()
-    finally:
-        with contextlib.suppress(Exception):
-            con.close()
+        def count(sql: str) -> int:
+            cur.execute(f"WITH changed AS ({sql} RETURNING 1) SELECT count(*) FROM changed")
+            return cur.fetchone()[0]
+
+        removed = count(f"DELETE FROM {USERS_DIM.table} WHERE user_id NOT IN (SELECT user_id FROM {stage})")
+        updated = count(
+            f"""UPDATE {USERS_DIM.table} u SET country = s.country, plan = s.plan, signup_date = s.signup_date
+                FROM {stage} s WHERE u.user_id = s.user_id
+                AND (u.country, u.plan, u.signup_date) IS DISTINCT FROM (s.country, s.plan, s.signup_date)"""
+        )
+        new = f"(SELECT s.user_id FROM {stage} s WHERE NOT EXISTS (SELECT 1 FROM {USERS_DIM.table} u WHERE u.user_id = s.user_id)) n"
+        columns = ", ".join(USERS_DIM.column_names)
+        inserted = count(
+            f"""INSERT INTO {USERS_DIM.table} ({columns})
+                SELECT s.user_id, s.country, s.plan, s.signup_date, {", ".join(f"l.{c}" for c in LIFETIME_COLUMNS)}
+                FROM {stage} s JOIN ({LIFETIME_SQL.format(users=new)}) l ON l.user_id = s.user_id"""
+        )
+        cur.execute(f"SELECT count(*) FROM {USERS_DIM.table}")
+        size = cur.fetchone()[0]
+        _record(cur, USERS_DIM, FULL_PARTITION, size, run_id)
+        cur.execute(f"DROP TABLE pg_temp.{stage}")
     return {"inserted": inserted, "updated": updated, "removed": removed, "rows": size}
 
 
