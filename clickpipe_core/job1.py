@@ -261,7 +261,7 @@ class _Run:
         )
         self._account(quarantine, per_file, raw.notes, rejects)
         staged, data_files, distinct_keys = self._write(classified, dropped, groups, quarantine)
-        if ds.dedup_across_partitions:
+        if ds.dedup_across_partitions and result.rows_in > result.quarantined:  # clean keys to record
             target = self.staging / "out" / "dedup_state.parquet"
             e.write(cleaning.dedup_state_sql(ds, self.d, classified, seen, layout.source_name(self.day)), target, order_by=["key"])
             staged[layout.dedup_state_key(ds.name, self.day)] = target
@@ -338,7 +338,8 @@ class _Run:
         losers = [k for k, name in self.neighbors if self._beats(own, name)]
         if not losers:
             return []
-        mine = e.parquet("own_state", [layout.dedup_state_key(self.ds.name, self.day)])
+        own_key = layout.dedup_state_key(self.ds.name, self.day)
+        mine = e.parquet("own_state", [own_key]) if e.store.exists(own_key) else e.from_rows("own_state", [("key", "string")], [])
         lit = d.literal(own)
         worse = f"n.beaten_by > {lit}" if self.ds.redelivery == "first" else f"n.beaten_by < {lit}"
         ours = f"substr(n.beaten_by, 1, {len(own)}) = {lit}" if own == str.__str__(self.day) else f"n.beaten_by = {lit}"

@@ -294,3 +294,19 @@ def test_a_run_killed_while_it_holds_the_lock_releases_it_and_a_rerun_repairs(lo
     assert_ledgers(local_store, TRANSACTIONS, {d: {"extract.csv": TX_RAW[d]} for d in (D1, D2)})
     rows = [r["transaction_id"] for o in local_store.list("processed/transactions/") for r in pq.read_table(local_store.path(o.key)).to_pylist()]
     assert sorted(rows) == ["T1", "T2", "T3"]
+
+
+def test_a_redelivery_withdrawn_by_a_new_upload_gives_the_key_back_to_the_older_extract(local_store):
+    """D2 superseded D1's T1; D2's extract is uploaded again without T1: re-running D2 processes D1
+    again, whose T1 (pending) is then the newest delivery, and the ledger of both days holds."""
+    _users(local_store)
+    _fill_transactions(local_store)
+    for day in (D1, D2):
+        run_partition(local_store, TRANSACTIONS, day)
+    without = [r for r in TX_RAW[D2] if r["transaction_id"] != "T1"]
+    local_store.put_bytes(_transactions(without), layout.raw_batch_key("transactions", D2, "extract.csv"))
+    result = run_partition(local_store, TRANSACTIONS, D2)
+    assert result.reprocessed == [D1]
+    rows = {r["transaction_id"]: r for o in local_store.list("processed/transactions/") for r in pq.read_table(local_store.path(o.key)).to_pylist()}
+    assert (rows["T1"]["status"], str(rows["T1"]["ingest_date"])) == ("pending", D1)
+    assert_ledgers(local_store, TRANSACTIONS, {D1: {"f": TX_RAW[D1]}, D2: {"f": without}})
