@@ -209,7 +209,7 @@ def main(argv: list[str] | None = None) -> str:
     p.add_argument("--events", type=int, default=100_000)
     p.add_argument("--transactions", type=int, default=20_000)
     p.add_argument("--users", type=int, default=5_000)
-    p.add_argument("--days", default="1,30", help="history lengths, comma-separated: the first is the base of the ratios")
+    p.add_argument("--days", default="1,10,30", help="history lengths, comma-separated: the first is the base of the ratios")
     args = p.parse_args(argv)
     histories = [int(x) for x in args.days.split(",")]
     from bench.load_marts import server_url

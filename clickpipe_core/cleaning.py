@@ -356,11 +356,6 @@ def clean_sql(ds: Dataset, d: Dialect, classified: str, dropped: str, ingest_dat
     )
 
 
-def dt_sql(ds: Dataset, d: Dialect, classified: str) -> str:
-    """The dt days (as text) of the clean records."""
-    return f"SELECT DISTINCT {d.cast(d.utc_date('t_' + ds.partition_time_column), 'string')} FROM {classified} WHERE reason IS NULL"
-
-
 def dedup_state_sql(ds: Dataset, d: Dialect, classified: str, seen: str | None, source: str) -> str:
     """A source's dedup state: each key its clean records deliver, once, with the source's name
     and the source whose delivery won over it (``beaten_by``; NULL when this source keeps it)."""

@@ -150,6 +150,7 @@ def catch_up_activity(engine, url: str, source: str, run_id: str | None) -> list
 
 
 def _concat(mart, parts):
+    """A mart's tables as one (an empty one with the mart's types when there are none)."""
     import pyarrow as pa
 
     from clickpipe_core import pg_load
@@ -176,11 +177,7 @@ def run(args, keys: list[str], run_id: str | None) -> tuple[dict, list[str], flo
     """Build and load the marts; returns (mart -> metadata, migrations applied, seconds, failed day
     -> why). Each day is loaded on its own: a day that cannot be built or loaded is reported and the
     other days are loaded all the same."""
-    import pyarrow as pa
-
     from clickpipe_core import pg_load
-    from clickpipe_core.errors import WarehouseError
-    from clickpipe_core.marts import arrow_schema
     from glue_scripts.marts_engine import ENGINES
 
     started = time.perf_counter()
@@ -197,8 +194,7 @@ def run(args, keys: list[str], run_id: str | None) -> tuple[dict, list[str], flo
             # dimension follows incrementally (pg_load)
             loads = [*marts, *activity_for(marts)]
             built, failures = engine.build_days(loads, sources, keys)
-            empty = {m.name: pg_load.conform(m, arrow_schema(m).empty_table()) for m in loads}
-            tables = {m.name: (m, pa.concat_tables([empty[m.name], *built[m.name]])) for m in loads}
+            tables = {m.name: (m, _concat(m, built[m.name])) for m in loads}
             failures.update(unstorable_days(engine, tables, [d for d in keys if d not in failures]))
             good = [d for d in keys if d not in failures]
             loaded = pg_load.replace_partitions(url, tables, good, run_id=run_id, source=source, failures=failures)

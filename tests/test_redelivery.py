@@ -14,7 +14,6 @@ from pathlib import Path
 
 import psycopg
 import pyarrow.parquet as pq
-import pytest
 
 import nasty_corpus as corpus
 from click_fixtures import at, event, put_object
