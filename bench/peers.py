@@ -2,7 +2,8 @@
 
 Both apply the same validation as clickpipe (every rule of the dataset's contract: trimming and
 case normalization, required fields, length limits, the type guards and casts, time zones, the
-arrival bound, patterns, allowed sets, minimum amounts, the reference to users), drop the same
+arrival bound, the late window, control characters, amounts finer than their currency, patterns,
+allowed sets, minimum amounts, the reference to users), drop the same
 duplicates (the first clean occurrence of a key wins, in input order: by object, then by line; for
 clicks also across arrival days) and write the same processed rows as Parquet partitioned like
 clickpipe's (``dt=``, ``event_type=``). They report how many records they read, wrote, rejected
@@ -18,18 +19,27 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from clickpipe_core import cleaning, layout, raw_input
-from clickpipe_core.contracts import Column, Dataset
+from datetime import datetime
+
+from clickpipe_core import cleaning, job1, layout, raw_input
+from clickpipe_core.contracts import CONTROL_CHARACTERS, Column, Dataset, minor_units
 
 ZONE = r".*(Z|[+-][0-9]{2}:?[0-9]{2})"  # the require_zone rule's pattern (cleaning.column_rules)
 
 
-def _checks(col: Column):
+def _checks(ds: Dataset, col: Column):
     """The contract's per-value rules for one column, as (kind, parameter), in clickpipe's order."""
     if col.required:
         yield "required", None
+    if col.type == "string":
+        yield "control", CONTROL_CHARACTERS
     if col.max_length:
         yield "max_length", col.max_length
+    if col.currency_column:  # (pattern, currencies): more decimals than the currency has
+        by_units: dict[int, list[str]] = {}
+        for code in ds.column(col.currency_column).allowed:
+            by_units.setdefault(minor_units(code), []).append(code)
+        yield "precision", [(cleaning.too_fine(k), codes) for k, codes in sorted(by_units.items())]
     if col.type in cleaning.TYPE_GUARDS:
         yield "guard", cleaning.TYPE_GUARDS[col.type]
     if col.require_zone:
@@ -42,6 +52,13 @@ def _checks(col: Column):
         yield "allowed", list(col.allowed)
     if col.min_value is not None:
         yield "min", col.min_value
+    if col.name == ds.partition_time_column:
+        yield "late", None
+
+
+def not_before(ingest_date: str) -> datetime:
+    """The late window's bound of an ingest day (``job1.late_bound``) as a time."""
+    return datetime.fromisoformat(job1.late_bound(ingest_date))
 
 
 def arrival_day(key: str) -> str:
@@ -49,15 +66,16 @@ def arrival_day(key: str) -> str:
 
 
 # -- pandas -----------------------------------------------------------------------------------------
-def pandas_clean(df, ds: Dataset, *, references: dict | None = None, not_after=None, carry: tuple[str, ...] = ()):
+def pandas_clean(df, ds: Dataset, *, references: dict | None = None, not_after=None, not_before=None, carry: tuple[str, ...] = ()):
     """The rows of ``df`` (text columns, input order) that pass every rule, typed (with the ``carry``
-    columns as they are); and how many failed."""
+    columns as they are); and how many failed. ``not_before``: the late window's bound (a time, or
+    one per row)."""
     import pandas as pd
     import pyarrow as pa
     import pyarrow.compute as pc
 
     ok = pd.Series(True, index=df.index)
-    typed = {}
+    typed, texts = {}, {}
     for col in ds.columns:
         s = df[col.name].astype("str") if col.name in df else pd.Series(pd.NA, index=df.index, dtype="str")
         s = s.str.strip(" ").replace("", pd.NA)
@@ -65,6 +83,9 @@ def pandas_clean(df, ds: Dataset, *, references: dict | None = None, not_after=N
             s = s.str.upper()
         elif col.normalize == "lower":
             s = s.str.lower()
+        texts[col.name] = s
+    for col in ds.columns:
+        s = texts[col.name]
         value = s
         if col.type == "money":
             parsed = pc.cast(pa.array(s.where(s.str.fullmatch(cleaning.TYPE_GUARDS["money"]).fillna(False))), pa.decimal128(38, 9), safe=False)
@@ -74,10 +95,17 @@ def pandas_clean(df, ds: Dataset, *, references: dict | None = None, not_after=N
             value = pd.to_datetime(s, utc=True, format="ISO8601", errors="coerce")
         elif col.type == "date":
             value = pd.to_datetime(s, format="%Y-%m-%d", errors="coerce").dt.date
-        for kind, p in _checks(col):
+        for kind, p in _checks(ds, col):
             present = s.notna()
             if kind == "required":
                 ok &= present
+            elif kind == "control":
+                ok &= ~s.str.contains(p, regex=True).fillna(False)
+            elif kind == "precision":
+                for pattern, codes in p:
+                    ok &= ~(texts[col.currency_column].isin(codes) & s.str.fullmatch(pattern).fillna(False))
+            elif kind == "late":
+                ok &= ~(value < not_before).fillna(False)
             elif kind == "max_length":
                 ok &= ~(s.str.len() > p).fillna(False)
             elif kind == "guard":
@@ -105,7 +133,7 @@ def pandas_transactions(csv_path: Path, users_snapshot: Path, out: Path, ds: Dat
     df = pd.read_csv(csv_path, dtype="str", keep_default_na=False, on_bad_lines="skip")
     lines = sum(1 for _ in open(csv_path, "rb")) - 1
     users = pd.read_parquet(users_snapshot, columns=["user_id"])["user_id"]
-    clean, failed = pandas_clean(df, ds, references={"user_id": users})
+    clean, failed = pandas_clean(df, ds, references={"user_id": users}, not_before=not_before(ingest_date))
     kept = clean.drop_duplicates(ds.key, keep="first")
     _pandas_write(kept, ds, out, ingest_date=ingest_date)
     return {"rows_in": lines, "rows_out": len(kept), "quarantined": failed + lines - len(df), "duplicates": len(clean) - len(kept)}
@@ -151,7 +179,8 @@ def pandas_clicks(objects: list[tuple[str, Path]], out: Path, ds: Dataset) -> di
     text = df.astype("str").where(df.notna(), "")
     text["ingest_date"] = keys.map(arrival_day)
     not_after = pd.to_datetime(keys.map(raw_input.not_after), utc=True)
-    clean, failed = pandas_clean(text, ds, not_after=not_after, carry=("ingest_date",))
+    late = pd.to_datetime(text["ingest_date"].map(not_before), utc=True)
+    clean, failed = pandas_clean(text, ds, not_after=not_after, not_before=late, carry=("ingest_date",))
     kept = clean.drop_duplicates(ds.key, keep="first")
     _pandas_write(kept, ds, out)
     return {"rows_in": rows_in, "rows_out": len(kept), "quarantined": failed + bad_json, "duplicates": len(clean) - len(kept)}
@@ -184,22 +213,33 @@ def _java(pattern: str) -> str:
 
 
 def spark_clean(df, ds: Dataset, *, references: dict | None = None):
-    """``df`` has the text columns and ``__pos`` (input order) and, for clicks, ``__not_after``:
-    the rows that pass every rule, typed, and a flag ``__ok`` on every row."""
+    """``df`` has the text columns, ``__pos`` (input order), ``__not_before`` (the late window's
+    bound) and, for clicks, ``__not_after``: the rows that pass every rule, typed, and a flag
+    ``__ok`` on every row."""
     from pyspark.sql import functions as F
 
     ok = F.lit(True)
-    typed = []
+    typed, texts = [], {}
     for col in ds.columns:
         s = F.nullif(F.trim(F.col(col.name)), F.lit(""))
         if col.normalize == "upper":
             s = F.upper(s)
         elif col.normalize == "lower":
             s = F.lower(s)
+        texts[col.name] = s
+    for col in ds.columns:
+        s = texts[col.name]
         value = s.cast(col.logical_type.athena) if col.type != "string" else s
-        for kind, p in _checks(col):
+        for kind, p in _checks(ds, col):
             if kind == "required":
                 ok = ok & s.isNotNull()
+            elif kind == "control":
+                ok = ok & F.coalesce(~s.rlike(p), F.lit(True))
+            elif kind == "precision":
+                for pattern, codes in p:
+                    ok = ok & F.coalesce(~(texts[col.currency_column].isin(codes) & s.rlike(_java(pattern))), F.lit(True))
+            elif kind == "late":
+                ok = ok & F.coalesce(value >= F.col("__not_before"), F.lit(True))
             elif kind == "max_length":
                 ok = ok & F.coalesce(F.length(s) <= p, F.lit(True))
             elif kind == "guard":
@@ -252,6 +292,7 @@ def spark_transactions(spark, csv_path: Path, users_snapshot: Path, out: Path, d
     raw = raw.withColumn("__pos", F.monotonically_increasing_id()).cache()  # a file's rows in order
     wellformed = raw.where("_corrupt IS NULL").drop("_corrupt")
     users = spark.read.parquet(str(users_snapshot)).select("user_id")
+    wellformed = wellformed.withColumn("__not_before", F.lit(not_before(ingest_date)))
     df = spark_clean(wellformed, ds, references={"user_id": users}).withColumn("ingest_date", F.lit(ingest_date).cast("date"))
     counts = spark_dedup_write(df, ds, out)
     malformed = raw.where("_corrupt IS NOT NULL").count()
@@ -266,8 +307,9 @@ def spark_clicks(spark, objects: list[tuple[str, Path]], out: Path, ds: Dataset)
     paths = {str(p.resolve()): k for k, p in objects}
     raw = spark.read.schema(schema).option("mode", "PERMISSIVE").option("columnNameOfCorruptRecord", "_corrupt").json(list(paths))
     key_of = spark.createDataFrame(
-        [(f"file://{p}", k, i, arrival_day(k), raw_input.not_after(k)) for i, (p, k) in enumerate(sorted(paths.items(), key=lambda x: x[1]))],
-        "__path string, __key string, __obj int, ingest_date string, __not_after timestamp",
+        [(f"file://{p}", k, i, arrival_day(k), raw_input.not_after(k), not_before(arrival_day(k)))
+         for i, (p, k) in enumerate(sorted(paths.items(), key=lambda x: x[1]))],
+        "__path string, __key string, __obj int, ingest_date string, __not_after timestamp, __not_before timestamp",
     )
     raw = raw.withColumn("__path", F.input_file_name()).withColumn("__mono", F.monotonically_increasing_id())
     raw = raw.join(F.broadcast(key_of), "__path").withColumn("__pos", F.struct("__obj", "__mono")).cache()

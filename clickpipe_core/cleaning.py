@@ -157,9 +157,7 @@ def precision_rule(col: Column, currencies: tuple[str, ...], d: Dialect) -> tupl
     fails, units = [], []
     for k, codes in sorted(by_units.items()):
         listed = ", ".join(d.literal(c) for c in codes)
-        # a digit other than 0 after the k-th decimal (the integer part as the money type allows)
-        too_fine = r"-?[0-9]{1,16}\.[0-9]{%d}0*[1-9][0-9]*" % k
-        fails.append(f"({currency} IN ({listed}) AND {d.full_match(n, too_fine)})")
+        fails.append(f"({currency} IN ({listed}) AND {d.full_match(n, too_fine(k))})")
         units.append(f"WHEN {currency} IN ({listed}) THEN {d.literal(str(k))}")
     shown = f"COALESCE({n}, '')"
     detail = (
@@ -167,6 +165,12 @@ def precision_rule(col: Column, currencies: tuple[str, ...], d: Dialect) -> tupl
         f"CASE {' '.join(units)} END, {d.literal('): ')}, {shown})"
     )
     return f"{n} IS NOT NULL AND ({' OR '.join(fails)})", f"too_precise_{col.name}", detail
+
+
+def too_fine(minor_units: int) -> str:
+    """An amount's text with a digit other than 0 after the ``minor_units``-th decimal (the integer
+    part as the money type allows): the pattern of ``precision_rule``."""
+    return r"-?[0-9]{1,16}\.[0-9]{%d}0*[1-9][0-9]*" % minor_units
 
 
 def late_rule(ds: Dataset, d: Dialect, not_before: str) -> tuple[str, str, str]:

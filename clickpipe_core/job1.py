@@ -14,6 +14,7 @@ from __future__ import annotations
 import abc
 import os
 import shutil
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -228,9 +229,15 @@ LINE_REJECT_COLUMNS = (("reason", "string"), ("detail", "string"), ("__fidx", "i
 class _Run:
     def __init__(self, engine: Engine, ds: Dataset, ingest_date: str, objects: list, references, staging: Path):
         self.e, self.d, self.ds, self.day = engine, engine.dialect, ds, ingest_date
-        self.objects, self.references, self.staging = objects, references, staging
+        # Objects the engine reads first, then those not read for their name (after them: their
+        # index is past every record's, so record order is that of the objects read).
+        hidden = {o.key: problem for o in objects if (problem := raw_input.hidden_name_problem(o.key))}
+        self.readable = [o for o in objects if o.key not in hidden]
+        self.objects = self.readable + [o for o in objects if o.key in hidden]
+        self.hidden = {i: hidden[o.key] for i, o in enumerate(self.objects) if o.key in hidden}
+        self.references, self.staging = references, staging
         self.not_before = late_bound(ingest_date) if ds.partition_time_column else None
-        self.result = PartitionResult(ds.name, ingest_date, files_in=[o.key for o in objects], bytes_in=sum(o.size for o in objects))
+        self.result = PartitionResult(ds.name, ingest_date, files_in=[o.key for o in self.objects], bytes_in=sum(o.size for o in objects))
 
     def run(self) -> PartitionResult:
         e, ds, result = self.e, self.ds, self.result
@@ -248,8 +255,7 @@ class _Run:
         classified, raw = self._classify(files, refs)
         per_file = {f: (n, failed) for f, n, failed in e.rows(f"SELECT __fidx, count(*), count(reason) FROM {classified} GROUP BY __fidx")}
         rejects, gaps = raw.finish()
-        if isinstance(rejects, list):
-            rejects = e.from_rows("line_rejects", LINE_REJECT_COLUMNS, [tuple(vars(r).values()) for r in rejects]) if rejects else None
+        rejects = self._with_hidden(rejects)
         explained = e.table("explained", self._explain(classified, refs))
         groups = e.table("duplicate_groups", cleaning.duplicate_groups_sql(ds, self.d, classified))
         self.neighbors = neighbor_states(e.store, ds, self.day) if ds.dedup_across_partitions else []
@@ -280,7 +286,7 @@ class _Run:
         """Read and classify every record in one pass into ``classified``."""
         e, ds = self.e, self.ds
         for salvage in (False, True):
-            raw = e.read(ds, self.objects, files, salvage=salvage)
+            raw = e.read(ds, self.readable, files, salvage=salvage)
             try:
                 classified = None
                 for batch in raw.records:
@@ -300,6 +306,28 @@ class _Run:
                 if salvage:
                     raise
         raise AssertionError("unreachable")
+
+    def _with_hidden(self, rejects: list[raw_input.LineReject] | str | None) -> str | None:
+        """The reader's line rejects (Python rows or a relation) and the record lines of the objects
+        not read for their name (``raw_input.HIDDEN_FILE_NAME``), as one relation, or None."""
+        e, ds = self.e, self.ds
+        hidden = [
+            r
+            for fidx, problem in sorted(self.hidden.items())
+            for r in raw_input.whole_file_rejects(
+                e.local_path(self.objects[fidx].key), fidx, raw_input.HIDDEN_FILE_NAME, problem,
+                header=ds.raw_format == "csv", gunzip=ds.raw_format == "ndjson",
+            )  # fmt: skip
+        ]
+        self.hidden_lines = Counter(r.fidx for r in hidden)
+        if not isinstance(rejects, str):
+            rows = [tuple(vars(r).values()) for r in [*(rejects or []), *hidden]]
+            return e.from_rows("line_rejects", LINE_REJECT_COLUMNS, rows) if rows else None
+        if not hidden:
+            return rejects
+        extra = e.from_rows("hidden_rejects", LINE_REJECT_COLUMNS, [tuple(vars(r).values()) for r in hidden])
+        columns = ", ".join(n for n, _ in LINE_REJECT_COLUMNS)
+        return e.view("all_line_rejects", f"SELECT {columns} FROM {rejects} UNION ALL SELECT {columns} FROM {extra}")
 
     def _explain(self, classified: str, refs: dict[str, str]) -> str:
         """The failed records again, with the sentence that says why (only the few failed ones)."""
@@ -362,7 +390,10 @@ class _Run:
         result.rows_in = sum(n for n, _ in per_file.values()) + sum(rejected.values())
         for fidx, obj in enumerate(self.objects):
             note = notes.get(fidx)
-            if note == raw_input.EMPTY_FILE:
+            if fidx in self.hidden:
+                quarantined = self.hidden_lines.get(fidx, 0)
+                result.messages.append(f"{obj.key}: {self.hidden[fidx]}; {quarantined} record(s) quarantined as {raw_input.HIDDEN_FILE_NAME}")
+            elif note == raw_input.EMPTY_FILE:
                 result.messages.append(f"{obj.key}: empty file, no records")
             elif note:
                 result.messages.append(f"{obj.key}: {note}; {rejected.get(fidx, 0)} record(s) quarantined as wrong_header")

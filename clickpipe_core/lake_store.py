@@ -141,9 +141,7 @@ class LocalStore:
             return
         for dirpath, dirnames, filenames in os.walk(base):
             dirnames[:] = sorted(d for d in dirnames if not d.startswith((".", "_tmp")))
-            for name in sorted(filenames):
-                if name.startswith("."):
-                    continue
+            for name in sorted(filenames):  # dot files too, as S3 lists them
                 full = os.path.join(dirpath, name)
                 try:
                     st = os.stat(full)

@@ -23,9 +23,11 @@ def raw_batch_key(dataset: str, ingest_date: str, filename: str) -> str:
 
 
 def parse_raw_batch_key(key: str) -> tuple[str, str] | None:
-    """(dataset, ingest_date) of a raw batch object, or None when the key is not in the layout."""
+    """(dataset, ingest_date) of a raw batch object, or None when the key is not in the layout. A file
+    whose name starts with '.' or '_' is in its partition too: Job 1 quarantines its records whole
+    (``raw_input.HIDDEN_FILE_NAME``) rather than leave them unaccounted for."""
     m = _INGEST_DATE.match(key)
-    if not m or m["name"].startswith((".", "_")):
+    if not m:
         return None
     try:
         date.fromisoformat(m["date"])

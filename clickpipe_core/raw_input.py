@@ -28,6 +28,9 @@ LINE_END = re.compile(rb"\r\n|\r|\n")
 # What a file's note says when it holds no records at all (else the note is the header problem).
 EMPTY_FILE = "empty"
 CORRUPT_OBJECT = "corrupt_object"
+# A raw object whose name starts with '.' or '_' (hidden or temporary by convention, and skipped by
+# Spark's and Hadoop's readers): not read, every record line quarantined with this reason.
+HIDDEN_FILE_NAME = "hidden_file_name"
 
 
 # -- lines that never became records -------------------------------------------------------------
@@ -146,11 +149,62 @@ def is_blank_line(raw: bytes) -> bool:
 
 def wrong_header_rejects(path: Path, fidx: int, problem: str) -> list[LineReject]:
     """Every record line of a file whose header cannot be used, quarantined raw with one reason."""
+    return whole_file_rejects(path, fidx, "wrong_header", problem)
+
+
+def whole_file_rejects(path: Path, fidx: int, reason: str, problem: str, *, header: bool = True, gunzip: bool = False) -> list[LineReject]:
+    """Every record line of a file rejected whole (after its header line, when it has one; blank
+    lines hold no record), quarantined raw with one reason."""
     return [
-        LineReject("wrong_header", problem, fidx, n, reject_record(raw))
-        for n, raw in physical_lines(path).items()
-        if n > 1 and not is_blank_line(raw)
+        LineReject(reason, problem, fidx, n, reject_record(raw))
+        for n, raw in physical_lines(path, gunzip=gunzip).items()
+        if (n > 1 or not header) and not is_blank_line(raw)
     ]
+
+
+def hidden_name_problem(key: str) -> str | None:
+    """Why a raw object is not read for its name (it starts with '.' or '_'), or None."""
+    name = key.rsplit("/", 1)[-1]
+    if not name.startswith((".", "_")):
+        return None
+    return (
+        f"the file name starts with {name[0]!r} (hidden or temporary by convention), so its records were not read; "
+        f"rename it without the leading {name[0]!r} and run the partition again"
+    )
+
+
+# -- line ends -----------------------------------------------------------------------------------------
+def _chunks_ending_clean(path: Path):
+    """The file in chunks that never end between a CR and the LF after it."""
+    carry = b""
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 22):
+            data, carry = carry + chunk, b""
+            if data.endswith(b"\r"):
+                data, carry = data[:-1], b"\r"
+            yield data
+    if carry:
+        yield carry
+
+
+def mixed_line_ends(path: Path) -> bool:
+    """Does the file end its lines in more than one way (CRLF, LF, CR)? DuckDB's CSV reader stops
+    at such a file; Spark's text reader splits on all three."""
+    crlf = lf = cr = 0
+    for data in _chunks_ending_clean(path):
+        n = data.count(b"\r\n")
+        crlf, lf, cr = crlf + n, lf + data.count(b"\n") - n, cr + data.count(b"\r") - n
+    return sum(1 for n in (crlf, lf, cr) if n) > 1
+
+
+def normalize_line_ends(path: Path, target: Path) -> Path:
+    """A copy of the file with every line end (CRLF, LF, CR) an LF: the same lines, the same line
+    numbers. (A line end inside a quoted value becomes an LF too.)"""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target, "wb") as out:
+        for data in _chunks_ending_clean(path):
+            out.write(data.replace(b"\r\n", b"\n").replace(b"\r", b"\n"))
+    return target
 
 
 # -- Firehose objects --------------------------------------------------------------------------------

@@ -9,8 +9,9 @@ record's position in its object), all of a run's scans in one ``UNION ALL`` that
 into the classification. Firehose lines are read as text (a malformed line is a quarantine row,
 not an error) and parsed once by DuckDB's JSON functions into the facts the kernel's JSON rules
 read. Lines the reader rejects (bad UTF-8, over the size limit, bad CSV) come from its rejects
-table. A damaged gzip object fails the scan; the pipeline then reads again with each object
-checked, and damaged ones salvaged (``raw_input.salvage``).
+table. A damaged gzip object, or a CSV file that ends its lines in more than one way (CRLF and LF),
+fails the scan; the pipeline then reads again with each object checked: damaged gzip objects
+salvaged (``raw_input.salvage``), CSV files with mixed line ends read from a copy with LF line ends.
 
 Memory: ``memory_limit`` (default ``DEFAULT_MEMORY_LIMIT``) bounds DuckDB's buffers, which spill
 to a temporary directory in the run's staging area beyond it.
@@ -134,7 +135,7 @@ class DuckDBEngine(job1.Engine):
     # -- reading -------------------------------------------------------------------------------
     def read(self, ds: Dataset, objects: list, files: str, *, salvage: bool = False) -> RawInput:
         if ds.raw_format == "csv":
-            return self._read_csv(ds, objects)
+            return self._read_csv(ds, objects, salvage)
         return self._read_ndjson(ds, objects, salvage)
 
     def _batches(self, name: str, parts: list[str], empty: list[tuple[str, str]]) -> list[str]:
@@ -151,10 +152,15 @@ class DuckDBEngine(job1.Engine):
         # record numbers quarantine rows carry.
         return f"SELECT {fidx} AS __fidx, {fidx << ORD_BITS} + ordinality AS __ord, {select} FROM {reader} WITH ORDINALITY"
 
-    def _read_csv(self, ds: Dataset, objects: list) -> RawInput:
+    def _read_csv(self, ds: Dataset, objects: list, salvage: bool = False) -> RawInput:
+        self.con.execute("DROP TABLE IF EXISTS csv_rejects; DROP TABLE IF EXISTS csv_scans")  # a failed read's
         parts, notes, rejects, paths, widths = [], {}, [], {}, {}
         for fidx, obj in enumerate(objects):
             path = self.local_path(obj.key)
+            if salvage and raw_input.mixed_line_ends(path):
+                # DuckDB's reader stops at a file that ends its lines in more than one way: read a
+                # copy with LF line ends (the same lines and line numbers).
+                path = raw_input.normalize_line_ends(path, self.staging / "normalized" / f"{fidx}.csv")
             head = raw_input.read_head(path)
             if raw_input.is_empty_head(head):
                 notes[fidx] = raw_input.EMPTY_FILE
