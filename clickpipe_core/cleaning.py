@@ -4,9 +4,9 @@ An engine (DuckDB or Spark) reads the raw records as all-text columns into a rel
 bookkeeping columns, ``__ord`` (input order: the object's index in the run shifted left by
 ``ORD_BITS``, plus the record's position in the object) and ``__fidx`` (the object's index), and
 runs the SQL of ``classify_sql``: one row per input record with its typed values and either a
-quarantine ``reason`` or NULL. Dedup (first occurrence wins, also across partitions), record
-numbers, the quarantine rows, the newest-snapshot-wins merge and the output projection are SQL
-here too. Only ``Dialect`` differs between engines, so every rule exists once.
+quarantine ``reason`` or NULL. Dedup (first occurrence wins within a partition; across
+partitions by the dataset's redelivery rule, with its dedup state), record numbers, the quarantine
+rows, the newest-snapshot-wins merge and the output projection are SQL here too. Only ``Dialect`` differs between engines, so every rule exists once.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from clickpipe_core.dialect import Dialect
 DUPLICATE_REASON = "duplicate_key"
 ORD_BITS = 40  # __ord = object index << ORD_BITS | position in the object
 WITHIN_PARTITION = "seen before in this partition"
+# Why a record lost to another raw partition's delivery of its key, by the dataset's redelivery rule.
+REDELIVERED = {"first": "already delivered by ingest_date ", "newest": "superseded by ingest_date "}
 
 # Text that may be cast to each logical type. The guard keeps the engines' casts on the same
 # inputs: DuckDB and Spark accept different exotic spellings (e.g. '1e3' or '+5' for numbers; for
@@ -327,8 +329,8 @@ GROUP BY {key} HAVING count(*) > 1
 
 def dropped_sql(ds: Dataset, d: Dialect, classified: str, groups: str, seen: str | None) -> str:
     """Clean records that are not written, with their typed values and why: the later occurrences
-    of a key repeated in this partition, and (``seen(key, src)``) the first occurrence of a key an
-    earlier raw partition delivered already."""
+    of a key repeated in this partition, and (``seen(key, src)``) the first occurrence of a key
+    whose delivery by another raw partition (source ``src``) wins by the dataset's redelivery rule."""
     key = f"t_{ds.key}"
     typed = ", ".join(f"c.t_{c.name}" for c in ds.columns)
     sql = f"""
@@ -338,7 +340,7 @@ WHERE c.reason IS NULL AND c.__ord <> g.first_ord
 """
     if seen:
         sql += f"""UNION ALL
-SELECT c.__ord, c.__fidx, {typed}, concat('already delivered by ingest_date ', {d.cast('s.src', 'string')})
+SELECT c.__ord, c.__fidx, {typed}, concat({d.literal(REDELIVERED[ds.redelivery])}, substr(s.src, 1, 10))
 FROM {classified} c JOIN {seen} s ON c.{key} = s.key LEFT JOIN {groups} g ON c.{key} = g.key
 WHERE c.reason IS NULL AND (g.key IS NULL OR c.__ord = g.first_ord)
 """
@@ -358,14 +360,15 @@ def clean_sql(ds: Dataset, d: Dialect, classified: str, dropped: str, ingest_dat
     )
 
 
-def dt_sql(ds: Dataset, d: Dialect, classified: str) -> str:
-    """The dt days (as text) of the clean records."""
-    return f"SELECT DISTINCT {d.cast(d.utc_date('t_' + ds.partition_time_column), 'string')} FROM {classified} WHERE reason IS NULL"
-
-
-def seen_sql(ds: Dataset, earlier: str) -> str:
-    """Keys in processed files written by earlier raw partitions, with the first of those partitions."""
-    return f"SELECT {ds.key} AS key, min(ingest_date) AS src FROM {earlier} GROUP BY {ds.key}"
+def dedup_state_sql(ds: Dataset, d: Dialect, classified: str, seen: str | None, source: str) -> str:
+    """A source's dedup state: each key its clean records deliver, once, with the source's name
+    and the source whose delivery won over it (``beaten_by``; NULL when this source keeps it)."""
+    text = d.type("string")
+    beaten = "s.src" if seen else f"CAST(NULL AS {text})"
+    join = f"LEFT JOIN {seen} s ON s.key = k.key" if seen else ""
+    return f"""
+SELECT k.key, CAST({d.literal(source)} AS {text}) AS src, {beaten} AS beaten_by
+FROM (SELECT DISTINCT t_{ds.key} AS key FROM {classified} WHERE reason IS NULL) k {join}"""
 
 
 # -- snapshots (users) -------------------------------------------------------------------------------

@@ -61,6 +61,18 @@ LOGICAL_TYPES = types_table(
 # on the ingest days E .. E + LATE_WINDOW_DAYS only (ARCHITECTURE.md, rule 4).
 LATE_WINDOW_DAYS = 1
 
+# Re-delivery (ARCHITECTURE.md, rule 9). A key that more than one raw partition (ingest day, or one
+# Firehose object read on its own) delivers is kept once in the processed zone, by the dataset's
+# ``redelivery`` rule: "first" (the earliest delivery wins: at-least-once streams repeat events) or
+# "newest" (the latest delivery wins: an extract re-delivers a transaction with its new status).
+# Deliveries are compared within DEDUP_WINDOW_DAYS of arrival: a run looks up the keys of the raw
+# partitions up to that many days before and after its own, never all history, so its cost does not
+# grow with history. Two deliveries further apart are both kept (a late record beyond
+# LATE_WINDOW_DAYS is quarantined anyway, so a repeated record with the same event time is always
+# within the window).
+DEDUP_WINDOW_DAYS = 2
+REDELIVERY_RULES = ("first", "newest")
+
 
 @dataclass(frozen=True)
 class Column:
@@ -104,13 +116,20 @@ class Dataset:
     references: dict[str, tuple[str, str]] = field(default_factory=dict)
     # Contract columns that become directory levels after dt (``event_type=X/``), not file columns.
     partition_value_columns: tuple[str, ...] = ()
-    # Drop records whose key an earlier raw partition already delivered (at-least-once streams).
-    dedup_across_partitions: bool = False
+    # A key delivered by several raw partitions within DEDUP_WINDOW_DAYS: which delivery is kept
+    # ("first" or "newest"; None: partitions are not compared).
+    redelivery: str | None = None
     # A partition with a larger share of its records quarantined fails its quarantine_share check
     # (a blocking check: the marts wait); a file rejected whole always fails it.
     max_quarantine_share: float = 0.10
 
+    @property
+    def dedup_across_partitions(self) -> bool:
+        return self.redelivery is not None
+
     def __post_init__(self):
+        if self.redelivery not in (None, *REDELIVERY_RULES):
+            raise ValueError(f"{self.name}: redelivery must be one of {REDELIVERY_RULES}, not {self.redelivery!r}")
         for c in self.columns:
             if c.currency_column:
                 currency = self.column(c.currency_column)
@@ -225,6 +244,7 @@ TRANSACTIONS = Dataset(
     raw_format="csv",
     partition_time_column="transaction_ts",
     references={"user_id": ("users", "user_id")},
+    redelivery="newest",
     columns=(
         Column("transaction_id", description="Unique transaction identifier", max_length=64),
         Column("user_id", description="The paying user (must exist in users)", max_length=64),
@@ -252,7 +272,7 @@ CLICKS = Dataset(
     raw_format="ndjson",
     partition_time_column="ts",
     partition_value_columns=("event_type",),
-    dedup_across_partitions=True,
+    redelivery="first",
     max_quarantine_share=0.05,
     columns=(
         Column(

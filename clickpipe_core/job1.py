@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import abc
 import os
-import re
 import shutil
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -23,7 +22,7 @@ from pathlib import Path
 
 from clickpipe_core import cleaning, layout, raw_input
 from clickpipe_core.checks import Footers, check_output
-from clickpipe_core.contracts import LATE_WINDOW_DAYS, Dataset
+from clickpipe_core.contracts import DEDUP_WINDOW_DAYS, LATE_WINDOW_DAYS, Dataset
 from clickpipe_core.dialect import Dialect
 from clickpipe_core.errors import JobInputError
 
@@ -72,6 +71,8 @@ class PartitionResult:
     dt_partitions: list[str] = field(default_factory=list)
     snapshot_rows: int | None = None
     checks: list[dict] = field(default_factory=list)
+    # Ingest days whose outcome this run's deliveries changed (re-delivery), processed again after it.
+    reprocessed: list[str] = field(default_factory=list)
 
     def metadata(self) -> dict:
         md = {
@@ -89,6 +90,8 @@ class PartitionResult:
         }
         if self.snapshot_rows is not None:
             md["snapshot_rows"] = self.snapshot_rows
+        if self.reprocessed:
+            md["reprocessed"] = self.reprocessed
         return md
 
 
@@ -130,6 +133,10 @@ class Engine(abc.ABC):
 
     def finish(self) -> None:
         """Called after a run, whatever happened: drop what the run created."""
+
+    def fresh(self) -> "Engine":
+        """A new engine like this one, for another run (re-processing a partition re-delivery changed)."""
+        raise NotImplementedError
 
     @abc.abstractmethod
     def table(self, name: str, sql: str) -> str:
@@ -184,7 +191,26 @@ class Engine(abc.ABC):
 # -- the pipeline ---------------------------------------------------------------------------------------
 def run_partition(engine: Engine, ds: Dataset, ingest_date: str, objects: list | None = None) -> PartitionResult:
     """Run one raw partition through Job 1 on ``engine``: ``objects`` (by default every object of
-    the partition, or those a ``Source`` names)."""
+    the partition, or those a ``Source`` names).
+
+    Writers of the dataset's shared state (the users snapshot, the dedup state) hold the lake's
+    lock of the dataset from reading that state to publishing (ARCHITECTURE.md, rule 9). When this
+    partition's deliveries change the outcome of a neighbouring partition already processed (it
+    delivered a key this one now wins, or lost a key to a delivery this one no longer makes), that
+    partition is processed again, under the same lock, so the processed zone is the same in any order."""
+    store = engine.store
+    with store.lock(f"job1-{ds.name}"):
+        result = _run_once(engine, ds, ingest_date, objects)
+        for day in result.reprocessed:
+            again = _run_once(engine.fresh(), ds, day, None)
+            result.messages.append(
+                f"processed ingest_date {day} again: keys this partition delivered decide its records "
+                f"({ds.redelivery} delivery wins); {again.rows_out} row(s) out, {again.duplicates} duplicate(s)"
+            )
+    return result
+
+
+def _run_once(engine: Engine, ds: Dataset, ingest_date: str, objects: list | None) -> PartitionResult:
     store = engine.store
     objects = raw_objects(store, ds, ingest_date) if objects is None else objects
     references = reference_snapshots(store, ds)
@@ -232,7 +258,8 @@ class _Run:
         rejects = self._with_hidden(rejects)
         explained = e.table("explained", self._explain(classified, refs))
         groups = e.table("duplicate_groups", cleaning.duplicate_groups_sql(ds, self.d, classified))
-        seen = self._already_delivered(classified) if ds.dedup_across_partitions else None
+        self.neighbors = neighbor_states(e.store, ds, self.day) if ds.dedup_across_partitions else []
+        seen = self._winners() if ds.dedup_across_partitions else None
         dropped = e.table("dropped", cleaning.dropped_sql(ds, self.d, classified, groups, seen))
         quarantine = e.table(
             "quarantine",
@@ -240,8 +267,14 @@ class _Run:
         )
         self._account(quarantine, per_file, raw.notes, rejects)
         staged, data_files, distinct_keys = self._write(classified, dropped, groups, quarantine)
+        if ds.dedup_across_partitions and result.rows_in > result.quarantined:  # clean keys to record
+            target = self.staging / "out" / "dedup_state.parquet"
+            e.write(cleaning.dedup_state_sql(ds, self.d, classified, seen, layout.source_name(self.day)), target, order_by=["key"])
+            staged[layout.dedup_state_key(ds.name, self.day)] = target
         result.checks = check_output(ds, data_files, result, distinct_keys=distinct_keys)
         publish(e.store, ds, staged, self.day, result)
+        if ds.dedup_across_partitions:
+            result.reprocessed = self._changed_neighbors()
         return result
 
     # -- classify -------------------------------------------------------------------------------
@@ -307,15 +340,42 @@ class _Run:
             not_before=self.not_before,
         )  # fmt: skip
 
-    def _already_delivered(self, classified: str) -> str | None:
-        """Keys that earlier raw partitions delivered for the days this run touches (at-least-once
-        delivery repeats events across partitions): ``seen(key, src)``, or None."""
-        e, ds = self.e, self.ds
-        days = [r[0] for r in e.rows(cleaning.dt_sql(ds, self.d, classified))]
-        earlier = earlier_source_files(e.store, ds, days, self.day)
-        if not earlier:
+    # -- re-delivery -----------------------------------------------------------------------------------
+    def _own(self) -> str:
+        return layout.source_name(self.day)
+
+    def _beats(self, other: str, own: str) -> bool:
+        """Whether source ``other``'s delivery of a key wins over source ``own``'s."""
+        return other < own if self.ds.redelivery == "first" else other > own
+
+    def _winners(self) -> str | None:
+        """Keys that neighbouring sources within the dedup window delivered and that win over this
+        one's delivery: ``seen(key, src)`` (the winning source), or None."""
+        e, own = self.e, self._own()
+        keys = [k for k, name in self.neighbors if self._beats(name, own)]
+        if not keys:
             return None
-        return e.table("seen", cleaning.seen_sql(ds, e.parquet("earlier", earlier)))
+        best = "min" if self.ds.redelivery == "first" else "max"
+        return e.table("seen", f"SELECT key, {best}(src) AS src FROM {e.parquet('winners', keys)} GROUP BY key")
+
+    def _changed_neighbors(self) -> list[str]:
+        """Ingest days of neighbouring sources this run's deliveries beat whose recorded outcome no
+        longer holds: they keep a key this run delivered (or lost it to a worse source), or they lost
+        a key to this source, which no longer delivers it."""
+        e, d, own = self.e, self.d, self._own()
+        losers = [k for k, name in self.neighbors if self._beats(own, name)]
+        if not losers:
+            return []
+        own_key = layout.dedup_state_key(self.ds.name, self.day)
+        mine = e.parquet("own_state", [own_key]) if e.store.exists(own_key) else e.from_rows("own_state", [("key", "string")], [])
+        lit = d.literal(own)
+        worse = f"n.beaten_by > {lit}" if self.ds.redelivery == "first" else f"n.beaten_by < {lit}"
+        ours = f"substr(n.beaten_by, 1, {len(own)}) = {lit}" if own == str.__str__(self.day) else f"n.beaten_by = {lit}"
+        rows = e.rows(
+            f"SELECT DISTINCT substr(n.src, 1, 10) FROM {e.parquet('loser_states', losers)} n LEFT JOIN {mine} o ON o.key = n.key "
+            f"WHERE (o.key IS NOT NULL AND (n.beaten_by IS NULL OR {worse})) OR (o.key IS NULL AND {ours})"
+        )
+        return sorted(r[0] for r in rows)
 
     # -- account ------------------------------------------------------------------------------------
     def _account(self, quarantine: str, per_file: dict[int, tuple[int, int]], notes: dict[int, str], rejects: str | None) -> None:
@@ -398,7 +458,11 @@ def publish(store, ds: Dataset, staged: dict[str, Path], ingest_date: str, resul
         o.key
         # the quarantine folder of the day, not just its own file: a whole-day run's stale files include
         # the day's increments (ARCHITECTURE.md, rule 4)
-        for prefix in (layout.processed_prefix(ds.name), layout.quarantine_key(ds.name, ingest_date).rsplit("/", 1)[0] + "/")
+        for prefix in (
+            layout.processed_prefix(ds.name),
+            layout.quarantine_key(ds.name, ingest_date).rsplit("/", 1)[0] + "/",
+            layout.dedup_state_prefix(ds.name, ingest_date),
+        )
         for o in store.list(prefix)
         if o.key.rsplit("/", 1)[-1].startswith(own_name) and o.key not in staged
     ]
@@ -457,14 +521,17 @@ def reference_snapshots(store, ds: Dataset) -> list[tuple[str, str, str]]:
     return found
 
 
-def earlier_source_files(store, ds: Dataset, days: list[str], ingest_date: str) -> list[str]:
-    """Processed files of the given days written by raw partitions older than ``ingest_date``
-    (never this source's own files, the ``-1``, ``-2``... siblings of a directory included)."""
-    own = layout.source_file_name(ingest_date)
-    sibling = re.compile(re.escape(own.removesuffix(".parquet")) + r"(-\d+)?\.parquet")
-    return [
-        o.key
-        for day in days
-        for o in store.list(f"{layout.processed_prefix(ds.name)}dt={day}/")
-        if (name := o.key.rsplit("/", 1)[-1]) < own and name.startswith("part-ingest_date=") and not sibling.fullmatch(name)
-    ]
+def neighbor_states(store, ds: Dataset, ingest_date: str) -> list[tuple[str, str]]:
+    """(key, source name) of the dedup state of every other source within ``DEDUP_WINDOW_DAYS`` of
+    ``ingest_date``: a bounded look-up, whatever the history. A whole-day run leaves out its own
+    day's increments (it replaces them)."""
+    own = layout.source_name(ingest_date)
+    whole_day = own == str.__str__(ingest_date)
+    day = date.fromisoformat(str.__str__(ingest_date))
+    found = []
+    for offset in range(-DEDUP_WINDOW_DAYS, DEDUP_WINDOW_DAYS + 1):
+        for o in store.list(layout.dedup_state_prefix(ds.name, (day + timedelta(days=offset)).isoformat())):
+            name = layout.state_source(o.key)
+            if name != own and not (whole_day and name.startswith(own)):
+                found.append((o.key, name))
+    return found

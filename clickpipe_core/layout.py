@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, timezone
 
-RAW, PROCESSED, QUARANTINE = "raw", "processed", "quarantine"
+RAW, PROCESSED, QUARANTINE, DEDUP = "raw", "processed", "quarantine", "dedup"
 
 _INGEST_DATE = re.compile(r"^raw/(?P<dataset>[a-z_]+)/ingest_date=(?P<date>\d{4}-\d{2}-\d{2})/(?P<name>[^/]+)$")
 
@@ -71,6 +71,20 @@ def snapshot_key(dataset: str) -> str:
 
 def quarantine_key(dataset: str, ingest_date: str) -> str:
     return f"{QUARANTINE}/{dataset}/ingest_date={str.__str__(ingest_date)}/{source_file_name(ingest_date)}"
+
+
+def dedup_state_prefix(dataset: str, ingest_date: str) -> str:
+    return f"{DEDUP}/{dataset}/ingest_date={str.__str__(ingest_date)}/"
+
+
+def dedup_state_key(dataset: str, ingest_date: str) -> str:
+    """The keys one source delivered (``job1`` dedup state), named like its processed files."""
+    return dedup_state_prefix(dataset, ingest_date) + source_file_name(ingest_date)
+
+
+def state_source(key: str) -> str:
+    """The source name a dedup state object is named after."""
+    return key.rsplit("/", 1)[-1].removeprefix("part-ingest_date=").removesuffix(".parquet")
 
 
 def parse_dt(key: str) -> str | None:

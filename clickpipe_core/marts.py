@@ -192,7 +192,8 @@ USERS_DIM = Mart(
     description=(
         "One row per user of the current users snapshot (no name or e-mail: no PII in the serving layer), "
         "with lifetime activity over every processed day: first and last seen (any click or transaction), "
-        "events, sessions, orders and revenue (completed transactions). Rebuilt whole on each refresh."
+        "events, sessions, orders and revenue (completed transactions). Maintained incrementally: each daily "
+        "load updates the users active that day, each users load the snapshot's attributes and new users."
     ),
     columns=(
         _c("user_id", "string", "Stable user identifier"),
@@ -211,6 +212,50 @@ USERS_DIM = Mart(
     daily=False,
     sources=("users", "transactions", "clicks"),
 )
+
+# User activity per day: internal daily tables (no assets, no dashboard) loaded with the daily marts
+# of the same sources, from which the users dimension is maintained incrementally (pg_load).
+USER_CLICKS_DAILY = Mart(
+    name="user_clicks_daily",
+    description="Per UTC day and user: first and last click, click events.",
+    columns=(DT, _c("user_id", "string"), _c("first_ts", "timestamp"), _c("last_ts", "timestamp"), _c("events", "count")),
+    key=("dt", "user_id"),
+    daily=True,
+    sources=("clicks",),
+)
+USER_SESSIONS_DAILY = Mart(
+    name="user_sessions_daily",
+    description="Per UTC day and user: each session, once.",
+    columns=(DT, _c("user_id", "string"), _c("session_id", "string")),
+    key=("dt", "user_id", "session_id"),
+    daily=True,
+    sources=("clicks",),
+)
+USER_PAYMENTS_DAILY = Mart(
+    name="user_payments_daily",
+    description="Per UTC day and user: first and last transaction, completed orders and revenue, their currencies.",
+    columns=(
+        DT,
+        _c("user_id", "string"),
+        _c("first_ts", "timestamp"),
+        _c("last_ts", "timestamp"),
+        _c("orders", "count"),
+        _c("revenue", "money_total"),
+        _c("min_currency", "string", nullable=True),
+        _c("max_currency", "string", nullable=True),
+    ),
+    key=("dt", "user_id"),
+    daily=True,
+    sources=("transactions",),
+)
+USER_ACTIVITY = (USER_CLICKS_DAILY, USER_SESSIONS_DAILY, USER_PAYMENTS_DAILY)
+
+
+def activity_for(marts: list[Mart]) -> list[Mart]:
+    """The user activity tables a daily load of ``marts`` replaces too: those of the same sources."""
+    sources = {s for m in marts for s in m.sources}
+    return [a for a in USER_ACTIVITY if set(a.sources) <= sources]
+
 
 MARTS: dict[str, Mart] = {m.name: m for m in (DAILY_EVENTS, FUNNEL_DAILY, REVENUE_DAILY, TOP_PAGES_DAILY, USERS_DIM)}
 DAILY_MARTS = [m for m in MARTS.values() if m.daily]

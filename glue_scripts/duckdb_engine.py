@@ -60,6 +60,7 @@ class DuckDBEngine(job1.Engine):
 
     def __init__(self, store, *, threads: int | None = None, memory_limit: str | None = None, runtime: Runtime | None = None):
         super().__init__(store)
+        self._options = {"threads": threads, "memory_limit": memory_limit, "runtime": runtime}
         self.con = duckdb.connect()
         self.con.execute("SET TimeZone = 'UTC'")
         # Row order is carried explicitly (__ord) wherever it matters: DuckDB need not keep it.
@@ -74,6 +75,9 @@ class DuckDBEngine(job1.Engine):
 
     def finish(self) -> None:
         self.con.close()
+
+    def fresh(self) -> "DuckDBEngine":
+        return DuckDBEngine(self.store, **self._options)
 
     # -- relations -----------------------------------------------------------------------------
     def table(self, name: str, sql: str) -> str:

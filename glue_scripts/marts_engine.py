@@ -130,6 +130,10 @@ class MartEngine:
             ) from None
         return conform(mart, table)
 
+    def query(self, sql: str) -> pa.Table:
+        """The rows of ``sql`` over the registered tables (small results)."""
+        return self._run(sql)
+
     def build_days(self, marts: list[Mart], sources: list[str], days: list[str]) -> tuple[dict[str, list[pa.Table]], dict[str, str]]:
         """Daily marts for ``days``: (mart -> tables, day -> why it could not be built). All days are
         built at once; when that fails, one day at a time, so that one bad day costs only itself."""

@@ -119,6 +119,9 @@ class SparkEngine(job1.Engine):
                 if t.isTemporary and t.name.endswith(self.run_id):
                     self._spark.catalog.dropTempView(t.name)
 
+    def fresh(self) -> "SparkEngine":
+        return SparkEngine(self.store, spark=self._spark, threads=self._threads, runtime=self.runtime)
+
     # -- relations -----------------------------------------------------------------------------
     def _name(self, df, name: str) -> str:
         df.createOrReplaceTempView(f"{name}_{self.run_id}")

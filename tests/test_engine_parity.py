@@ -315,3 +315,22 @@ def test_spark_spreads_a_large_day_over_several_files(spark, local_lakes, monkey
     assert sres[1].rows_out == dres[1].rows_out == 200 and all(c["passed"] for c in sres[1].checks)
     read_all = lambda store, res: pa.concat_tables([_read(store, k) for k in res.files_out if k.startswith("processed/")])  # noqa: E731
     assert _rows(read_all(sstore, sres[1])) == _rows(read_all(dstore, dres[1]))
+
+
+def test_redelivery_in_reverse_order_on_spark_equals_duckdb_in_order(tmp_path, spark):
+    """Re-delivered transactions (newest wins) and clicks (first wins): Spark processing the days in
+    reverse writes the same processed, quarantine and dedup-state files as DuckDB in order."""
+    from test_redelivery import D1, D2, D3, _fill_clicks, _fill_transactions, _users, zone
+
+    zones = {}
+    for name, days in (("duckdb", (D1, D2, D3)), ("spark", (D3, D2, D1))):
+        store = LocalStore(tmp_path / name)
+        _users(store)
+        _fill_transactions(store)
+        _fill_clicks(store)
+        for day in days:
+            for ds in (TRANSACTIONS, CLICKS):
+                ENGINES[name](store, ds, day)
+        zones[name] = zone(store)
+    assert zones["spark"] == zones["duckdb"]
+    assert any(k.startswith("dedup/transactions/") for k in zones["spark"])

@@ -161,22 +161,20 @@ def test_the_pipeline_processes_the_objects_it_is_given(local_store):
     assert run_partition(local_store, CLICKS, DAY).rows_in == 9
 
 
-def test_earlier_deliveries_are_older_sources_never_a_runs_own_files(local_store):
-    """Dedup across partitions reads what older sources wrote for a day: never this source's own
-    files, including the ``-1`` sibling of a directory written as several files (Spark at volume),
-    or a re-run would drop its own records as already delivered."""
-    from clickpipe_core.job1 import Source, earlier_source_files
+def test_earlier_deliveries_are_other_sources_never_a_runs_own(local_store):
+    """Dedup across partitions reads the dedup state of the other sources within the window (one
+    state object per source, however many files the engine wrote per directory): never this
+    source's own, and a whole-day run not its own day's increments (it replaces them)."""
+    from clickpipe_core.job1 import Source, neighbor_states
     from clickpipe_core.lake_store import ObjectInfo
 
-    directory = "processed/clicks/dt=2026-11-01/event_type=view/"
     increment = Source.increment("2026-11-02", ObjectInfo(layout.raw_clicks_key("s", at("2026-11-02"), "u1"), 1, 0))
-    names = ["2026-11-01", "2026-11-01-1", "2026-11-02", "2026-11-02-1", increment.name, f"{increment.name}-1", "2026-11-03"]
-    for name in names:
-        local_store.put_bytes(b"", f"{directory}part-ingest_date={name}.parquet")
+    for source in ["2026-11-01", "2026-11-02", increment, "2026-11-03"]:
+        local_store.put_bytes(b"", layout.dedup_state_key("clicks", source))
 
-    def earlier(source):
-        return sorted(k.rsplit("=", 1)[-1].removesuffix(".parquet") for k in earlier_source_files(local_store, CLICKS, ["2026-11-01"], source))
+    def neighbours(source):
+        return [name for _, name in neighbor_states(local_store, CLICKS, source)]
 
-    assert earlier("2026-11-02") == ["2026-11-01", "2026-11-01-1"]
-    assert earlier(increment) == ["2026-11-01", "2026-11-01-1", "2026-11-02", "2026-11-02-1"]
-    assert earlier("2026-11-01") == []
+    assert neighbours("2026-11-02") == ["2026-11-01", "2026-11-03"]
+    assert neighbours(increment) == ["2026-11-01", "2026-11-02", "2026-11-03"]
+    assert neighbours("2026-11-01") == ["2026-11-02", increment.name, "2026-11-03"]
