@@ -14,7 +14,15 @@ import pytest
 
 from clickpipe_core.contracts import CLICKS, DEVICES, EVENT_TYPES
 from clickpipe_core.generator import batch, clicks
-from clickpipe_core.generator.clicks import ClickGenerator, generate_clicks, resolve_users, users_from_csv, to_ms
+from clickpipe_core.generator.clicks import (
+    BOT_ID_PREFIX,
+    BOT_USER_AGENTS,
+    ClickGenerator,
+    generate_clicks,
+    resolve_users,
+    to_ms,
+    users_from_csv,
+)
 
 HOUR = 3_600_000
 START, END = "2026-11-01", "2026-11-03"
@@ -70,7 +78,11 @@ def test_every_record_meets_the_contract(sample):
         ts = _ts(e["ts"])
         assert to_ms(START) <= ts < to_ms(END) and ts <= arrival  # in the window; never from the future
         assert e["page"].startswith("/") and (e["referrer"] is None or e["referrer"].startswith("https://"))
-        assert e["user_id"] == uid and e["session_id"] == sid and e["country"] == users[uid]
+        assert e["user_id"] == uid and e["session_id"] == sid
+        if uid.startswith(BOT_ID_PREFIX):  # a crawler: not a user of the users file, a bot's user agent
+            assert e["user_agent"] in BOT_USER_AGENTS and (e["referrer"] is None or "clickpipe-shop.example/" in e["referrer"])
+        else:
+            assert e["country"] == users[uid]
     assert any(not d.isascii() for _, d, _, _ in records)  # UTF-8 (search queries in other scripts) stays UTF-8
 
 
@@ -185,9 +197,9 @@ def test_users_from_a_batch_sample_keep_their_countries(tmp_path):
     assert ("", "") not in users and len(users) < len(rows)  # blank ids and bad countries left out
     truth = {r["user_id"].strip(): r["country"].strip().upper() for r in rows}
     records, _ = generate_clicks(events=2000, start=START, end=END, users=sample.users_file, seed=1)
-    for _, data, _, _ in records:
+    for _, data, uid, _ in records:
         e = json.loads(data)
-        assert truth[e["user_id"]] == e["country"]
+        assert uid.startswith(BOT_ID_PREFIX) or truth[e["user_id"]] == e["country"]
 
 
 def test_bad_arguments_are_refused():
