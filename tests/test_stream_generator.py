@@ -225,3 +225,35 @@ def test_the_lambda_side_imports_no_dagster():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_traffic_has_channels_devices_bots_and_users_who_return_over_weeks():
+    """Six weeks of traffic: what the analytics marts need to be non-trivial (enrichment's own rules
+    tell channel, device and bot, so the generator and the parser agree)."""
+    from clickpipe_core import enrichment
+
+    gen = ClickGenerator(events=60_000, start="2026-10-01", end="2026-11-12", users=800, seed=5, duplicate_share=0)
+    first: dict[str, dict] = {}
+    weeks: dict[str, set[int]] = defaultdict(set)
+    for e in gen.records():
+        first.setdefault(e["session_id"], e)
+        week = (_ts(e["ts"]) - to_ms("2026-10-01")) // (7 * 86_400_000)
+        weeks[e["user_id"]].add(week)
+    sessions = list(first.values())
+    bots = [s for s in sessions if enrichment.parse_user_agent(s["user_agent"]).is_bot]
+    assert all(s["user_id"].startswith(BOT_ID_PREFIX) for s in bots)
+    assert 0.01 < len(bots) / len(sessions) < 0.06
+    people = [s for s in sessions if not s["user_id"].startswith(BOT_ID_PREFIX)]
+    channels = Counter(enrichment.acquisition(s["page"], s["referrer"]).channel for s in people)
+    assert {"search", "social", "email", "paid", "referral", "direct"} <= set(channels)
+    assert max(channels.values()) < 0.5 * len(people)  # no channel is all the traffic
+    devices = Counter(enrichment.parse_user_agent(s["user_agent"]).device_class for s in people)
+    assert {"desktop", "mobile", "tablet"} == set(devices)
+    # Users join over the window and come back in later weeks, fewer the longer ago they joined.
+    humans = {u: w for u, w in weeks.items() if not u.startswith(BOT_ID_PREFIX)}
+    first_week = Counter(min(w) for w in humans.values())
+    assert len(first_week) >= 5 and max(first_week.values()) < 0.6 * len(humans)  # cohorts in most weeks
+    early = [w for w in humans.values() if min(w) <= 1]  # cohorts with four weeks and more to come back
+    returning_1 = sum(1 for w in early if min(w) + 1 in w) / len(early)
+    returning_4 = sum(1 for w in early if min(w) + 4 in w) / len(early)
+    assert 0.1 < returning_1 < 0.95 and 0 < returning_4 < returning_1  # users come back, fewer as weeks pass
