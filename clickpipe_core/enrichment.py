@@ -1,9 +1,10 @@
 """Enrichment of click events: what the user agent says (browser, OS, device class, bot) and where a
 visit came from (acquisition channel, source, medium, campaign).
 
-Pure Python, no engine: Glue Job 1 and Job 2 parse the *distinct* values of a run once here and join
-the answers back to their rows (a day has thousands of events but a few hundred user agents and
-landing pages), so both engines give the same answer by construction.
+Pure Python, no engine: Glue Job 2 parses the *distinct* values of a run once here and joins the
+answers back to its sessions (a day has thousands of events but a few hundred user agents and
+landing pages; ``clickpipe_core/sessions.py``). Job 1 does not enrich: the processed zone keeps the
+raw ``user_agent``, ``page`` and ``referrer``, so a rule change here needs no reprocessing.
 
 **User agents** are parsed by ``ua-parser`` (the uap-core rules of ``ua-parser-builtins``; its Rust
 accelerator ``ua-parser-rs`` is used when installed, else the pure-Python regexes: same rules, same

@@ -13,7 +13,7 @@ from datetime import timedelta
 import dagster as dg
 
 from clickpipe_core.contracts import BATCH_DATASETS
-from clickpipe_core.marts import DAILY_MARTS, USERS_DIM
+from clickpipe_core.marts import DAILY_MARTS, SESSION_MARTS, USERS_DIM
 from clickpipe_dagster import automation
 from clickpipe_dagster.assets import keys
 from clickpipe_dagster.assets.athena import athena_assets
@@ -39,8 +39,8 @@ batch_job = dg.define_asset_job(
 
 serving_daily_job = dg.define_asset_job(
     "serving_daily_job",
-    selection=dg.AssetSelection.assets(*(keys.mart(m) for m in DAILY_MARTS)),
-    description="Glue Job 2 for one event day (or a range, in one run): daily marts into PostgreSQL, then checks.",
+    selection=dg.AssetSelection.assets(*(keys.mart(m) for m in DAILY_MARTS + SESSION_MARTS)),
+    description="Glue Job 2 for one event day (or a range, in one run): daily and session marts into PostgreSQL, then checks.",
 )
 
 serving_refresh_job = dg.define_asset_job(

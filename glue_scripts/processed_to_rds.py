@@ -49,7 +49,8 @@ class MartSelection(list):
 
 
 def mart_selection(text: str) -> MartSelection:
-    """``daily``, ``users``, or mart names, comma-separated (e.g. ``daily_events,funnel_daily``)."""
+    """``daily``, ``sessions``, ``users``, ``retention``, or mart names, comma-separated (e.g.
+    ``daily_events,funnel_daily``)."""
     marts = MartSelection()
     marts.label = text
     for name in (n.strip() for n in text.split(",") if n.strip()):
@@ -58,13 +59,13 @@ def mart_selection(text: str) -> MartSelection:
             raise argparse.ArgumentTypeError(f"unknown mart or group {name!r} (groups: {', '.join(sorted(MART_GROUPS))}; marts: {', '.join(MARTS)})")
         marts += [m for m in found if m not in marts]
     if not marts or len({m.daily for m in marts}) > 1:
-        raise argparse.ArgumentTypeError("give daily marts or the users dimension (they load separately)")
+        raise argparse.ArgumentTypeError("give daily marts or marts replaced whole (they load separately)")
     return marts
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--marts", required=True, type=mart_selection, help="daily (all daily marts), users, or mart names, comma-separated")
+    p.add_argument("--marts", required=True, type=mart_selection, help="daily, sessions, users, retention (groups), or mart names, comma-separated")
     p.add_argument("--lake", required=True, help="lake root: a directory, file:///dir or s3://bucket/prefix")
     add_engine_argument(p)
     p.add_argument("--partition", action="append", default=[], help="day(s) YYYY-MM-DD when run without Dagster")
@@ -173,10 +174,16 @@ def run(args, keys: list[str], run_id: str | None) -> tuple[dict, list[str], flo
                     "empty_days": [d for d, n in per_day.items() if n == 0],
                 }
         else:
-            engine.register(sources, days=None)
-            tables = {m.name: (m, engine.build(m)) for m in marts}
+            plain = [m for m in marts if not m.sessionized]
+            if plain:
+                engine.register(sorted({s for m in plain for s in m.sources}), days=None)
+            tables = {m.name: (m, engine.build(m)) for m in plain}
+            if len(plain) < len(marts):  # whole-history sessionized marts (retention): every day's sessions
+                sessions = engine.session_engine()
+                sessions.derive_sessions(None)
+                tables.update({m.name: (m, sessions.build(m)) for m in marts if m.sessionized})
             if problem := unstorable_days(engine, tables, []):
-                raise WarehouseError(f"the users dimension was not replaced (its previous rows stay): {problem['*']}")
+                raise WarehouseError(f"the {args.marts.label} marts were not replaced (their previous rows stay): {problem['*']}")
             for m, table in tables.values():
                 n = pg_load.replace_table(url, m, table, run_id=run_id, source=source)
                 results[m.name] = {"rows_loaded": n}
