@@ -63,4 +63,11 @@ def serving_summary(warehouse) -> list[str]:
     if funnel["v"]:
         v, c, p = int(funnel["v"]), int(funnel["c"] or 0), int(funnel["p"] or 0)
         lines.append(f"  funnel          {v:,} viewed → {c:,} carted ({c / v:.1%}) → {p:,} purchased ({p / v:.1%})")
+    sessions = warehouse.query(
+        "SELECT COUNT(*) FILTER (WHERE NOT is_bot) AS people, COUNT(*) FILTER (WHERE is_bot) AS bots, "
+        "AVG(CASE WHEN bounce THEN 1.0 ELSE 0.0 END) FILTER (WHERE NOT is_bot) AS bounce_rate FROM marts.sessions"
+    ).as_dicts()[0]
+    if sessions["people"]:
+        lines.append(f"  sessions        {int(sessions['people']):,}, bounce rate {float(sessions['bounce_rate']):.1%} "
+                     f"({int(sessions['bots']):,} bot sessions left out of the analytics marts)")  # fmt: skip
     return lines
