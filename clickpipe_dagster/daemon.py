@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -56,15 +57,31 @@ def _default_signals():  # runs in the child: a parent that ignores SIGINT/SIGTE
 @contextmanager
 def dagster_process(argv: list[str], env: dict[str, str], log: Path):
     """Start a Dagster command in its own process group; on exit interrupt it like Ctrl-C and wait
-    for it (and the code server and runs it started) to stop."""
+    for it (and the code server and runs it started) to stop. A SIGTERM to this process (``kill``,
+    ``timeout``) exits through the same path: its own process group would otherwise outlive it."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
         proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
                                 preexec_fn=_default_signals)  # fmt: skip
+    previous = _exit_on_sigterm()
     try:
         yield proc
     finally:
         stop(proc)
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _exit_on_sigterm():
+    """Turn SIGTERM into SystemExit (so ``finally`` blocks run); returns the handler it replaced, or
+    None where signals cannot be set (not the main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def _exit(signum, frame):
+        raise SystemExit(128 + signum)
+
+    return signal.signal(signal.SIGTERM, _exit)
 
 
 def stop(proc: subprocess.Popen, grace: float = 30.0) -> None:

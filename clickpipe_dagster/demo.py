@@ -15,6 +15,7 @@ from collections import Counter
 
 import click
 import dagster as dg
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus  # not re-exported by dagster
 
 from clickpipe_core import layout
 from clickpipe_core.cleaning import DUPLICATE_REASON
@@ -69,12 +70,20 @@ def quarantine_reasons(lake_root: str) -> dict[str, Counter]:
 
 
 def failed_checks(instance: dg.DagsterInstance, definitions: dg.Definitions) -> list[str]:
+    """Checks whose latest execution failed, and checks planned by a run that ended before
+    evaluating them (its run failed: the check says nothing, which is not a pass)."""
     failed = []
     for check_key in definitions.resolve_asset_graph().asset_check_keys:
         record = instance.get_latest_asset_check_evaluation_record(check_key)
-        evaluation = record.evaluation if record else None
-        if evaluation is not None and not evaluation.passed:
-            failed.append(f"{check_key.asset_key.to_user_string()}:{check_key.name}")
+        if record is None:
+            continue
+        name = f"{check_key.asset_key.to_user_string()}:{check_key.name}"
+        if record.status == AssetCheckExecutionRecordStatus.FAILED:
+            failed.append(name)
+        elif record.status == AssetCheckExecutionRecordStatus.PLANNED:
+            run = instance.get_run_by_id(record.run_id)
+            if run is None or run.is_finished:
+                failed.append(f"{name} (not evaluated: run {record.run_id[:8]} {run.status.value.lower() if run else 'deleted'})")
     return sorted(failed)
 
 

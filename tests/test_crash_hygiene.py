@@ -293,3 +293,28 @@ def test_kill_9_inside_job2_keeps_the_day_whole_and_leaves_no_server(tmp_path, l
     finally:
         warehouse.stop()
     wait_for(lambda: (pg_dir / "postmaster.pid").exists() is False, "the server to stop with its last client")
+
+
+def test_a_demo_stopped_with_sigterm_stops_the_dagster_daemon_it_started(tmp_path):
+    """``kill``/``timeout`` send SIGTERM: the demo's daemon runs in its own process group, so it must
+    be stopped by the demo on the way out rather than left polling the instance."""
+    env = {**os.environ, "CLICKPIPE_HOME": str(tmp_path / "home")}
+    env.pop("DAGSTER_HOME", None)
+    env.pop("CLICKPIPE_PG_URL", None)
+    clickpipe = str(Path(sys.executable).with_name("clickpipe"))
+    demo = subprocess.Popen([clickpipe, "demo", "--days", "1", "--users", "20", "--transactions-per-day", "20", "--clicks-per-day", "50"],
+                            env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        lines = iter(demo.stdout.readline, "")
+        wait_for(lambda: any(line.startswith("2. started the Dagster daemon") for line in lines), "the demo's daemon")
+        daemons = [p for p in psutil.process_iter(["cmdline"])
+                   if "dagster-daemon" in " ".join(p.info["cmdline"] or []) and str(tmp_path) in " ".join(p.info["cmdline"] or [])]  # fmt: skip
+        assert daemons, "the demo started no daemon under its home"
+        demo.send_signal(signal.SIGTERM)
+        assert demo.wait(WAIT) == 128 + signal.SIGTERM
+        assert "Traceback" not in demo.stderr.read()
+        gone, alive = psutil.wait_procs(daemons, timeout=WAIT)
+        assert not alive, [p.pid for p in alive]
+    finally:
+        if demo.poll() is None:
+            demo.kill()

@@ -13,6 +13,13 @@ delivers what is buffered. A failed write keeps its records in the sink, under t
 
 ``compresslevel`` defaults to 1: about twice as fast as level 6 for objects ~25% larger (what
 Firehose itself uses is not documented; any level reads the same).
+
+With ``background=True`` objects are compressed and written by one writer thread, in delivery
+order, while the producer keeps buffering (zlib and file writes release the GIL, so on two cores
+the two overlap; Firehose itself delivers asynchronously too). At most ``max_pending`` objects wait
+for the writer, so memory stays bounded. A write that fails there is kept like a synchronous one,
+and the ``DeliveryError`` is raised by the next ``put``, ``poll``, ``flush`` or ``close``;
+``flush`` and ``close`` return once every delivered object is written.
 """
 
 from __future__ import annotations
@@ -20,7 +27,9 @@ from __future__ import annotations
 import atexit
 import bisect
 import gzip
+import queue
 import sys
+import threading
 import time
 import uuid as uuidlib
 from collections.abc import Callable, Sequence
@@ -69,6 +78,8 @@ class LocalFirehose(StreamSink):
         compresslevel: int = 1,
         uuid_fn: Callable[[], str] | None = None,
         at_exit: bool = True,
+        background: bool = False,
+        max_pending: int = 2,
     ):
         if buffer_bytes < 1 or buffer_seconds < 0:
             raise ValueError("buffer_bytes must be positive and buffer_seconds not negative")
@@ -85,16 +96,23 @@ class LocalFirehose(StreamSink):
         self._oldest = 0.0  # arrival time of the buffer's first record
         self._undelivered: list[tuple[str, list[bytes]]] = []  # (key, lines) whose write failed
         self._last_error = ""
+        self._reported_failures = 0
         self._closed = False
         self.keys: list[str] = []
         self._stats = dict.fromkeys(("records", "bytes_in", "objects", "bytes_out", "failed_writes"), 0)
+        self._lock = threading.Lock()  # the writer thread updates stats, keys and _undelivered
+        self._pending: queue.Queue | None = None
+        if background:
+            self._pending = queue.Queue(maxsize=max(1, max_pending))
+            threading.Thread(target=self._writer, name=f"firehose-{stream_name}", daemon=True).start()
         self._at_exit = at_exit
         if at_exit:
             atexit.register(self._flush_at_exit)
 
     @property
     def stats(self) -> dict:
-        return dict(self._stats, buffered_bytes=self._size, undelivered_objects=len(self._undelivered))
+        with self._lock:
+            return dict(self._stats, buffered_bytes=self._size, undelivered_objects=len(self._undelivered))
 
     # -- records in -----------------------------------------------------------------------------------
 
@@ -139,7 +157,7 @@ class LocalFirehose(StreamSink):
                 "(1,000 KiB) per record. Nothing of this put was buffered."
             )
         cum = list(accumulate(sizes, initial=0))
-        failed_before = self._stats["failed_writes"]
+        failed_before = self._failed_before()
         self._stats["records"] += n
         self._stats["bytes_in"] += cum[-1]
         limit, interval = self.buffer_bytes, self.buffer_seconds
@@ -167,26 +185,33 @@ class LocalFirehose(StreamSink):
 
     def poll(self) -> None:
         """Deliver the buffer if its oldest record has waited ``buffer_seconds`` (by the clock)."""
+        before = self._failed_before()
         if self._lines and self.clock() - self._oldest >= self.buffer_seconds:
-            before = self._stats["failed_writes"]
             self._deliver()
-            self._raise_if_failed(before)
+        self._raise_if_failed(before)
 
     def flush(self) -> None:
         """Deliver the buffer, and retry objects whose write failed before (same keys)."""
-        before = self._stats["failed_writes"]
-        retry, self._undelivered = self._undelivered, []
+        before = self._failed_before()
+        self._wait_for_writer()
+        with self._lock:
+            retry, self._undelivered = self._undelivered, []
         for key, chunks in retry:
             self._write(key, chunks)
         if self._lines:
             self._deliver()
+        self._wait_for_writer()
         self._raise_if_failed(before)
 
     def close(self) -> None:
         if self._closed:
             return
-        self.flush()
-        self._closed = True
+        try:
+            self.flush()
+        finally:
+            if self._pending is not None and not self._closed:
+                self._pending.put(None)  # the writer stops after what is queued
+            self._closed = True
         if self._at_exit:
             atexit.unregister(self._flush_at_exit)
 
@@ -202,7 +227,22 @@ class LocalFirehose(StreamSink):
         chunks, oldest = self._lines, self._oldest
         self._lines, self._size = [], 0
         key = layout.raw_clicks_key(self.stream_name, datetime.fromtimestamp(oldest, timezone.utc), self.uuid_fn())
-        self._write(key, chunks)
+        if self._pending is None:
+            self._write(key, chunks)
+        else:
+            self._pending.put((key, chunks))  # blocks while max_pending objects wait: bounded memory
+
+    def _writer(self) -> None:
+        while (item := self._pending.get()) is not None:
+            try:
+                self._write(*item)
+            finally:
+                self._pending.task_done()
+        self._pending.task_done()
+
+    def _wait_for_writer(self) -> None:
+        if self._pending is not None and not self._closed:
+            self._pending.join()
 
     def _write(self, key: str, chunks: list[bytes]) -> None:
         """Write one object; on failure keep it (same key) for the next flush."""
@@ -210,16 +250,25 @@ class LocalFirehose(StreamSink):
             body = gzip.compress(b"".join(chunks), compresslevel=self.compresslevel, mtime=0)
             self.store.put_bytes(body, key)  # atomic: the whole object or none of it
         except Exception as e:
-            self._last_error = f"{type(e).__name__}: {e}"
-            self._stats["failed_writes"] += 1
-            self._undelivered.append((key, chunks))
+            with self._lock:
+                self._last_error = f"{type(e).__name__}: {e}"
+                self._stats["failed_writes"] += 1
+                self._undelivered.append((key, chunks))
             return
-        self.keys.append(key)
-        self._stats["objects"] += 1
-        self._stats["bytes_out"] += len(body)
+        with self._lock:
+            self.keys.append(key)
+            self._stats["objects"] += 1
+            self._stats["bytes_out"] += len(body)
+
+    def _failed_before(self) -> int:
+        """Failed writes already reported: in the background, one that failed since the last call
+        is reported by this one."""
+        return self._reported_failures if self._pending is not None else self._stats["failed_writes"]
 
     def _raise_if_failed(self, before: int) -> None:
-        if self._stats["failed_writes"] > before:
+        failed = self._stats["failed_writes"]
+        self._reported_failures = failed
+        if failed > before:
             raise DeliveryError(
                 f"local Firehose {self.stream_name}: {len(self._undelivered)} object(s) could not be written to "
                 f"{self.store.uri} ({self._last_error}); their records stay in the sink (same keys) and the "

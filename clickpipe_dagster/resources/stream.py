@@ -50,6 +50,11 @@ class LocalFirehoseResource(StreamResource):
         default=300.0, ge=0, le=900, description="...or when the oldest record waited this long (Firehose: 0-900 s)"
     )
     compresslevel: int = Field(default=1, ge=0, le=9, description="gzip level of the objects")
+    background_writes: bool = Field(
+        default=True,
+        description="Compress and write objects on a writer thread while the producer keeps going "
+        "(Firehose delivers asynchronously too); flush and close wait for it",
+    )
 
     def open_sink(self, *, clock=None, uuid_fn=None) -> LocalFirehose:
         kwargs = {"clock": clock} if clock is not None else {}
@@ -60,6 +65,7 @@ class LocalFirehoseResource(StreamResource):
             buffer_seconds=self.buffer_seconds,
             compresslevel=self.compresslevel,
             uuid_fn=uuid_fn,
+            background=self.background_writes,
             **kwargs,
         )
 
