@@ -123,7 +123,8 @@ def dashboard_datasets(context, dashboards: DashboardsResource, warehouse: Wareh
     group_name=GROUP,
     kinds={"quicksight", "html"},
     owners=OWNERS,
-    deps=[DATASETS_BY_NAME[name].asset for name in definition.DATASETS_USED],
+    # the local page also shows the analytics pages: it follows their marts' loads too
+    deps=[DATASETS_BY_NAME[name].asset for name in (*definition.DATASETS_USED, *definition.ANALYTICS_DATASETS)],
     automation_condition=AFTER_LOAD,
     freshness_policy=automation.DASHBOARD_FRESHNESS,
     description=(
@@ -131,7 +132,8 @@ def dashboard_datasets(context, dashboards: DashboardsResource, warehouse: Wareh
         "The dashboard (dashboard/definition.py): KPI tiles, events per day by type, revenue per day, the "
         "session funnel, top pages; date-range, event-type and currency controls. AWS: a QuickSight dashboard, "
         "published for the configured principal. Local: a self-contained HTML page with every loaded day "
-        "($CLICKPIPE_HOME/dashboard/index.html; `clickpipe dashboard` serves it)."
+        "($CLICKPIPE_HOME/dashboard/index.html; `clickpipe dashboard` serves it), with four more pages over the "
+        "sessionized marts: Acquisition, Engagement, Retention and Paths."
     ),
 )
 def dashboard(dashboards: DashboardsResource, warehouse: WarehouseResource) -> dg.MaterializeResult:

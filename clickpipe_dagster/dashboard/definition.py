@@ -68,6 +68,8 @@ COHORTS = VisualSpec(
 TRANSITIONS = VisualSpec("transitions", "Next page", "the most frequent moves from a page to the next, from each day's top 100")
 PURCHASE_PATHS = VisualSpec("purchase-paths", "Paths to purchase", "the last four pages viewed before buying, from each day's top 20")
 ANALYTICS_VISUALS = (CHANNELS, DEVICES, CAMPAIGNS, DURATIONS, SESSION_FUNNEL, BROWSERS, COHORTS, TRANSITIONS, PURCHASE_PATHS)
+ANALYTICS_DATASETS = ("acquisition_daily", "engagement_daily", "devices_daily", "session_funnel_daily",
+                      "page_transitions_daily", "purchase_paths_daily", "retention_weekly")  # fmt: skip
 
 FUNNEL_STEPS = (  # (column of funnel_daily, label)
     ("sessions", "All sessions"),

@@ -56,6 +56,7 @@ QUERIES = {
     ),
     "purchase_paths_daily": "SELECT dt, path_rank, path, sessions, day_sessions FROM marts.purchase_paths_daily ORDER BY dt, path_rank",
 }
+assert set(QUERIES) == {*definition.DATASETS_USED, *definition.ANALYTICS_DATASETS} - {"retention_weekly"}
 # Marts replaced whole: embedded as they are, not part of the days the date filter offers.
 WHOLE_QUERIES = {
     "retention_weekly": (
@@ -92,9 +93,11 @@ def collect(warehouse, *, default_currency: str = "USD", now: datetime | None = 
             f"cannot read the marts from PostgreSQL ({e}); materialize the rds_* assets first (clickpipe demo does)"
         ) from None
     for name in QUERIES:
-        mart = marts[name]
-        days = {r["partition"] for r in loads if r["mart"] == name}
-        days |= {row[0] for row in mart["rows"]}
+        days = {row[0] for row in marts[name]["rows"]}
+        if name in definition.DATASETS_USED:
+            # The Overview tells a loaded empty day (0) from a day never loaded (a gap). The session marts
+            # also load the empty days around the data (their days read the neighbours): those widen nothing.
+            days |= {r["partition"] for r in loads if r["mart"] == name}
         loaded[name] = sorted(days)
     all_days = sorted(set().union(*loaded.values()))
     days = []
