@@ -123,8 +123,7 @@ def dashboard_datasets(context, dashboards: DashboardsResource, warehouse: Wareh
     group_name=GROUP,
     kinds={"quicksight", "html"},
     owners=OWNERS,
-    # the local page also shows the analytics pages: it follows their marts' loads too
-    deps=[DATASETS_BY_NAME[name].asset for name in (*definition.DATASETS_USED, *definition.ANALYTICS_DATASETS)],
+    deps=[DATASETS_BY_NAME[name].asset for name in definition.DATASETS_USED],
     automation_condition=AFTER_LOAD,
     freshness_policy=automation.DASHBOARD_FRESHNESS,
     description=(
