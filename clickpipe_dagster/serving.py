@@ -14,7 +14,7 @@ QUERIES = Path(__file__).resolve().parent / "sql" / "queries"
 
 def run_serving(defs: dg.Definitions, instance: dg.DagsterInstance, days: list[str], *, run_config=None) -> tuple[bool, list[str]]:
     """The serving layer by hand, in this process (no daemon): the daily marts over ``days`` in one
-    run (a single-run range), then the Athena tables and the users dimension, then the dashboards.
+    run (a single-run range), then the Athena tables, the users dimension and retention, then the dashboards.
     Returns (every run succeeded, the failed checks)."""
     range_tags = {"dagster/asset_partition_range_start": days[0], "dagster/asset_partition_range_end": days[-1]}
     results = [defs.resolve_job_def("serving_daily_job").execute_in_process(
