@@ -1,12 +1,16 @@
-"""Glue Job 1 on the click stream vs the bare DuckDB floor and a pandas implementation.
+"""Glue Job 1 on the click stream against the bare DuckDB floor, a pandas peer and a PySpark peer.
 
     python -m bench.job1_clicks [--events 5000000]
 
 Input: gzip NDJSON Firehose objects written by `clickpipe simulate` (the project's generator and
-local Firehose), generated once and cached under bench/out/.
-(a) bare DuckDB: read_json -> COPY ... PARTITION_BY (dt, event_type), no validation: the floor.
-(b) pandas: read_json(lines=True) per object + to_parquet(partition_cols=["dt", "event_type"]).
-(c) clickpipe Job 1: line-level JSON checks, contract rules, quarantine, dedup, checks, publish.
+local Firehose; about 1,500 objects for 5M events over 6 arrival days), generated once and cached
+under bench/out/.
+(a) floor: bare DuckDB, read_json with the output's types -> COPY ... PARTITION_BY (dt, event_type).
+(b) clickpipe Job 1 (DuckDB engine), one run per arrival day in order (dedup across days included):
+    line-level JSON checks, contract rules, quarantine, dedup, checks, publish.
+(c) pandas and (d) PySpark local: the same rules and dedup over every object (``bench/peers.py``);
+    their rows are compared with clickpipe's, row for row.
+Each run is its own process, runs interleaved, medians shown.
 """
 
 from __future__ import annotations
@@ -16,10 +20,12 @@ import shutil
 import sys
 import time
 
-from bench.harness import OUT, compare_with_peers, report_child
+from bench.harness import OUT, Timer, job1_against_peers, report_child, usage
 
 MODULE = "bench.job1_clicks"
 DAYS = ["2026-11-01", "2026-11-02", "2026-11-03", "2026-11-04", "2026-11-05"]
+STEPS = {"floor": "bare DuckDB typed read_json -> COPY", "clickpipe": "clickpipe Job 1 (DuckDB engine)",
+         "pandas": "pandas, same rules and dedup", "pyspark": "PySpark local, same rules and dedup"}  # fmt: skip
 
 
 def paths(events: int):
@@ -48,66 +54,69 @@ def arrival_days(lake) -> list[str]:
     return sorted({d for o in LocalStore(lake).list("raw/clicks/") if (d := parse_raw_clicks_key(o.key))})
 
 
+def floor_sql(lake, out) -> str:
+    """The typed floor: DuckDB reads every object with the output's types and writes them partitioned."""
+    from clickpipe_core.contracts import CLICKS
+
+    columns = "{" + ", ".join(f"'{c.name}': '{'JSON' if c.json_object else c.logical_type.duckdb}'" for c in CLICKS.columns) + "}"
+    return f"""COPY (SELECT * EXCLUDE (event_type, properties), CAST(properties AS VARCHAR) AS properties,
+                       DATE '{DAYS[0]}' AS ingest_date, CAST(ts AS DATE) AS dt, event_type
+                FROM read_json('{lake}/raw/clicks/*/*/*/*/*.gz', format = 'newline_delimited', columns = {columns}, ignore_errors = true))
+                TO '{out}' (FORMAT parquet, COMPRESSION snappy, PARTITION_BY (dt, event_type))"""
+
+
 def step(name: str, events: int) -> None:
+    from clickpipe_core.contracts import CLICKS
+
     base, lake = paths(events)
     out = base / f"out-{name}"
     shutil.rmtree(out, ignore_errors=True)
-    if name == "duckdb":
-        import duckdb
+    with Timer() as t:
+        if name == "floor":
+            import duckdb
 
-        t = time.perf_counter()
-        con = duckdb.connect()
-        con.execute("SET TimeZone='UTC'")
-        con.execute(
-            f"""COPY (SELECT *, CAST(TRY_CAST(ts AS TIMESTAMPTZ) AS DATE) AS dt
-                FROM read_json('{lake}/raw/clicks/*/*/*/*/*.gz', format='newline_delimited', ignore_errors=true))
-                TO '{out}' (FORMAT parquet, COMPRESSION snappy, PARTITION_BY (dt, event_type))"""
-        )
-        n = con.execute(f"SELECT count(*) FROM read_parquet('{out}/*/*/*.parquet')").fetchone()[0]
-        report_child(time.perf_counter() - t, n)
-    elif name == "pandas":
-        import glob
+            con = duckdb.connect()
+            con.execute("SET TimeZone = 'UTC'")
+            counts = {"rows_out": con.execute(floor_sql(lake, out)).fetchone()[0]}
+        elif name == "clickpipe":
+            from clickpipe_core.lake_store import LocalStore
+            from glue_scripts.duckdb_engine import run_partition
 
-        import pandas as pd
+            store = LocalStore(lake)
+            for o in list(store.list("processed/")) + list(store.list("quarantine/")):
+                store.delete(o.key)
+            results = [run_partition(store, CLICKS, day) for day in arrival_days(lake)]
+            counts = {k: sum(getattr(r, a) for r in results) for k, a in
+                      (("rows_in", "rows_in"), ("rows_out", "rows_out"), ("quarantined", "quarantined"), ("duplicates", "duplicates"))}  # fmt: skip
+        elif name == "pandas":
+            from bench.peers import clicks_objects, pandas_clicks
 
-        t = time.perf_counter()
-        frames = [pd.read_json(f, lines=True, dtype=False, compression="gzip") for f in sorted(glob.glob(f"{lake}/raw/clicks/*/*/*/*/*.gz"))]
-        df = pd.concat(frames, ignore_index=True)
-        df["properties"] = df["properties"].astype(str)
-        df["dt"] = pd.to_datetime(df["ts"], errors="coerce", utc=True).dt.strftime("%Y-%m-%d")
-        df.to_parquet(out, partition_cols=["dt", "event_type"], compression="snappy", index=False)
-        report_child(time.perf_counter() - t, len(df))
-    elif name == "clickpipe":
-        from clickpipe_core.contracts import CLICKS
-        from glue_scripts.duckdb_engine import run_partition
-        from clickpipe_core.lake_store import LocalStore
+            counts = pandas_clicks(clicks_objects(lake), out, CLICKS)
+        elif name == "pyspark":
+            from bench.peers import clicks_objects, local_spark, spark_clicks
 
-        store = LocalStore(lake)
-        for o in list(store.list("processed/")) + list(store.list("quarantine/")):
-            store.delete(o.key)
-        t = time.perf_counter()
-        results = [run_partition(store, CLICKS, day) for day in arrival_days(lake)]
-        report_child(time.perf_counter() - t, sum(r.rows_in for r in results), rows_out=sum(r.rows_out for r in results))
-    else:
-        raise SystemExit(f"unknown step {name}")
+            counts = spark_clicks(local_spark(), clicks_objects(lake), out, CLICKS)
+        else:
+            raise SystemExit(f"unknown step {name}")
+    measured = usage()  # before the JVM stops
+    report_child(t.seconds, counts["rows_out"], measured, **counts)
 
 
 def main(argv=None) -> str:
+    from clickpipe_core.contracts import CLICKS, LOGICAL_TYPES
+
     p = argparse.ArgumentParser()
     p.add_argument("--events", type=int, default=5_000_000)
     args = p.parse_args(argv)
     t = time.perf_counter()
     prepare(args.events)
     print(f"prepared {args.events:,} click events in {time.perf_counter() - t:.0f}s (cached under {paths(args.events)[0]})", file=sys.stderr)
-    return compare_with_peers(
-        MODULE,
-        f"Job 1, clicks (gzip NDJSON), {args.events:,} events",
-        args.events,
-        floor="bare DuckDB read_json -> COPY",
-        ours="clickpipe Job 1 (DuckDB engine)",
-        pandas="pandas read_json -> to_parquet",
-        steps={"bare DuckDB read_json -> COPY": "duckdb", "clickpipe Job 1 (DuckDB engine)": "clickpipe", "pandas read_json -> to_parquet": "pandas"},
-    )
+    base, lake = paths(args.events)
+    columns = [(n, LOGICAL_TYPES[t].duckdb) for n, t in CLICKS.processed_columns] + [("dt", "VARCHAR"), ("event_type", "VARCHAR")]
+    return job1_against_peers(
+        MODULE, f"Job 1, clicks (gzip NDJSON), {args.events:,} events", args.events, STEPS, columns=columns,
+        reference=f"{lake}/processed/clicks/*/*/*.parquet", outputs={n: f"{base}/out-{n}/*/*/*.parquet" for n in ("pandas", "pyspark")},
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

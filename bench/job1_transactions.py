@@ -1,11 +1,13 @@
-"""Glue Job 1 on transactions vs the bare DuckDB floor and a pandas implementation.
+"""Glue Job 1 on transactions against the bare DuckDB floor, a pandas peer and a PySpark peer.
 
     python -m bench.job1_transactions [--rows 5000000]
 
-(a) bare DuckDB: read_csv -> COPY ... PARTITION_BY (dt), no validation: the floor.
-(b) pandas: read_csv + to_parquet(partition_cols=["dt"]), no validation either.
-(c) clickpipe Job 1: validation, quarantine, dedup, checks, atomic publish.
-Each runs in its own process (peak RSS is per process); inputs are generated once and cached.
+(a) floor: bare DuckDB, read_csv with the output's types -> COPY ... PARTITION_BY (dt); no rules.
+(b) clickpipe Job 1 (DuckDB engine): validation, quarantine, dedup, checks, atomic publish.
+(c) pandas and (d) PySpark local: the same validation and dedup, the same processed rows
+    (``bench/peers.py``); their rows are compared with clickpipe's, row for row.
+Each run is its own process; the runs are interleaved (floor, clickpipe, pandas, PySpark, floor,
+...) and the tables show medians. Inputs are generated once and cached under bench/out/.
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ import shutil
 import sys
 import time
 
-from bench.harness import OUT, compare_with_peers, report_child
+from bench.harness import OUT, Timer, job1_against_peers, report_child, usage
 
 DAY = "2026-11-01"
 MODULE = "bench.job1_transactions"
+STEPS = {"floor": "bare DuckDB typed read_csv -> COPY", "clickpipe": "clickpipe Job 1 (DuckDB engine)",
+         "pandas": "pandas, same rules and dedup", "pyspark": "PySpark local, same rules and dedup"}  # fmt: skip
 
 
 def paths(rows: int):
@@ -27,11 +31,11 @@ def paths(rows: int):
 
 
 def prepare(rows: int) -> None:
+    from clickpipe_core import layout
     from clickpipe_core.contracts import USERS
     from clickpipe_core.generator.batch import generate
-    from clickpipe_core import layout
-    from glue_scripts.duckdb_engine import run_partition
     from clickpipe_core.lake_store import LocalStore
+    from glue_scripts.duckdb_engine import run_partition
 
     base, sample_dir, lake = paths(rows)
     if not (sample_dir / "manifest.json").exists():
@@ -43,60 +47,67 @@ def prepare(rows: int) -> None:
     run_partition(store, USERS, DAY)
 
 
+def floor_sql(src, out) -> str:
+    """The typed floor: DuckDB reads the file with the output's types and writes it partitioned."""
+    from clickpipe_core.contracts import TRANSACTIONS
+
+    columns = "{" + ", ".join(f"'{c.name}': '{c.logical_type.duckdb}'" for c in TRANSACTIONS.columns) + "}"
+    return f"""COPY (SELECT *, DATE '{DAY}' AS ingest_date, CAST(transaction_ts AS DATE) AS dt
+                FROM read_csv('{src}', header = true, auto_detect = false, columns = {columns}, ignore_errors = true))
+                TO '{out}' (FORMAT parquet, COMPRESSION snappy, PARTITION_BY (dt))"""
+
+
 def step(name: str, rows: int) -> None:
+    from clickpipe_core.contracts import TRANSACTIONS
+
     base, sample_dir, lake = paths(rows)
     src = sample_dir / "transactions" / DAY / "transactions.csv"
     out = base / f"out-{name}"
     shutil.rmtree(out, ignore_errors=True)
-    if name == "duckdb":
-        import duckdb
+    with Timer() as t:
+        if name == "floor":
+            import duckdb
 
-        t = time.perf_counter()
-        con = duckdb.connect()
-        con.execute("SET TimeZone='UTC'")
-        con.execute(
-            f"""COPY (SELECT *, CAST(TRY_CAST(transaction_ts AS TIMESTAMPTZ) AS DATE) AS dt
-                FROM read_csv('{src}', header=true, all_varchar=true, ignore_errors=true))
-                TO '{out}' (FORMAT parquet, COMPRESSION snappy, PARTITION_BY (dt))"""
-        )
-        n = con.execute(f"SELECT count(*) FROM read_parquet('{out}/*/*.parquet')").fetchone()[0]
-        report_child(time.perf_counter() - t, n)
-    elif name == "pandas":
-        import pandas as pd
+            con = duckdb.connect()
+            con.execute("SET TimeZone = 'UTC'")
+            n = con.execute(floor_sql(src, out)).fetchone()[0]
+            counts = {"rows_out": n}
+        elif name == "clickpipe":
+            from clickpipe_core.lake_store import LocalStore
+            from glue_scripts.duckdb_engine import run_partition
 
-        t = time.perf_counter()
-        df = pd.read_csv(src, dtype=str, on_bad_lines="skip", keep_default_na=False)
-        df["dt"] = pd.to_datetime(df["transaction_ts"], errors="coerce", utc=True).dt.strftime("%Y-%m-%d")
-        df.to_parquet(out, partition_cols=["dt"], compression="snappy", index=False)
-        report_child(time.perf_counter() - t, len(df))
-    elif name == "clickpipe":
-        from clickpipe_core.contracts import TRANSACTIONS
-        from glue_scripts.duckdb_engine import run_partition
-        from clickpipe_core.lake_store import LocalStore
+            r = run_partition(LocalStore(lake), TRANSACTIONS, DAY)
+            counts = {"rows_in": r.rows_in, "rows_out": r.rows_out, "quarantined": r.quarantined, "duplicates": r.duplicates}
+        elif name == "pandas":
+            from bench.peers import pandas_transactions
 
-        t = time.perf_counter()
-        r = run_partition(LocalStore(lake), TRANSACTIONS, DAY)
-        report_child(time.perf_counter() - t, r.rows_in, rows_out=r.rows_out, quarantined=r.quarantined)
-    else:
-        raise SystemExit(f"unknown step {name}")
+            counts = pandas_transactions(src, lake / "processed/users/users.parquet", out, TRANSACTIONS, DAY)
+        elif name == "pyspark":
+            from bench.peers import local_spark, spark_transactions
+
+            spark = local_spark()
+            counts = spark_transactions(spark, src, lake / "processed/users/users.parquet", out, TRANSACTIONS, DAY)
+        else:
+            raise SystemExit(f"unknown step {name}")
+    measured = usage()  # before the JVM stops
+    report_child(t.seconds, counts["rows_out"], measured, **counts)
 
 
 def main(argv=None) -> str:
+    from clickpipe_core.contracts import TRANSACTIONS
+
     p = argparse.ArgumentParser()
     p.add_argument("--rows", type=int, default=5_000_000)
     args = p.parse_args(argv)
     t = time.perf_counter()
     prepare(args.rows)
     print(f"prepared {args.rows:,} transactions in {time.perf_counter() - t:.0f}s (cached under {paths(args.rows)[0]})", file=sys.stderr)
-    return compare_with_peers(
-        MODULE,
-        f"Job 1, transactions, {args.rows:,} rows",
-        args.rows,
-        floor="bare DuckDB read_csv -> COPY",
-        ours="clickpipe Job 1 (DuckDB engine)",
-        pandas="pandas read_csv -> to_parquet",
-        steps={"bare DuckDB read_csv -> COPY": "duckdb", "clickpipe Job 1 (DuckDB engine)": "clickpipe", "pandas read_csv -> to_parquet": "pandas"},
-    )
+    base, _, lake = paths(args.rows)
+    columns = [(c.name, c.logical_type.duckdb) for c in TRANSACTIONS.columns] + [("ingest_date", "DATE"), ("dt", "VARCHAR")]
+    return job1_against_peers(
+        MODULE, f"Job 1, transactions, {args.rows:,} rows", args.rows, STEPS, columns=columns,
+        reference=f"{lake}/processed/transactions/*/*.parquet", outputs={n: f"{base}/out-{n}/*/*.parquet" for n in ("pandas", "pyspark")},
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 from bench.harness import OUT
 
-BENCHMARKS = ["bench.job1_transactions", "bench.job1_clicks", "bench.simulate", "bench.load_marts", "bench.spark_vs_duckdb"]
+BENCHMARKS = ["bench.job1_transactions", "bench.job1_clicks", "bench.simulate", "bench.load_marts", "bench.spark_vs_duckdb", "bench.history_growth"]
 
 
 def main() -> None:

@@ -57,7 +57,7 @@ def job1(engine: str, rows: int) -> None:
     seconds = time.perf_counter() - t
     report_child(
         seconds, r.rows_in, rows_out=r.rows_out, quarantined=r.quarantined, duplicates=r.duplicates,
-        session_seconds=round(session, 2), checks_passed=all(c["passed"] for c in r.checks), **jvm_peak(engine),
+        session_seconds=round(session, 2), checks_passed=all(c["passed"] for c in r.checks),
     )  # fmt: skip
 
 
@@ -102,7 +102,6 @@ def job2(engine: str, rows: int, events: int) -> None:
     rows_in = sum(pq.read_metadata(f).num_rows for f in (lake / "processed").rglob("*.parquet"))
     report_child(
         seconds, rows_in, session_seconds=round(session, 2), mart_rows={n: a.num_rows for n, a in marts.items()},
-        **jvm_peak(engine),
     )  # fmt: skip
 
 
@@ -110,48 +109,12 @@ def start_session(engine: str) -> float:
     """Seconds to start Spark's local session (0 for DuckDB); the engines reuse it."""
     if engine != "spark":
         return 0.0
-    from glue_scripts.spark_engine import spark_session
+    from clickpipe_core.runtime import Runtime
+    from glue_scripts.spark_session import spark_session
 
     t = time.perf_counter()
-    spark_session()
+    spark_session(Runtime.local("spark"))
     return time.perf_counter() - t
-
-
-def jvm_peak(engine: str) -> dict:
-    """For Spark, the peak MiB of this process plus its children (the JVM); nothing for DuckDB."""
-    if engine != "spark":
-        return {}
-    import resource
-
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"peak_mib": round(own + sum(_peak_mib(pid) for pid in _descendants(os.getpid())), 1)}
-
-
-def _descendants(pid: int) -> list[int]:
-    children = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-            children.setdefault(ppid, []).append(int(entry))
-    out, todo = [], list(children.get(pid, []))
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        todo += children.get(p, [])
-    return out
-
-
-def _peak_mib(pid: int) -> float:
-    """The peak resident memory (VmHWM) of a live process, in MiB."""
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            return next(int(line.split()[1]) / 1024 for line in f if line.startswith("VmHWM:"))
-    except (OSError, StopIteration):
-        return 0.0
 
 
 def same_rows(globs: dict[str, str]) -> str:

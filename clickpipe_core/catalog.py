@@ -7,6 +7,7 @@ CDK stack all build their tables from these functions, so there is one definitio
 from __future__ import annotations
 
 from clickpipe_core.contracts import DATASETS, LOGICAL_TYPES, Dataset
+from clickpipe_core.dialect import DUCKDB
 
 GLUE_DATABASE = "clickpipe"
 PROJECTION_START = "2026-01-01"
@@ -18,7 +19,7 @@ def table_name(ds: Dataset) -> str:
 
 def file_columns(ds: Dataset) -> list[tuple[str, str]]:
     """(name, Athena type) of the columns stored in the Parquet files."""
-    return [(n, LOGICAL_TYPES[t][2]) for n, t in ds.processed_columns]
+    return [(n, LOGICAL_TYPES[t].athena) for n, t in ds.processed_columns]
 
 
 def partition_keys(ds: Dataset) -> list[tuple[str, str]]:
@@ -81,14 +82,9 @@ def processed_tables() -> list[Dataset]:
 # -- DuckDB: the same tables as views over the processed Parquet ------------------------------------
 
 
-def sql_literal(value: str) -> str:
-    """A SQL string literal, for DDL that cannot take parameters (view definitions)."""
-    return "'" + str(value).replace("'", "''") + "'"
-
-
 def duckdb_columns(ds: Dataset) -> list[tuple[str, str]]:
     """(name, DuckDB type) of the table, in Athena's order: file columns, then partition keys."""
-    return [(n, LOGICAL_TYPES[t][1]) for n, t in ds.processed_columns] + [(c, "VARCHAR") for c in ds.partition_columns]
+    return [(n, LOGICAL_TYPES[t].duckdb) for n, t in ds.processed_columns] + [(c, "VARCHAR") for c in ds.partition_columns]
 
 
 def duckdb_glob(ds: Dataset, lake_root: str) -> str:
@@ -116,11 +112,11 @@ def duckdb_select(ds: Dataset, files: list[str]) -> str:
     projection = ", ".join(f"CAST({n} AS {t}) AS {n}" for n, t in columns)
     options = ""
     if ds.partition_columns:
-        types = ", ".join(f"{sql_literal(c)}: 'VARCHAR'" for c in ds.partition_columns)
+        types = ", ".join(f"{DUCKDB.literal(c)}: 'VARCHAR'" for c in ds.partition_columns)
         options = f", hive_partitioning = true, hive_types = {{{types}}}"
     else:
         options = ", hive_partitioning = false"
-    paths = "[" + ", ".join(sql_literal(f) for f in files) + "]"
+    paths = "[" + ", ".join(DUCKDB.literal(f) for f in files) + "]"
     return f"SELECT {projection} FROM read_parquet({paths}{options})"
 
 

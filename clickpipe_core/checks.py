@@ -2,6 +2,10 @@
 
 Dagster declares the same check names (``clickpipe_dagster/checks.py``) so that results reported
 through Pipes show up as asset checks in the UI.
+
+The checks read what the writer recorded in each Parquet footer (schema, row counts, per column
+chunk null counts and minima), never the data again: the same numbers a query engine prunes by.
+Key uniqueness is checked against the number of distinct keys the run's dedup found.
 """
 
 from __future__ import annotations
@@ -11,8 +15,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from clickpipe_core.contracts import Dataset
-from clickpipe_core import layout
+from clickpipe_core.contracts import LOGICAL_TYPES, Dataset
+
+HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"  # how Spark names a NULL directory value (DuckDB: NULL)
 
 CHECK_DESCRIPTIONS = {
     "conservation": "Every input record is accounted for: in = out + quarantined + duplicates dropped.",
@@ -30,17 +35,8 @@ def check_names(ds: Dataset) -> list[str]:
     return names
 
 
-def arrow_type(logical: str) -> pa.DataType:
-    return {
-        "string": pa.string(),
-        "money": pa.decimal128(18, 2),
-        "timestamp": pa.timestamp("us", tz="UTC"),
-        "date": pa.date32(),
-    }[logical]
-
-
 def arrow_schema(ds: Dataset) -> pa.Schema:
-    return pa.schema([pa.field(n, arrow_type(t)) for n, t in ds.processed_columns])
+    return pa.schema([pa.field(n, LOGICAL_TYPES[t].arrow) for n, t in ds.processed_columns])
 
 
 def _columns(schema: pa.Schema) -> list[tuple[str, pa.DataType]]:
@@ -48,11 +44,58 @@ def _columns(schema: pa.Schema) -> list[tuple[str, pa.DataType]]:
     return [(f.name, f.type) for f in schema]
 
 
-def check_output(con, ds: Dataset, staged: dict[str, Path], result) -> list[dict]:
-    """Evaluate the checks on the staged output files; each returns name, passed, metadata."""
-    data_files = [str(p) for k, p in staged.items() if k.startswith(layout.processed_prefix(ds.name))]
-    # A snapshot holds other partitions' rows too: only this partition's rows are conserved.
-    scan = f"read_parquet({data_files!r})" if data_files else None
+class Footers:
+    """What the footers of a set of Parquet files say: rows, schemas, nulls and minima per column."""
+
+    def __init__(self, files: list[Path]):
+        self.files = files
+        self.meta = [pq.ParquetFile(f).metadata for f in files]
+
+    @property
+    def rows(self) -> int:
+        return sum(m.num_rows for m in self.meta)
+
+    def schemas(self) -> list[pa.Schema]:
+        return [m.schema.to_arrow_schema() for m in self.meta]
+
+    def _chunks(self, column: str):
+        for f, m in zip(self.files, self.meta):
+            if column not in m.schema.names:
+                continue
+            j = m.schema.names.index(column)
+            yield f, [m.row_group(i).column(j) for i in range(m.num_row_groups)]
+
+    def nulls(self, column: str) -> int:
+        total = 0
+        for f, m in zip(self.files, self.meta):  # a directory-level column (event_type=X/): NULL only by name
+            if column not in m.schema.names and any(p in (f"{column}=NULL", f"{column}={HIVE_NULL}") for p in f.parts):
+                total += m.num_rows
+        for f, chunks in self._chunks(column):
+            if all(c.statistics is not None and c.statistics.has_null_count for c in chunks):
+                total += sum(c.statistics.null_count for c in chunks)
+            else:  # a writer that kept no statistics: count in the column itself
+                total += pq.read_table(f, columns=[column]).column(0).null_count
+        return total
+
+    def minimum(self, column: str):
+        found = []
+        for f, chunks in self._chunks(column):
+            stats = [c.statistics for c in chunks if c.num_values]
+            if all(s is not None and s.has_min_max for s in stats):
+                found += [s.min for s in stats if s.null_count != s.num_values]
+            else:
+                import pyarrow.compute as pc
+
+                found.append(pc.min(pq.read_table(f, columns=[column]).column(0)).as_py())
+        found = [v for v in found if v is not None]
+        return min(found) if found else None
+
+
+def check_output(ds: Dataset, data_files: list[Path], result, *, distinct_keys: int) -> list[dict]:
+    """Evaluate the checks on the staged data files (processed files or the snapshot); each check
+    returns name, passed, metadata. ``distinct_keys``: how many distinct keys the files should hold,
+    as the run's dedup counted them."""
+    footers = Footers(data_files)
     checks = []
 
     accounted = result.rows_out + result.quarantined + result.duplicates
@@ -69,45 +112,22 @@ def check_output(con, ds: Dataset, staged: dict[str, Path], result) -> list[dict
             },
         }
     )
-
-    if scan:
-        total, distinct = con.execute(f"SELECT count(*), count(DISTINCT {ds.key}) FROM {scan}").fetchone()
-        nulls = con.execute(
-            "SELECT " + ", ".join(f"count(*) - count({c})" for c in ds.required_columns) + f" FROM {scan}"
-        ).fetchone()
-        schema = pq.read_schema(data_files[0])
-        schemas_equal = all(_columns(pq.read_schema(f)) == _columns(arrow_schema(ds)) for f in data_files)
-    else:
-        total = distinct = 0
-        nulls = [0] * len(ds.required_columns)
-        schema, schemas_equal = arrow_schema(ds), True
-    checks.append(
-        {"name": "key_unique", "passed": total == distinct, "metadata": {"rows": total, "distinct_keys": distinct}}
-    )
+    rows = footers.rows
+    checks.append({"name": "key_unique", "passed": rows == distinct_keys, "metadata": {"rows": rows, "distinct_keys": distinct_keys}})
+    expected = arrow_schema(ds)
+    schemas = footers.schemas() or [expected]
     checks.append(
         {
             "name": "schema_matches_contract",
-            "passed": schemas_equal,
+            "passed": all(_columns(s) == _columns(expected) for s in schemas),
             # names and types only: nullability and writer metadata differ between engines
-            "metadata": {"expected": str(arrow_schema(ds)), "found": str(pa.schema(_columns(schema))), "files_checked": len(data_files)},
+            "metadata": {"expected": str(expected), "found": str(pa.schema(_columns(schemas[0]))), "files_checked": len(data_files)},
         }
     )
-    null_counts = dict(zip(ds.required_columns, nulls))
-    checks.append(
-        {
-            "name": "required_not_null",
-            "passed": not any(null_counts.values()),
-            "metadata": {"null_counts": null_counts},
-        }
-    )
+    null_counts = {c: footers.nulls(c) for c in ds.required_columns}
+    checks.append({"name": "required_not_null", "passed": not any(null_counts.values()), "metadata": {"null_counts": null_counts}})
     if ds.money_columns:
-        minima = (
-            dict(zip(ds.money_columns, con.execute(
-                "SELECT " + ", ".join(f"min({c})" for c in ds.money_columns) + f" FROM {scan}"
-            ).fetchone()))
-            if scan
-            else {}
-        )
+        minima = {c: footers.minimum(c) for c in ds.money_columns} if data_files else {}
         checks.append(
             {
                 "name": "amounts_non_negative",

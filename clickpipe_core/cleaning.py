@@ -1,20 +1,24 @@
 """The cleaning rules of Glue Job 1 as SQL, built from the contracts, for any engine.
 
-An engine (DuckDB or Spark) loads the raw records as all-text columns into a relation
-with two bookkeeping columns, ``__ord`` (input order across files) and ``__file``, and then runs
-the SQL from ``classify_sql``: one row per input record with its typed values and either a
-quarantine ``reason`` or NULL. Dedup (first occurrence wins) and the output projection are SQL too. Only ``Dialect`` differs
-between engines, so the rules themselves exist once.
+An engine (DuckDB or Spark) reads the raw records as all-text columns into a relation with two
+bookkeeping columns, ``__ord`` (input order: the object's index in the run shifted left by
+``ORD_BITS``, plus the record's position in the object) and ``__fidx`` (the object's index), and
+runs the SQL of ``classify_sql``: one row per input record with its typed values and either a
+quarantine ``reason`` or NULL. Dedup (first occurrence wins within a partition; across
+partitions by the dataset's redelivery rule, with its dedup state), record numbers, the quarantine
+rows, the newest-snapshot-wins merge and the output projection are SQL here too. Only ``Dialect`` differs between engines, so every rule exists once.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from clickpipe_core.contracts import CONTROL_CHARACTERS, LATE_WINDOW_DAYS, LOGICAL_TYPES, Column, Dataset, minor_units
+from clickpipe_core.contracts import CONTROL_CHARACTERS, LATE_WINDOW_DAYS, QUARANTINE_COLUMNS, Column, Dataset, minor_units
+from clickpipe_core.dialect import Dialect
 
 DUPLICATE_REASON = "duplicate_key"
-ISO_UTC_SPARK = "yyyy-MM-dd'T'HH:mm:ss.SSSSSS'Z'"
+ORD_BITS = 40  # __ord = object index << ORD_BITS | position in the object
+WITHIN_PARTITION = "seen before in this partition"
+# Why a record lost to another raw partition's delivery of its key, by the dataset's redelivery rule.
+REDELIVERED = {"first": "already delivered by ingest_date ", "newest": "superseded by ingest_date "}
 
 # Text that may be cast to each logical type. The guard keeps the engines' casts on the same
 # inputs: DuckDB and Spark accept different exotic spellings (e.g. '1e3' or '+5' for numbers; for
@@ -31,86 +35,10 @@ TYPE_GUARDS = {
 }
 
 
-def sql_string(value: str) -> str:
-    """A SQL string literal (values in rules come from the contract, but quote them properly anyway)."""
-    return "'" + str(value).replace("'", "''") + "'"
 
 
-@dataclass(frozen=True)
-class Dialect:
-    """The few spellings that differ between the engines (DuckDB 2.0, Spark SQL 3.5 with ANSI mode
-    off and the session time zone UTC). Everything else in this module is SQL both run alike."""
-
-    name: str
-
-    def _type(self, logical_type: str) -> str:
-        return LOGICAL_TYPES[logical_type][1 if self.name == "duckdb" else 2]
-
-    def literal(self, value: str) -> str:
-        """A string literal. Spark SQL reads backslash escapes in literals (and '' is not a quote)."""
-        if self.name == "spark":
-            return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
-        return sql_string(value)
-
-    def full_match(self, expr: str, pattern: str) -> str:
-        if self.name == "duckdb":  # RE2; '.' stops at \n only
-            return f"regexp_full_match({expr}, {self.literal(pattern)})"
-        # Java regex with find(): anchored at both ends (\z, because '$' also matches before a
-        # final newline) and UNIX_LINES (?d), so that '.' stops at \n only, as in RE2.
-        return f"({expr} RLIKE {self.literal('(?d)^(?:' + pattern + ')' + chr(92) + 'z')})"
-
-    def contains_match(self, expr: str, pattern: str) -> str:
-        """``expr`` has a match of ``pattern`` anywhere (no anchors)."""
-        if self.name == "duckdb":
-            return f"regexp_matches({expr}, {self.literal(pattern)})"
-        return f"({expr} RLIKE {self.literal(pattern)})"
-
-    def char_code(self, expr: str) -> str:
-        """The code point of the first character of ``expr``."""
-        return f"unicode({expr})" if self.name == "duckdb" else f"ascii({expr})"
-
-    def try_cast(self, expr: str, logical_type: str) -> str:
-        # With ANSI mode off Spark's CAST gives NULL too; TRY_CAST says what we mean in both.
-        return f"TRY_CAST({expr} AS {self._type(logical_type)})"
-
-    def utc_date(self, expr: str) -> str:
-        return f"CAST({expr} AS DATE)"  # the session time zone is UTC in both engines
-
-    def cast(self, expr: str, logical_type: str) -> str:
-        return f"CAST({expr} AS {self._type(logical_type)})"
-
-    def text(self, expr: str, logical_type: str) -> str:
-        """A typed value as text, spelled alike by both engines (timestamps: ISO-8601 in UTC)."""
-        if logical_type == "timestamp":
-            if self.name == "duckdb":
-                return f"strftime({expr}, '%Y-%m-%dT%H:%M:%S.%fZ')"
-            return f"date_format({expr}, {self.literal(ISO_UTC_SPARK)})"
-        return expr if logical_type == "string" else self.cast(expr, "string")
-
-    def not_in_keys(self, expr: str, table: str) -> str:
-        """``expr`` (never NULL here) is not among the ``key`` column of ``table``.
-
-        Spark plans NOT IN as a null-aware nested-loop join (rows x keys); NOT EXISTS with an
-        equality is a hash join. DuckDB plans NOT IN as a hash join already.
-        """
-        if self.name == "spark":
-            return f"NOT EXISTS (SELECT 1 FROM {table} WHERE {table}.key = {expr})"
-        return f"{expr} NOT IN (SELECT key FROM {table})"
-
-    def json_object(self, pairs: list[tuple[str, str]]) -> str:
-        """A JSON object from (name, text expression) pairs; NULL values are written as null."""
-        if self.name == "duckdb":
-            return "to_json(struct_pack(" + ", ".join(f"{n} := {e}" for n, e in pairs) + "))"
-        inner = ", ".join(f"{self.literal(n)}, {e}" for n, e in pairs)
-        return f"to_json(named_struct({inner}), map('ignoreNullFields', 'false'))"
-
-
-DUCKDB = Dialect("duckdb")
-SPARK = Dialect("spark")
-
-
-def _normalized(col: Column) -> str:
-    expr = f"NULLIF(TRIM({col.name}), '')"
+def _normalized(col: Column, d: Dialect) -> str:
+    expr = f"NULLIF({d.trim(col.name)}, '')"
     if col.normalize == "upper":
         expr = f"UPPER({expr})"
     elif col.normalize == "lower":
@@ -229,9 +157,7 @@ def precision_rule(col: Column, currencies: tuple[str, ...], d: Dialect) -> tupl
     fails, units = [], []
     for k, codes in sorted(by_units.items()):
         listed = ", ".join(d.literal(c) for c in codes)
-        # a digit other than 0 after the k-th decimal (the integer part as the money type allows)
-        too_fine = r"-?[0-9]{1,16}\.[0-9]{%d}0*[1-9][0-9]*" % k
-        fails.append(f"({currency} IN ({listed}) AND {d.full_match(n, too_fine)})")
+        fails.append(f"({currency} IN ({listed}) AND {d.full_match(n, too_fine(k))})")
         units.append(f"WHEN {currency} IN ({listed}) THEN {d.literal(str(k))}")
     shown = f"COALESCE({n}, '')"
     detail = (
@@ -241,47 +167,98 @@ def precision_rule(col: Column, currencies: tuple[str, ...], d: Dialect) -> tupl
     return f"{n} IS NOT NULL AND ({' OR '.join(fails)})", f"too_precise_{col.name}", detail
 
 
+def too_fine(minor_units: int) -> str:
+    """An amount's text with a digit other than 0 after the ``minor_units``-th decimal (the integer
+    part as the money type allows): the pattern of ``precision_rule``."""
+    return r"-?[0-9]{1,16}\.[0-9]{%d}0*[1-9][0-9]*" % minor_units
+
+
+def late_rule(ds: Dataset, d: Dialect, not_before: str) -> tuple[str, str, str]:
+    """A record whose event time is earlier than ``not_before`` (``job1.late_bound``) arrived later
+    than the contract's late window allows."""
+    c = ds.partition_time_column
+    days = "day" if LATE_WINDOW_DAYS == 1 else "days"
+    return (
+        f"t_{c} < {d.cast(d.literal(not_before), 'timestamp')}",
+        f"late_{c}",
+        f"concat({d.literal(f'{c} is more than {LATE_WINDOW_DAYS} {days} before its ingest day (the late window): ')}, n_{c})",
+    )
+
+
+# -- JSON records (NDJSON) --------------------------------------------------------------------------
+# A reader of JSON lines gives, with each line, the facts these rules need: ``__jt``, the JSON type
+# of the whole line (NULL when it is not JSON), and ``__jt_<column>``, the JSON type of each field
+# (NULL when absent), spelled as DuckDB's json_type does (OBJECT, ARRAY, VARCHAR, UBIGINT, BIGINT,
+# DOUBLE, BOOLEAN, NULL); the field's text is the column itself (for a free-form JSON object
+# column: the object's JSON text, NULL for anything else).
+def json_fact_columns(ds: Dataset) -> list[str]:
+    return ["__jt", *(f"__jt_{c}" for c in ds.column_names)]
+
+
+def json_rules(ds: Dataset, d: Dialect) -> list[tuple[str, str, str]]:
+    """(condition, reason, detail expression) of the JSON-level checks, in the order they are tried."""
+    rules = [
+        ("__jt IS NULL", "malformed_json", d.literal("not a JSON document")),
+        ("__jt <> 'OBJECT'", "not_an_object", "concat('a JSON ', lower(__jt), ' instead of an object')"),
+    ]
+    for c in ds.columns:
+        allowed, kind = (("OBJECT", "NULL"), "object") if c.json_object else (("VARCHAR", "NULL"), "string")
+        rules.append(
+            (
+                f"__jt_{c.name} NOT IN ({', '.join(d.literal(a) for a in allowed)})",
+                f"wrong_type_{c.name}",
+                f"concat({d.literal(f'{c.name} must be a JSON {kind}, got ')}, lower(__jt_{c.name}))",
+            )
+        )
+    return rules
+
+
+def _case(whens: list[tuple[str, str]]) -> str:
+    return "CASE " + " ".join(f"WHEN {cond} THEN {then}" for cond, then in whens) + " END"
+
+
 def classify_sql(
     ds: Dataset,
     d: Dialect,
     *,
-    source: str = "src",
+    source: str,
+    carry: tuple[str, ...],
     reference_tables: dict[str, str] | None = None,
     explain: bool = False,
-    carry: tuple[str, ...] = ("__ord", "__file"),
+    json_facts: bool = False,
     pre_checked: bool = False,
     not_before: str | None = None,
 ) -> str:
     """SQL over ``source`` (the ``carry`` bookkeeping columns and the raw text columns): every
     record, typed, with the first rule it fails as ``reason`` (NULL when clean) and, for failed
-    records only, the raw text.
+    records only, the raw text (and the JSON-level verdict ``__pre_reason``/``__pre_detail``).
 
-    With ``explain`` the result also has ``detail`` (a sentence); engines ask for that only for
-    the few failed records, which keeps the hot path lean. With ``pre_checked`` the source has
-    ``__pre_reason``/``__pre_detail`` from parsing (e.g. malformed JSON), which come first.
+    With ``json_facts`` the source also has the JSON facts of ``json_fact_columns``, whose rules
+    come first; with ``pre_checked`` it has their verdict already (a second pass over failed
+    records). With ``explain`` the result also has ``detail`` (a sentence); the pipeline asks for
+    that only for the few failed records, which keeps the hot path lean.
     ``carry`` may include ``__not_after`` (the record's arrival, for ``not_after_arrival``) and
     ``__record`` (the raw record, kept for failed records).
     ``reference_tables`` maps a referencing column to a relation with one column ``key``.
     ``not_before`` (``job1.late_bound``): a record whose event time is earlier is later than the
     contract's late window allows (reason ``late_<column>``).
     """
-    normalized = ",\n    ".join(f"{_normalized(c)} AS n_{c.name}" for c in ds.columns)
+    normalized = ",\n    ".join(f"{_normalized(c, d)} AS n_{c.name}" for c in ds.columns)
     typed = ", ".join(
         (d.try_cast(f"n_{c.name}", c.type) if c.type != "string" else f"n_{c.name}") + f" AS t_{c.name}"
         for c in ds.columns
     )
-    whens = [("__pre_reason IS NOT NULL", "__pre_reason", "__pre_detail")] if pre_checked else []
+    pre = []
+    if json_facts:
+        rules = json_rules(ds, d)
+        reason_sql = _case([(cond, d.literal(r)) for cond, r, _ in rules])
+        pre = [f"{reason_sql} AS __pre_reason", f"{_case([(cond, det) for cond, _, det in rules])} AS __pre_detail"]
+    prechecked = json_facts or pre_checked
+    whens = [("__pre_reason IS NOT NULL", "__pre_reason", "__pre_detail")] if prechecked else []
     for c in ds.columns:
         whens += column_rules(ds, c, d)
         if not_before and c.name == ds.partition_time_column:
-            days = "day" if LATE_WINDOW_DAYS == 1 else "days"
-            whens.append(
-                (
-                    f"t_{c.name} < {d.cast(d.literal(not_before), 'timestamp')}",
-                    f"late_{c.name}",
-                    f"concat({d.literal(f'{c.name} is more than {LATE_WINDOW_DAYS} {days} before its ingest day (the late window): ')}, n_{c.name})",
-                )
-            )
+            whens.append(late_rule(ds, d, not_before))
     for column, table in (reference_tables or {}).items():
         target = ds.references[column]
         whens.append(
@@ -291,21 +268,22 @@ def classify_sql(
                 f"concat({d.literal(f'{column} not found in {target[0]}.{target[1]}: ')}, n_{column})",
             )
         )
-    reason = "CASE " + " ".join(f"WHEN {cond} THEN {r if r == '__pre_reason' else d.literal(r)}" for cond, r, _ in whens) + " END"
+    reason = _case([(cond, r if r == "__pre_reason" else d.literal(r)) for cond, r, _ in whens])
     raw_text = [*ds.column_names, *(c for c in carry if c == "__record")]
-    raw_text += ["__pre_reason", "__pre_detail"] if pre_checked else []
     carried = [c for c in carry if c != "__record"]
+    kept = [*raw_text, *(["__pre_reason", "__pre_detail"] if prechecked else [])]
     outputs = [*carried, *(f"t_{c.name}" for c in ds.columns), "reason"]
+    if not explain:  # what dedup groups the clean records by first (duplicate_groups_sql)
+        outputs.append(f"CASE WHEN reason IS NULL THEN {d.key_hash(f't_{ds.key}')} END AS __key_hash")
     if explain:
-        outputs.append("CASE " + " ".join(f"WHEN {cond} THEN {det}" for cond, _, det in whens) + " END AS detail")
-        outputs += [c for c in raw_text if not c.startswith("__pre_")]
+        outputs.append(_case([(cond, det) for cond, _, det in whens]) + " AS detail")
+        outputs += raw_text
     else:  # keep the raw text of failed records only (NULL costs next to nothing)
-        outputs += [f"CASE WHEN reason IS NOT NULL THEN {c} END AS {c}" for c in raw_text]
-    raw = ", ".join(raw_text)
-    carry = tuple(carried)
+        outputs += [f"CASE WHEN reason IS NOT NULL THEN {c} END AS {c}" for c in kept]
+    inputs = [*carried, *raw_text, *(["__pre_reason", "__pre_detail"] if pre_checked else []), *pre]
     return f"""
 WITH normalized AS (
-  SELECT {", ".join(carry)}, {raw},
+  SELECT {", ".join(inputs)},
     {normalized}
   FROM {source}
 ), typed AS (
@@ -317,39 +295,98 @@ SELECT {", ".join(outputs)} FROM checked
 """
 
 
-def first_of_duplicates_sql(ds: Dataset, classified: str) -> str:
-    """Keys that occur more than once among clean records, with the first occurrence (input order).
+# -- record numbers ---------------------------------------------------------------------------------
+def record_numbers_sql(d: Dialect, source: str, gaps: str | None) -> str:
+    """``(__ord, __recno)`` for the records of ``source``: the record's number in its object,
+    counting records only. A reader whose positions count other lines too (a header, blank or
+    rejected lines) lists those positions in ``gaps(__fidx, __ord)``."""
+    position = f"x.__ord - {d.shift_left('x.__fidx', ORD_BITS)}"
+    if gaps is None:
+        return f"SELECT x.__ord, {position} AS __recno FROM {source} x"
+    return f"""
+SELECT x.__ord, {position} - count(g.__ord) AS __recno
+FROM {source} x LEFT JOIN {gaps} g ON g.__fidx = x.__fidx AND g.__ord < x.__ord
+GROUP BY x.__ord, x.__fidx
+"""
 
-    A hash aggregate, not a window over every record: duplicates are rare, so this is cheap.
+
+# -- dedup ----------------------------------------------------------------------------------------------
+def duplicate_groups_sql(ds: Dataset, d: Dialect, classified: str) -> str:
+    """Keys that occur more than once among clean records, with their first occurrence (input order)
+    and how often they occur.
+
+    Hash aggregates, not a window over every record: the records are grouped by a 64-bit hash of
+    the key first (cheaper than by the text), and only keys whose hash repeats are grouped exactly.
     """
+    key = f"t_{ds.key}"
     return f"""
-SELECT t_{ds.key} AS key, min(__ord) AS first_ord FROM {classified}
-WHERE reason IS NULL GROUP BY t_{ds.key} HAVING count(*) > 1
+SELECT {key} AS key, min(__ord) AS first_ord, count(*) AS n FROM {classified}
+WHERE __key_hash IN (SELECT __key_hash FROM {classified} WHERE reason IS NULL GROUP BY __key_hash HAVING count(*) > 1)
+  AND reason IS NULL
+GROUP BY {key} HAVING count(*) > 1
 """
 
 
-def duplicate_rows_sql(ds: Dataset, classified: str, firsts: str) -> str:
-    """Clean records whose key was seen earlier in the input: dropped, and kept in quarantine."""
-    return f"""
-SELECT c.* FROM {classified} c JOIN {firsts} f ON c.t_{ds.key} = f.key
-WHERE c.reason IS NULL AND c.__ord <> f.first_ord
+def dropped_sql(ds: Dataset, d: Dialect, classified: str, groups: str, seen: str | None) -> str:
+    """Clean records that are not written, with their typed values and why: the later occurrences
+    of a key repeated in this partition, and (``seen(key, src)``) the first occurrence of a key
+    whose delivery by another raw partition (source ``src``) wins by the dataset's redelivery rule."""
+    key = f"t_{ds.key}"
+    typed = ", ".join(f"c.t_{c.name}" for c in ds.columns)
+    sql = f"""
+SELECT c.__ord, c.__fidx, {typed}, {d.literal(WITHIN_PARTITION)} AS why
+FROM {classified} c JOIN {groups} g ON c.{key} = g.key
+WHERE c.reason IS NULL AND c.__ord <> g.first_ord
 """
+    if seen:
+        sql += f"""UNION ALL
+SELECT c.__ord, c.__fidx, {typed}, concat({d.literal(REDELIVERED[ds.redelivery])}, substr(s.src, 1, 10))
+FROM {classified} c JOIN {seen} s ON c.{key} = s.key LEFT JOIN {groups} g ON c.{key} = g.key
+WHERE c.reason IS NULL AND (g.key IS NULL OR c.__ord = g.first_ord)
+"""
+    return sql
 
 
-def clean_rows_sql(classified: str, duplicates: str) -> str:
-    """Records that passed every rule, minus the (few) duplicates: an anti-join on a small table."""
-    return f"SELECT * FROM {classified} WHERE reason IS NULL AND __ord NOT IN (SELECT __ord FROM {duplicates})"
-
-
-def clean_projection(ds: Dataset, d: Dialect, ingest_date: str) -> str:
-    """The processed columns, typed exactly as the contract says, plus lineage (and dt)."""
+def clean_sql(ds: Dataset, d: Dialect, classified: str, dropped: str, ingest_date: str) -> str:
+    """The processed rows: records that passed every rule, minus the (few) dropped ones (an
+    anti-join on a small table), typed exactly as the contract says, plus lineage (and dt)."""
     cols = [d.cast(f"t_{c.name}", c.type) + f" AS {c.name}" for c in ds.columns]
     cols.append(f"{d.cast(d.literal(ingest_date), 'date')} AS ingest_date")
     if ds.partition_time_column:
-        cols.append(d.cast(d.utc_date("t_" + ds.partition_time_column), "string") + " AS dt")
-    return ", ".join(cols)
+        cols.append(d.utc_date("t_" + ds.partition_time_column) + " AS dt")
+    return (
+        f"SELECT {', '.join(cols)} FROM {classified} c "
+        f"WHERE c.reason IS NULL AND {d.not_in_keys('c.__ord', dropped, column='__ord')}"
+    )
 
 
+def dedup_state_sql(ds: Dataset, d: Dialect, classified: str, seen: str | None, source: str) -> str:
+    """A source's dedup state: each key its clean records deliver, once, with the source's name
+    and the source whose delivery won over it (``beaten_by``; NULL when this source keeps it)."""
+    text = d.type("string")
+    beaten = "s.src" if seen else f"CAST(NULL AS {text})"
+    join = f"LEFT JOIN {seen} s ON s.key = k.key" if seen else ""
+    return f"""
+SELECT k.key, CAST({d.literal(source)} AS {text}) AS src, {beaten} AS beaten_by
+FROM (SELECT DISTINCT t_{ds.key} AS key FROM {classified} WHERE reason IS NULL) k {join}"""
+
+
+# -- snapshots (users) -------------------------------------------------------------------------------
+def snapshot_sql(ds: Dataset, d: Dialect, clean: str, previous: str | None, ingest_date: str) -> str:
+    """A snapshot dataset after this partition: its rows replace its own earlier rows, and per key
+    the newest ingest_date wins, whatever order partitions are processed in."""
+    names = [*ds.column_names, "ingest_date"]
+    cols = ", ".join(names)
+    union = f"SELECT {cols} FROM {clean}"
+    if previous:
+        union = f"SELECT {cols} FROM {previous} WHERE ingest_date <> {d.cast(d.literal(ingest_date), 'date')} UNION ALL {union}"
+    return f"""
+SELECT {cols} FROM (
+  SELECT *, ROW_NUMBER() OVER (PARTITION BY {ds.key} ORDER BY ingest_date DESC) AS __rank FROM ({union}) u
+) r WHERE __rank = 1"""
+
+
+# -- the quarantine zone ---------------------------------------------------------------------------
 def raw_record(ds: Dataset, d: Dialect) -> str:
     """A failed CSV record as quarantined: a JSON object of its raw text fields."""
     return d.json_object([(c, c) for c in ds.column_names])
@@ -358,3 +395,45 @@ def raw_record(ds: Dataset, d: Dialect) -> str:
 def typed_record(ds: Dataset, d: Dialect) -> str:
     """A dropped duplicate as quarantined: a JSON object of its typed values, as text."""
     return d.json_object([(c.name, d.text(f"t_{c.name}", c.type)) for c in ds.columns])
+
+
+def quarantine_sql(
+    ds: Dataset,
+    d: Dialect,
+    *,
+    files: str,
+    line_rejects: str | None,
+    explained: str,
+    dropped: str,
+    gaps: str | None,
+) -> str:
+    """Every quarantine row of the run (``QUARANTINE_COLUMNS`` but ``ingest_date``): lines that never
+    became records (by line number), records that failed a rule and dropped duplicates (by record
+    number)."""
+    text = d.type("string")
+    record = "__record" if ds.raw_format == "ndjson" else raw_record(ds, d)
+    parts = [
+        f"""SELECT e.reason AS reason, e.detail AS detail, f.__file AS source_file,
+       concat('record ', CAST(r.__recno AS {text})) AS source_line, {record} AS record
+FROM {explained} e JOIN ({record_numbers_sql(d, explained, gaps)}) r ON r.__ord = e.__ord JOIN {files} f ON f.__fidx = e.__fidx""",
+        f"""SELECT {d.literal(DUPLICATE_REASON)}, concat({d.literal(ds.key + ' ')}, x.t_{ds.key}, ' ', x.why), f.__file,
+       concat('record ', CAST(r.__recno AS {text})), {typed_record(ds, d)}
+FROM {dropped} x JOIN ({record_numbers_sql(d, dropped, gaps)}) r ON r.__ord = x.__ord JOIN {files} f ON f.__fidx = x.__fidx""",
+    ]
+    if line_rejects:
+        parts.append(
+            f"""SELECT l.reason, l.detail, f.__file, concat('line ', CAST(l.__line AS {text})), l.record
+FROM {line_rejects} l JOIN {files} f ON f.__fidx = l.__fidx"""
+        )
+    names = [n for n, _ in QUARANTINE_COLUMNS if n != "ingest_date"]
+    assert names == ["reason", "detail", "source_file", "source_line", "record"], "the SELECTs above spell these"
+    return "\nUNION ALL\n".join(parts)
+
+
+def quarantine_file_sql(d: Dialect, quarantine: str, ingest_date: str) -> str:
+    """The quarantine file's rows, in ``QUARANTINE_COLUMNS`` order."""
+    cols = [n if n != "ingest_date" else f"{d.cast(d.literal(ingest_date), 'date')} AS ingest_date" for n, _ in QUARANTINE_COLUMNS]
+    return f"SELECT {', '.join(cols)} FROM {quarantine}"
+
+
+QUARANTINE_ORDER = ("source_file", "source_line", "reason")

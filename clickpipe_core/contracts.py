@@ -9,25 +9,49 @@ stable *reason* string that lands in the quarantine zone next to the row.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 # Money is kept exactly, as decimal(18, 2): 16 integer digits and the two decimals most currencies
 # have. Every currency a contract allows must fit that scale (checked below, at import).
 MONEY_PRECISION, MONEY_SCALE = 18, 2
 
-# Logical types and what each target calls them. Arrow strings are pyarrow type factories' names.
-LOGICAL_TYPES = {
-    #            arrow                        duckdb                athena / glue       postgres
-    "string": ("string", "VARCHAR", "string", "text"),
-    "money": (
-        f"decimal128({MONEY_PRECISION}, {MONEY_SCALE})",
+
+@dataclass(frozen=True)
+class LogicalType:
+    """A logical type and what each target calls it. ``athena`` is also Spark SQL's spelling (the Glue
+    catalog's types are Hive's, which both read); ``arrow`` builds the pyarrow type, imported only
+    when asked for (the Lambda bundle has no pyarrow)."""
+
+    name: str
+    duckdb: str
+    athena: str
+    postgres: str
+    _arrow: Callable = field(repr=False, compare=False)
+
+    @property
+    def arrow(self):
+        import pyarrow as pa
+
+        return self._arrow(pa)
+
+
+def types_table(*types: LogicalType) -> dict[str, LogicalType]:
+    return {t.name: t for t in types}
+
+
+LOGICAL_TYPES = types_table(
+    LogicalType("string", "VARCHAR", "string", "text", lambda pa: pa.string()),
+    LogicalType(
+        "money",
         f"DECIMAL({MONEY_PRECISION},{MONEY_SCALE})",
         f"decimal({MONEY_PRECISION},{MONEY_SCALE})",
         f"numeric({MONEY_PRECISION},{MONEY_SCALE})",
+        lambda pa: pa.decimal128(MONEY_PRECISION, MONEY_SCALE),
     ),
-    "timestamp": ("timestamp[us, tz=UTC]", "TIMESTAMPTZ", "timestamp", "timestamptz"),
-    "date": ("date32", "DATE", "date", "date"),
-}
+    LogicalType("timestamp", "TIMESTAMPTZ", "timestamp", "timestamptz", lambda pa: pa.timestamp("us", tz="UTC")),
+    LogicalType("date", "DATE", "date", "date", lambda pa: pa.date32()),
+)
 
 
 # The two time axes. Every record has an ingest day (the raw partition: the day a batch file was
@@ -36,6 +60,18 @@ LOGICAL_TYPES = {
 # event day; Job 1 quarantines a later one (reason late_<column>), so the marts of event day E depend
 # on the ingest days E .. E + LATE_WINDOW_DAYS only (ARCHITECTURE.md, rule 4).
 LATE_WINDOW_DAYS = 1
+
+# Re-delivery (ARCHITECTURE.md, rule 9). A key that more than one raw partition (ingest day, or one
+# Firehose object read on its own) delivers is kept once in the processed zone, by the dataset's
+# ``redelivery`` rule: "first" (the earliest delivery wins: at-least-once streams repeat events) or
+# "newest" (the latest delivery wins: an extract re-delivers a transaction with its new status).
+# Deliveries are compared within DEDUP_WINDOW_DAYS of arrival: a run looks up the keys of the raw
+# partitions up to that many days before and after its own, never all history, so its cost does not
+# grow with history. Two deliveries further apart are both kept (a late record beyond
+# LATE_WINDOW_DAYS is quarantined anyway, so a repeated record with the same event time is always
+# within the window).
+DEDUP_WINDOW_DAYS = 2
+REDELIVERY_RULES = ("first", "newest")
 
 
 @dataclass(frozen=True)
@@ -51,9 +87,14 @@ class Column:
     max_length: int | None = None
     require_zone: bool = False  # timestamps must say their offset (Z or +hh:mm)
     not_after_arrival: bool = False  # event times later than the record's arrival are rejected
+    json_object: bool = False  # a free-form JSON object in NDJSON input, kept as its JSON text
     # Money only: the column holding this amount's ISO 4217 currency; the amount may have no more
     # decimals than that currency's minor units (trailing zeros aside).
     currency_column: str | None = None
+
+    @property
+    def logical_type(self) -> LogicalType:
+        return LOGICAL_TYPES[self.type]
 
     def __post_init__(self):
         if self.type not in LOGICAL_TYPES:
@@ -75,13 +116,20 @@ class Dataset:
     references: dict[str, tuple[str, str]] = field(default_factory=dict)
     # Contract columns that become directory levels after dt (``event_type=X/``), not file columns.
     partition_value_columns: tuple[str, ...] = ()
-    # Drop records whose key an earlier raw partition already delivered (at-least-once streams).
-    dedup_across_partitions: bool = False
+    # A key delivered by several raw partitions within DEDUP_WINDOW_DAYS: which delivery is kept
+    # ("first" or "newest"; None: partitions are not compared).
+    redelivery: str | None = None
     # A partition with a larger share of its records quarantined fails its quarantine_share check
     # (a blocking check: the marts wait); a file rejected whole always fails it.
     max_quarantine_share: float = 0.10
 
+    @property
+    def dedup_across_partitions(self) -> bool:
+        return self.redelivery is not None
+
     def __post_init__(self):
+        if self.redelivery not in (None, *REDELIVERY_RULES):
+            raise ValueError(f"{self.name}: redelivery must be one of {REDELIVERY_RULES}, not {self.redelivery!r}")
         for c in self.columns:
             if c.currency_column:
                 currency = self.column(c.currency_column)
@@ -116,6 +164,10 @@ class Dataset:
         return (["dt"] if self.partition_time_column else []) + list(self.partition_value_columns)
 
     @property
+    def json_object_columns(self) -> list[str]:
+        return [c.name for c in self.columns if c.json_object]
+
+    @property
     def processed_columns(self) -> list[tuple[str, str]]:
         """(name, logical type) of a processed *file*: the contract minus directory-level columns,
         then lineage columns."""
@@ -133,7 +185,7 @@ CONTROL_CHARACTERS = r"[\x00-\x08\x0B\x0C\x0E-\x1F]"
 # exactly their own output (ARCHITECTURE.md, rule 2).
 LINEAGE_COLUMNS = (("ingest_date", "date"),)
 
-# The quarantine zone's schema, the same for every dataset.
+# The quarantine zone's schema, the same for every dataset (the engines write it from this list).
 QUARANTINE_COLUMNS = (
     ("reason", "string"),  # a stable code, e.g. invalid_amount
     ("detail", "string"),  # a human sentence
@@ -192,6 +244,7 @@ TRANSACTIONS = Dataset(
     raw_format="csv",
     partition_time_column="transaction_ts",
     references={"user_id": ("users", "user_id")},
+    redelivery="newest",
     columns=(
         Column("transaction_id", description="Unique transaction identifier", max_length=64),
         Column("user_id", description="The paying user (must exist in users)", max_length=64),
@@ -219,7 +272,7 @@ CLICKS = Dataset(
     raw_format="ndjson",
     partition_time_column="ts",
     partition_value_columns=("event_type",),
-    dedup_across_partitions=True,
+    redelivery="first",
     max_quarantine_share=0.05,
     columns=(
         Column(
@@ -243,7 +296,7 @@ CLICKS = Dataset(
             not_after_arrival=True,
             description="Event time, ISO-8601 with its offset, stored in UTC",
         ),
-        Column("properties", required=False, max_length=65536, description="Free-form JSON object, as text"),
+        Column("properties", required=False, max_length=65536, json_object=True, description="Free-form JSON object, as text"),
     ),
 )
 

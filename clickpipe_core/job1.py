@@ -1,28 +1,30 @@
-"""What every Glue Job 1 engine shares: the result it reports, input errors, the header check,
-the wording of line-level quarantine rows, and the atomic publish of staged files.
+"""Glue Job 1's pipeline, written once for every engine: read -> classify -> quarantine -> dedup ->
+write -> check -> publish.
 
-Engine-neutral on purpose (no DuckDB, no Spark import): the DuckDB engine and the Spark engine
-both use it, so a partition gives the same quarantine rows and the same published keys whichever
-engine ran it.
+``run_partition`` takes an ``Engine`` and the raw objects to process (by default every object of
+the partition) and does the rest: every rule (``cleaning.py``'s SQL in the engine's dialect),
+the accounting, the checks (``checks.py``, on the written files' footers), the output naming and
+the atomic publish. An engine supplies only what differs: reading raw objects into the text-column
+relation, running SQL, and writing Parquet. Engine-neutral on purpose (no DuckDB, no Spark import):
+``glue_scripts/duckdb_engine.py`` and ``glue_scripts/spark_engine.py`` implement ``Engine``.
 """
 
 from __future__ import annotations
 
-import csv
+import abc
 import os
-import re
+import shutil
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-from datetime import date, datetime, timedelta, timezone
-
-from clickpipe_core.contracts import LATE_WINDOW_DAYS, Dataset
-from clickpipe_core import layout
+from clickpipe_core import cleaning, layout, raw_input
+from clickpipe_core.checks import Footers, check_output
+from clickpipe_core.contracts import DEDUP_WINDOW_DAYS, LATE_WINDOW_DAYS, Dataset
+from clickpipe_core.dialect import Dialect
 from clickpipe_core.errors import JobInputError
-
-MAX_LINE_BYTES = 8 * 1024 * 1024  # a longer line is quarantined, not a crash
-HEAD_BYTES = 64 * 1024
-MAX_RECORD_CHARS = 65536  # the raw text kept for a line that never became a record
 
 
 class Source(str):
@@ -69,6 +71,8 @@ class PartitionResult:
     dt_partitions: list[str] = field(default_factory=list)
     snapshot_rows: int | None = None
     checks: list[dict] = field(default_factory=list)
+    # Ingest days whose outcome this run's deliveries changed (re-delivery), processed again after it.
+    reprocessed: list[str] = field(default_factory=list)
 
     def metadata(self) -> dict:
         md = {
@@ -86,98 +90,359 @@ class PartitionResult:
         }
         if self.snapshot_rows is not None:
             md["snapshot_rows"] = self.snapshot_rows
+        if self.reprocessed:
+            md["reprocessed"] = self.reprocessed
         return md
 
 
-# -- lines that never became records -------------------------------------------------------------
-# Each engine's reader says why in its own words; the quarantine row says it in these, so both
-# engines write the same rows (a shared rule: the readers' own messages differ).
-def reject_detail(reason: str, *, expected: int | None = None, found: int | None = None) -> str:
-    if reason in ("too_many_columns", "too_few_columns"):
-        return f"expected {expected} fields, found {found}"
-    return {
-        "invalid_encoding": "the line is not valid UTF-8 text",
-        "line_too_long": f"the line is longer than {MAX_LINE_BYTES} bytes",
-        "malformed_csv": "a quoted value is not closed, or text follows its closing quote",
-        "malformed_json": "not a JSON document",
-    }[reason]
+# -- what an engine supplies ------------------------------------------------------------------------
+@dataclass
+class RawInput:
+    """A reader's output. ``records``: relations (batches of objects, classified one after the
+    other so that memory does not grow with the number of objects) of ``__ord``, ``__fidx`` and the
+    contract's columns as text (for NDJSON also ``__record``, the raw line, and the JSON facts of
+    ``cleaning.json_fact_columns``). ``finish``, called once the records have been read, returns
+    the lines that never became records and, when the reader's positions count such lines too,
+    the ``gaps(__fidx, __ord)`` between records. ``notes``: per object index, ``EMPTY_FILE`` or the
+    header problem of a file whose records were all quarantined as ``wrong_header``."""
+
+    records: list[str]
+    finish: Callable[[], tuple[list[raw_input.LineReject] | str | None, str | None]]
+    notes: dict[int, str] = field(default_factory=dict)
 
 
-def reject_record(raw: bytes | str | None) -> str:
-    """The raw text of a rejected line as quarantined: UTF-8 with U+FFFD for bad bytes, no line
-    terminator, at most MAX_RECORD_CHARS characters."""
-    if raw is None:
-        return ""
-    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
-    return text.rstrip("\r\n")[:MAX_RECORD_CHARS]
+class Engine(abc.ABC):
+    """What an engine supplies to the pipeline: its SQL dialect, running SQL over named relations,
+    reading raw objects into the text-column relation, and writing Parquet.
+
+    Relation names passed in are logical (``classified``); the engine returns the name to use in
+    SQL, so that it can keep runs apart."""
+
+    dialect: Dialect
+    # Errors with which reading fails when an object turns out damaged while it is read (the
+    # pipeline then reads again with ``salvage=True``).
+    damaged_input_errors: tuple[type[BaseException], ...] = ()
+
+    def __init__(self, store):
+        self.store = store
+        self.staging: Path | None = None
+
+    def start(self, staging: Path) -> None:
+        """Called before a run: ``staging`` is a local directory of the run, removed afterwards."""
+        self.staging = staging
+
+    def finish(self) -> None:
+        """Called after a run, whatever happened: drop what the run created."""
+
+    def fresh(self) -> "Engine":
+        """A new engine like this one, for another run (re-processing a partition re-delivery changed)."""
+        raise NotImplementedError
+
+    @abc.abstractmethod
+    def table(self, name: str, sql: str) -> str:
+        """Materialize ``sql`` (it is read several times)."""
+
+    @abc.abstractmethod
+    def append(self, name: str, sql: str) -> None:
+        """Add the rows of ``sql`` to the table ``name`` (a name ``table`` returned)."""
+
+    @abc.abstractmethod
+    def view(self, name: str, sql: str) -> str:
+        """Name ``sql`` without materializing it."""
+
+    @abc.abstractmethod
+    def rows(self, sql: str) -> list[tuple]:
+        """The (few) rows of ``sql``."""
+
+    @abc.abstractmethod
+    def from_rows(self, name: str, columns: Sequence[tuple[str, str]], rows: Sequence[tuple]) -> str:
+        """A relation from Python rows; column types are logical types or ``int``/``bigint``."""
+
+    @abc.abstractmethod
+    def parquet(self, name: str, keys: list[str]) -> str:
+        """A relation over Parquet objects of the lake."""
+
+    @abc.abstractmethod
+    def read(self, ds: Dataset, objects: list, files: str, *, salvage: bool = False) -> RawInput:
+        """The raw objects (``objects[i]`` has ``__fidx`` i; ``files`` relates ``__fidx`` to ``__file``)
+        as text records. With ``salvage``, damaged gzip objects are read as far as they can be
+        (``raw_input.salvage``) and the rest quarantined as ``corrupt_object``."""
+
+    @abc.abstractmethod
+    def write(
+        self, sql: str, target: Path, *, partition_by: Sequence[str] = (), order_by: Sequence[str] = (), rows: int | None = None
+    ) -> list[Path]:
+        """Write ``sql`` as Parquet (snappy): hive directories under ``target`` by ``partition_by``,
+        else the one file ``target`` (in ``order_by`` order); returns the files written. ``rows``,
+        when known, is how many rows ``sql`` holds (an engine may size its files by it)."""
+
+    def local_path(self, key: str) -> Path:
+        """A local file for a lake object: the object itself in a local lake, else a copy in staging."""
+        if self.store.is_local:
+            return self.store.path(key)
+        target = self.staging / "objects" / key
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with self.store.local_copy(key) as p:
+                shutil.copyfile(p, target)
+        return target
 
 
-LINE_END = re.compile(rb"\r\n|\r|\n")
+# -- the pipeline ---------------------------------------------------------------------------------------
+def run_partition(engine: Engine, ds: Dataset, ingest_date: str, objects: list | None = None) -> PartitionResult:
+    """Run one raw partition through Job 1 on ``engine``: ``objects`` (by default every object of
+    the partition, or those a ``Source`` names).
+
+    Writers of the dataset's shared state (the users snapshot, the dedup state) hold the lake's
+    lock of the dataset from reading that state to publishing (ARCHITECTURE.md, rule 9). When this
+    partition's deliveries change the outcome of a neighbouring partition already processed (it
+    delivered a key this one now wins, or lost a key to a delivery this one no longer makes), that
+    partition is processed again, under the same lock, so the processed zone is the same in any order."""
+    store = engine.store
+    with store.lock(f"job1-{ds.name}"):
+        result = _run_once(engine, ds, ingest_date, objects)
+        for day in result.reprocessed:
+            again = _run_once(engine.fresh(), ds, day, None)
+            result.messages.append(
+                f"processed ingest_date {day} again: keys this partition delivered decide its records "
+                f"({ds.redelivery} delivery wins); {again.rows_out} row(s) out, {again.duplicates} duplicate(s)"
+            )
+    return result
 
 
-def open_maybe_gzip(path: Path):
-    with open(path, "rb") as f:
-        magic = f.read(2)
-    if magic == b"\x1f\x8b":
-        import gzip
-
-        return gzip.open(path, "rb")
-    return open(path, "rb")
-
-
-def physical_lines(path: Path, wanted: set[int] | None = None, *, gunzip: bool = False) -> dict[int, bytes]:
-    """Lines of a file by 1-based number, split on CR, LF or CRLF like the readers do.
-
-    Only the ``wanted`` line numbers are kept (all when None). One streaming pass; with
-    ``gunzip`` a gzip file is decompressed first.
-    """
-    out: dict[int, bytes] = {}
-    n = 0
-    with open_maybe_gzip(path) if gunzip else open(path, "rb") as f:
-        for raw in f:  # splits after each LF
-            body = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1] if raw.endswith(b"\n") else raw
-            for part in LINE_END.split(body) if b"\r" in body else (body,):
-                n += 1
-                if wanted is None or n in wanted:
-                    out[n] = part
-            if wanted is not None and n >= max(wanted, default=0):
-                break
-    return out
-
-
-def header_problem(ds: Dataset, head: bytes) -> tuple[list[str], str | None]:
-    """The normalized header names and, when the header cannot be used, why."""
-    first = LINE_END.split(head, maxsplit=1)[0]
-    if first.startswith(b"\xef\xbb\xbf"):
-        first = first[3:]
+def _run_once(engine: Engine, ds: Dataset, ingest_date: str, objects: list | None) -> PartitionResult:
+    store = engine.store
+    objects = raw_objects(store, ds, ingest_date) if objects is None else objects
+    references = reference_snapshots(store, ds)
+    staging = store.staging_dir()
+    engine.start(staging)
     try:
-        text = first.decode("utf-8")
-    except UnicodeDecodeError:
-        return [], "the header line is not UTF-8 text"
-    names = [n.strip().lower() for n in next(csv.reader([text]), [])]
-    expected = ds.column_names
-    missing = [c for c in ds.required_columns if c not in names]
-    unknown = [n for n in names if n not in expected]
-    dupes = sorted({n for n in names if names.count(n) > 1})
-    if missing or unknown or dupes:
-        parts = []
-        if missing:
-            parts.append("missing " + ", ".join(missing))
-        if unknown:
-            parts.append("unexpected " + ", ".join(repr(u) for u in unknown))
-        if dupes:
-            parts.append("repeated " + ", ".join(dupes))
-        return names, f"header does not match the {ds.name} contract ({'; '.join(parts)}); expected {','.join(expected)}"
-    return names, None
+        return _Run(engine, ds, ingest_date, objects, references, staging).run()
+    finally:
+        engine.finish()
+        shutil.rmtree(staging, ignore_errors=True)
 
 
-def is_empty_head(head: bytes) -> bool:
-    return not head.strip(b"\xef\xbb\xbf\r\n \t")
+LINE_REJECT_COLUMNS = (("reason", "string"), ("detail", "string"), ("__fidx", "int"), ("__line", "bigint"), ("record", "string"))
 
 
-def is_blank_line(raw: bytes) -> bool:
-    """A line of a file with an unusable header that holds no record (Python's bytes.strip())."""
-    return not raw.strip()
+class _Run:
+    def __init__(self, engine: Engine, ds: Dataset, ingest_date: str, objects: list, references, staging: Path):
+        self.e, self.d, self.ds, self.day = engine, engine.dialect, ds, ingest_date
+        # Objects the engine reads first, then those not read for their name (after them: their
+        # index is past every record's, so record order is that of the objects read).
+        hidden = {o.key: problem for o in objects if (problem := raw_input.hidden_name_problem(o.key))}
+        self.readable = [o for o in objects if o.key not in hidden]
+        self.objects = self.readable + [o for o in objects if o.key in hidden]
+        self.hidden = {i: hidden[o.key] for i, o in enumerate(self.objects) if o.key in hidden}
+        self.references, self.staging = references, staging
+        self.not_before = late_bound(ingest_date) if ds.partition_time_column else None
+        self.result = PartitionResult(ds.name, ingest_date, files_in=[o.key for o in self.objects], bytes_in=sum(o.size for o in objects))
+
+    def run(self) -> PartitionResult:
+        e, ds, result = self.e, self.ds, self.result
+        if not self.objects:
+            result.messages.append(f"no raw {ds.name} object arrived on {self.day}: an empty partition")
+        refs = {
+            column: e.table(f"ref_{column}", f"SELECT DISTINCT {ref_column} AS key FROM {e.parquet(f'snapshot_{column}', [key])}")
+            for column, ref_column, key in self.references
+        }
+        arrival = ds.raw_format == "ndjson"
+        file_columns = [("__fidx", "int"), ("__file", "string")] + ([("__not_after", "timestamp")] if arrival else [])
+        files = e.from_rows(
+            "files", file_columns, [(i, o.key, *([raw_input.not_after(o.key)] if arrival else [])) for i, o in enumerate(self.objects)]
+        )
+        classified, raw = self._classify(files, refs)
+        per_file = {f: (n, failed) for f, n, failed in e.rows(f"SELECT __fidx, count(*), count(reason) FROM {classified} GROUP BY __fidx")}
+        rejects, gaps = raw.finish()
+        rejects = self._with_hidden(rejects)
+        explained = e.table("explained", self._explain(classified, refs))
+        groups = e.table("duplicate_groups", cleaning.duplicate_groups_sql(ds, self.d, classified))
+        self.neighbors = neighbor_states(e.store, ds, self.day) if ds.dedup_across_partitions else []
+        seen = self._winners() if ds.dedup_across_partitions else None
+        dropped = e.table("dropped", cleaning.dropped_sql(ds, self.d, classified, groups, seen))
+        quarantine = e.table(
+            "quarantine",
+            cleaning.quarantine_sql(ds, self.d, files=files, line_rejects=rejects, explained=explained, dropped=dropped, gaps=gaps),
+        )
+        self._account(quarantine, per_file, raw.notes, rejects)
+        staged, data_files, distinct_keys = self._write(classified, dropped, groups, quarantine)
+        if ds.dedup_across_partitions and result.rows_in > result.quarantined:  # clean keys to record
+            target = self.staging / "out" / "dedup_state.parquet"
+            e.write(cleaning.dedup_state_sql(ds, self.d, classified, seen, layout.source_name(self.day)), target, order_by=["key"])
+            staged[layout.dedup_state_key(ds.name, self.day)] = target
+        result.checks = check_output(ds, data_files, result, distinct_keys=distinct_keys)
+        publish(e.store, ds, staged, self.day, result)
+        if ds.dedup_across_partitions:
+            result.reprocessed = self._changed_neighbors()
+        return result
+
+    # -- classify -------------------------------------------------------------------------------
+    def _carry(self) -> tuple[str, ...]:
+        arrival = any(c.not_after_arrival for c in self.ds.columns)
+        return ("__ord", "__fidx", *(("__not_after",) if arrival else ()), *(("__record",) if self.ds.raw_format == "ndjson" else ()))
+
+    def _classify(self, files: str, refs: dict[str, str]) -> tuple[str, RawInput]:
+        """Read and classify every record in one pass into ``classified``."""
+        e, ds = self.e, self.ds
+        for salvage in (False, True):
+            raw = e.read(ds, self.readable, files, salvage=salvage)
+            try:
+                classified = None
+                for batch in raw.records:
+                    source = batch
+                    if "__not_after" in self._carry():
+                        source = f"(SELECT r.*, f.__not_after FROM {batch} r JOIN {files} f ON f.__fidx = r.__fidx)"
+                    sql = cleaning.classify_sql(
+                        ds, self.d, source=source, carry=self._carry(), reference_tables=refs,
+                        json_facts=ds.raw_format == "ndjson", not_before=self.not_before,
+                    )  # fmt: skip
+                    if classified is None:
+                        classified = e.table("classified", sql)
+                    else:
+                        e.append(classified, sql)
+                return classified, raw
+            except e.damaged_input_errors:
+                if salvage:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _with_hidden(self, rejects: list[raw_input.LineReject] | str | None) -> str | None:
+        """The reader's line rejects (Python rows or a relation) and the record lines of the objects
+        not read for their name (``raw_input.HIDDEN_FILE_NAME``), as one relation, or None."""
+        e, ds = self.e, self.ds
+        hidden = [
+            r
+            for fidx, problem in sorted(self.hidden.items())
+            for r in raw_input.whole_file_rejects(
+                e.local_path(self.objects[fidx].key), fidx, raw_input.HIDDEN_FILE_NAME, problem,
+                header=ds.raw_format == "csv", gunzip=ds.raw_format == "ndjson",
+            )  # fmt: skip
+        ]
+        self.hidden_lines = Counter(r.fidx for r in hidden)
+        if not isinstance(rejects, str):
+            rows = [tuple(vars(r).values()) for r in [*(rejects or []), *hidden]]
+            return e.from_rows("line_rejects", LINE_REJECT_COLUMNS, rows) if rows else None
+        if not hidden:
+            return rejects
+        extra = e.from_rows("hidden_rejects", LINE_REJECT_COLUMNS, [tuple(vars(r).values()) for r in hidden])
+        columns = ", ".join(n for n, _ in LINE_REJECT_COLUMNS)
+        return e.view("all_line_rejects", f"SELECT {columns} FROM {rejects} UNION ALL SELECT {columns} FROM {extra}")
+
+    def _explain(self, classified: str, refs: dict[str, str]) -> str:
+        """The failed records again, with the sentence that says why (only the few failed ones)."""
+        ds = self.ds
+        pre = ["__pre_reason", "__pre_detail"] if ds.raw_format == "ndjson" else []
+        keep = [*self._carry(), *ds.column_names, *pre]
+        failed = f"(SELECT {', '.join(keep)} FROM {classified} WHERE reason IS NOT NULL)"
+        return cleaning.classify_sql(
+            ds, self.d, source=failed, carry=self._carry(), reference_tables=refs, explain=True, pre_checked=bool(pre),
+            not_before=self.not_before,
+        )  # fmt: skip
+
+    # -- re-delivery -----------------------------------------------------------------------------------
+    def _own(self) -> str:
+        return layout.source_name(self.day)
+
+    def _beats(self, other: str, own: str) -> bool:
+        """Whether source ``other``'s delivery of a key wins over source ``own``'s."""
+        return other < own if self.ds.redelivery == "first" else other > own
+
+    def _winners(self) -> str | None:
+        """Keys that neighbouring sources within the dedup window delivered and that win over this
+        one's delivery: ``seen(key, src)`` (the winning source), or None."""
+        e, own = self.e, self._own()
+        keys = [k for k, name in self.neighbors if self._beats(name, own)]
+        if not keys:
+            return None
+        best = "min" if self.ds.redelivery == "first" else "max"
+        return e.table("seen", f"SELECT key, {best}(src) AS src FROM {e.parquet('winners', keys)} GROUP BY key")
+
+    def _changed_neighbors(self) -> list[str]:
+        """Ingest days of neighbouring sources this run's deliveries beat whose recorded outcome no
+        longer holds: they keep a key this run delivered (or lost it to a worse source), or they lost
+        a key to this source, which no longer delivers it."""
+        e, d, own = self.e, self.d, self._own()
+        losers = [k for k, name in self.neighbors if self._beats(own, name)]
+        if not losers:
+            return []
+        own_key = layout.dedup_state_key(self.ds.name, self.day)
+        mine = e.parquet("own_state", [own_key]) if e.store.exists(own_key) else e.from_rows("own_state", [("key", "string")], [])
+        lit = d.literal(own)
+        worse = f"n.beaten_by > {lit}" if self.ds.redelivery == "first" else f"n.beaten_by < {lit}"
+        ours = f"substr(n.beaten_by, 1, {len(own)}) = {lit}" if own == str.__str__(self.day) else f"n.beaten_by = {lit}"
+        rows = e.rows(
+            f"SELECT DISTINCT substr(n.src, 1, 10) FROM {e.parquet('loser_states', losers)} n LEFT JOIN {mine} o ON o.key = n.key "
+            f"WHERE (o.key IS NOT NULL AND (n.beaten_by IS NULL OR {worse})) OR (o.key IS NULL AND {ours})"
+        )
+        return sorted(r[0] for r in rows)
+
+    # -- account ------------------------------------------------------------------------------------
+    def _account(self, quarantine: str, per_file: dict[int, tuple[int, int]], notes: dict[int, str], rejects: str | None) -> None:
+        e, result = self.e, self.result
+        counts = dict(e.rows(f"SELECT reason, count(*) FROM {quarantine} GROUP BY reason"))
+        result.duplicates = counts.pop(cleaning.DUPLICATE_REASON, 0)
+        result.quarantined = sum(counts.values())
+        result.quarantine_reasons = counts
+        rejected = dict(e.rows(f"SELECT __fidx, count(*) FROM {rejects} GROUP BY __fidx")) if rejects else {}
+        # Records that never became rows (unparseable lines, files with a wrong header, damaged
+        # objects) count by line; everything else by record.
+        result.rows_in = sum(n for n, _ in per_file.values()) + sum(rejected.values())
+        for fidx, obj in enumerate(self.objects):
+            note = notes.get(fidx)
+            if fidx in self.hidden:
+                quarantined = self.hidden_lines.get(fidx, 0)
+                result.messages.append(f"{obj.key}: {self.hidden[fidx]}; {quarantined} record(s) quarantined as {raw_input.HIDDEN_FILE_NAME}")
+            elif note == raw_input.EMPTY_FILE:
+                result.messages.append(f"{obj.key}: empty file, no records")
+            elif note:
+                result.messages.append(f"{obj.key}: {note}; {rejected.get(fidx, 0)} record(s) quarantined as wrong_header")
+            elif self.ds.raw_format == "csv" and not per_file.get(fidx) and not rejected.get(fidx):
+                result.messages.append(f"{obj.key}: header only, no records")
+
+    # -- write -------------------------------------------------------------------------------------
+    def _write(self, classified: str, dropped: str, groups: str, quarantine: str) -> tuple[dict[str, Path], list[Path], int]:
+        """Write every output file into staging: (lake key -> staged file, the data files, and how
+        many distinct keys they should hold)."""
+        e, d, ds, result = self.e, self.d, self.ds, self.result
+        out = self.staging / "out"
+        out.mkdir()
+        staged: dict[str, Path] = {}
+        clean = cleaning.clean_sql(ds, d, classified, dropped, self.day)
+        clean_rows = result.rows_in - result.quarantined - result.duplicates
+        if ds.partition_columns:
+            if clean_rows:
+                e.write(clean, out / "processed", partition_by=ds.partition_columns, rows=clean_rows)
+            staged.update(name_staged_files(ds, out / "processed", self.day))
+            result.dt_partitions = sorted({layout.parse_dt(k) for k in staged})
+            data_files = list(staged.values())
+            # Counted from the files themselves, so the conservation check can catch a lost row.
+            result.rows_out = Footers(data_files).rows
+            # Every key of the clean records once, less the keys an earlier partition delivered.
+            repeated = e.rows(f"SELECT count(*), coalesce(sum(n), 0) FROM {groups}")[0]
+            distinct_keys = clean_rows + result.duplicates - (repeated[1] - repeated[0]) - self._delivered_before(dropped)
+        else:
+            key = layout.snapshot_key(ds.name)
+            previous = e.parquet("previous", [key]) if e.store.exists(key) else None
+            snapshot = e.table("snapshot", cleaning.snapshot_sql(ds, d, f"({clean}) c", previous, self.day))
+            target = out / "snapshot.parquet"
+            (data_file,) = e.write(f"SELECT * FROM {snapshot}", target, order_by=[ds.key])
+            staged[key] = data_file
+            data_files = [data_file]
+            result.rows_out = clean_rows
+            result.snapshot_rows = Footers(data_files).rows
+            distinct_keys = e.rows(f"SELECT count(DISTINCT {ds.key}) FROM {snapshot}")[0][0]
+        if result.quarantined + result.duplicates:
+            target = out / "quarantine.parquet"
+            e.write(cleaning.quarantine_file_sql(d, quarantine, self.day), target, order_by=cleaning.QUARANTINE_ORDER)
+            staged[layout.quarantine_key(ds.name, self.day)] = target
+        return staged, data_files, distinct_keys
+
+    def _delivered_before(self, dropped: str) -> int:
+        if not self.ds.dedup_across_partitions:
+            return 0
+        within = self.d.literal(cleaning.WITHIN_PARTITION)
+        return self.e.rows(f"SELECT count(*) FROM {dropped} WHERE why <> {within}")[0][0]
 
 
 # -- publish ---------------------------------------------------------------------------------------
@@ -193,7 +458,11 @@ def publish(store, ds: Dataset, staged: dict[str, Path], ingest_date: str, resul
         o.key
         # the quarantine folder of the day, not just its own file: a whole-day run's stale files include
         # the day's increments (ARCHITECTURE.md, rule 4)
-        for prefix in (layout.processed_prefix(ds.name), layout.quarantine_key(ds.name, ingest_date).rsplit("/", 1)[0] + "/")
+        for prefix in (
+            layout.processed_prefix(ds.name),
+            layout.quarantine_key(ds.name, ingest_date).rsplit("/", 1)[0] + "/",
+            layout.dedup_state_prefix(ds.name, ingest_date),
+        )
         for o in store.list(prefix)
         if o.key.rsplit("/", 1)[-1].startswith(own_name) and o.key not in staged
     ]
@@ -252,12 +521,17 @@ def reference_snapshots(store, ds: Dataset) -> list[tuple[str, str, str]]:
     return found
 
 
-def earlier_source_files(store, ds: Dataset, days: list[str], ingest_date: str) -> list[str]:
-    """Processed files of the given days written by raw partitions older than ``ingest_date``."""
-    own = layout.source_file_name(ingest_date)
-    return [
-        o.key
-        for day in days
-        for o in store.list(f"{layout.processed_prefix(ds.name)}dt={day}/")
-        if o.key.rsplit("/", 1)[-1] < own and o.key.rsplit("/", 1)[-1].startswith("part-ingest_date=")
-    ]
+def neighbor_states(store, ds: Dataset, ingest_date: str) -> list[tuple[str, str]]:
+    """(key, source name) of the dedup state of every other source within ``DEDUP_WINDOW_DAYS`` of
+    ``ingest_date``: a bounded look-up, whatever the history. A whole-day run leaves out its own
+    day's increments (it replaces them)."""
+    own = layout.source_name(ingest_date)
+    whole_day = own == str.__str__(ingest_date)
+    day = date.fromisoformat(str.__str__(ingest_date))
+    found = []
+    for offset in range(-DEDUP_WINDOW_DAYS, DEDUP_WINDOW_DAYS + 1):
+        for o in store.list(layout.dedup_state_prefix(ds.name, (day + timedelta(days=offset)).isoformat())):
+            name = layout.state_source(o.key)
+            if name != own and not (whole_day and name.startswith(own)):
+                found.append((o.key, name))
+    return found

@@ -23,6 +23,13 @@ from urllib.parse import urlparse
 # (named in the entry: host, pid, process start) is provably gone, after this long otherwise (an
 # entry of another host, or of an older release, whose owner cannot be checked from here).
 STALE_STAGING_SECONDS = 24 * 3600
+# Writers of shared state (the users snapshot, the dedup state) hold the lake's lock of that state
+# (``lock``). Locally an fcntl lock on a file under ``.locks/`` (released by the kernel when its
+# holder dies); on S3 a lease object created with ``If-None-Match: *`` and taken over, once expired,
+# with ``If-Match`` on the expired lease's ETag, so that exactly one writer wins either way.
+LOCKS = ".locks"
+LOCK_LEASE_SECONDS = 3600.0
+LOCK_POLL_SECONDS = 0.5
 
 
 def _process_start(pid: int) -> str | None:
@@ -112,6 +119,11 @@ class LocalStore:
     def uri(self) -> str:
         return self.root.as_uri()
 
+    @property
+    def is_local(self) -> bool:
+        """Keys are files on this machine: readers open ``path(key)`` in place, no copy."""
+        return True
+
     def path(self, key: str) -> Path:
         p = (self.root / key).resolve()
         if p != self.root and self.root not in p.parents:
@@ -129,9 +141,7 @@ class LocalStore:
             return
         for dirpath, dirnames, filenames in os.walk(base):
             dirnames[:] = sorted(d for d in dirnames if not d.startswith((".", "_tmp")))
-            for name in sorted(filenames):
-                if name.startswith("."):
-                    continue
+            for name in sorted(filenames):  # dot files too, as S3 lists them
                 full = os.path.join(dirpath, name)
                 try:
                     st = os.stat(full)
@@ -190,6 +200,21 @@ class LocalStore:
         with contextlib.suppress(FileNotFoundError):
             self.path(key).unlink()
 
+    @contextlib.contextmanager
+    def lock(self, name: str) -> Iterator[None]:
+        """Hold the lake's lock ``name`` (blocking): an exclusive ``fcntl`` lock on
+        ``.locks/<name>.lock``, which the kernel releases when the holder exits or is killed."""
+        import fcntl
+
+        path = self.root / LOCKS / f"{name}.lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a+") as f:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
 
 class S3Store:
     """A lake in an S3 bucket (optionally under a key prefix); any S3 API through the client."""
@@ -201,6 +226,10 @@ class S3Store:
     @property
     def uri(self) -> str:
         return f"s3://{self.bucket}/{self.prefix}"
+
+    @property
+    def is_local(self) -> bool:
+        return False
 
     def url(self, key: str) -> str:
         return f"s3://{self.bucket}/{self.prefix}{key}"
@@ -254,6 +283,51 @@ class S3Store:
 
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=self.prefix + key)
+
+    @contextlib.contextmanager
+    def lock(self, name: str, *, lease_seconds: float = LOCK_LEASE_SECONDS, poll_seconds: float = LOCK_POLL_SECONDS) -> Iterator[None]:
+        """Hold the lake's lock ``name`` (blocking) with S3 conditional writes: the lease object
+        ``.locks/<name>.lock`` is created with ``If-None-Match: *`` (only one PUT can create it); a
+        lease past its expiry (its holder was killed) is taken over with ``If-Match`` on its ETag
+        (only one of several waiters replaces it). The holder deletes its lease when done."""
+        import json
+
+        from botocore.exceptions import ClientError
+
+        key = self.prefix + f"{LOCKS}/{name}.lock"
+        owner = owned_name()
+
+        def refused(e: ClientError) -> bool:
+            return e.response.get("Error", {}).get("Code") in ("PreconditionFailed", "ConditionalRequestConflict", "NoSuchKey")
+
+        while True:
+            lease = json.dumps({"owner": owner, "expires": time.time() + lease_seconds}).encode()
+            try:
+                self.client.put_object(Bucket=self.bucket, Key=key, Body=lease, IfNoneMatch="*")
+                break
+            except ClientError as e:
+                if not refused(e):
+                    raise
+            try:
+                held = self.client.get_object(Bucket=self.bucket, Key=key)
+                expires = json.loads(held["Body"].read()).get("expires", 0)
+                if expires < time.time():
+                    self.client.put_object(Bucket=self.bucket, Key=key, Body=lease, IfMatch=held["ETag"])
+                    break
+            except ClientError as e:
+                if not refused(e):
+                    raise
+                continue  # released or taken over meanwhile: try again at once
+            except ValueError:  # not a lease of ours: wait for it to expire by age
+                pass
+            time.sleep(poll_seconds)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(ClientError):
+                held = self.client.get_object(Bucket=self.bucket, Key=key)
+                if json.loads(held["Body"].read()).get("owner") == owner:
+                    self.client.delete_object(Bucket=self.bucket, Key=key)
 
 
 def open_store(uri: str, *, s3_client=None) -> LocalStore | S3Store:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, timezone
 
-RAW, PROCESSED, QUARANTINE = "raw", "processed", "quarantine"
+RAW, PROCESSED, QUARANTINE, DEDUP = "raw", "processed", "quarantine", "dedup"
 
 _INGEST_DATE = re.compile(r"^raw/(?P<dataset>[a-z_]+)/ingest_date=(?P<date>\d{4}-\d{2}-\d{2})/(?P<name>[^/]+)$")
 
@@ -23,9 +23,11 @@ def raw_batch_key(dataset: str, ingest_date: str, filename: str) -> str:
 
 
 def parse_raw_batch_key(key: str) -> tuple[str, str] | None:
-    """(dataset, ingest_date) of a raw batch object, or None when the key is not in the layout."""
+    """(dataset, ingest_date) of a raw batch object, or None when the key is not in the layout. A file
+    whose name starts with '.' or '_' is in its partition too: Job 1 quarantines its records whole
+    (``raw_input.HIDDEN_FILE_NAME``) rather than leave them unaccounted for."""
     m = _INGEST_DATE.match(key)
-    if not m or m["name"].startswith((".", "_")):
+    if not m:
         return None
     try:
         date.fromisoformat(m["date"])
@@ -69,6 +71,20 @@ def snapshot_key(dataset: str) -> str:
 
 def quarantine_key(dataset: str, ingest_date: str) -> str:
     return f"{QUARANTINE}/{dataset}/ingest_date={str.__str__(ingest_date)}/{source_file_name(ingest_date)}"
+
+
+def dedup_state_prefix(dataset: str, ingest_date: str) -> str:
+    return f"{DEDUP}/{dataset}/ingest_date={str.__str__(ingest_date)}/"
+
+
+def dedup_state_key(dataset: str, ingest_date: str) -> str:
+    """The keys one source delivered (``job1`` dedup state), named like its processed files."""
+    return dedup_state_prefix(dataset, ingest_date) + source_file_name(ingest_date)
+
+
+def state_source(key: str) -> str:
+    """The source name a dedup state object is named after."""
+    return key.rsplit("/", 1)[-1].removeprefix("part-ingest_date=").removesuffix(".parquet")
 
 
 def parse_dt(key: str) -> str | None:

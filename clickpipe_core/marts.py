@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 
-from clickpipe_core.contracts import LOGICAL_TYPES
+from clickpipe_core.contracts import LOGICAL_TYPES, LogicalType, types_table
 
 # Package resources, not file paths: on Glue the package is a zip (--extra-py-files).
 SQL_DIR: Traversable = files("clickpipe_core") / "sql"
@@ -28,17 +28,19 @@ MARTS_SQL_DIR = SQL_DIR / "marts"
 MIGRATIONS_DIR = SQL_DIR / "migrations"
 SCHEMA = "marts"
 
-# The contract's logical types plus the few a mart needs; each row: arrow, duckdb, athena, postgres.
+# The contract's logical types plus the few a mart needs.
 # A sum of amounts is wider than one amount: 36 integer digits hold any day (or lifetime) of amounts
 # of 16 digits each, far beyond any row count a day can have; the widest decimal all four targets
 # share exactly. An average stays "money": it is never larger than the largest amount.
 MART_TYPES = {
     **LOGICAL_TYPES,
-    "money_total": ("decimal128(38, 2)", "DECIMAL(38,2)", "decimal(38,2)", "numeric(38,2)"),
-    "count": ("int64", "BIGINT", "bigint", "bigint"),
-    "rank": ("int32", "INTEGER", "int", "integer"),
-    "rate": ("float64", "DOUBLE", "double", "double precision"),
-    "flag": ("bool", "BOOLEAN", "boolean", "boolean"),
+    **types_table(
+        LogicalType("money_total", "DECIMAL(38,2)", "decimal(38,2)", "numeric(38,2)", lambda pa: pa.decimal128(38, 2)),
+        LogicalType("count", "BIGINT", "bigint", "bigint", lambda pa: pa.int64()),
+        LogicalType("rank", "INTEGER", "int", "integer", lambda pa: pa.int32()),
+        LogicalType("rate", "DOUBLE", "double", "double precision", lambda pa: pa.float64()),
+        LogicalType("flag", "BOOLEAN", "boolean", "boolean", lambda pa: pa.bool_()),
+    ),
 }
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -65,7 +67,7 @@ class MartColumn:
 
     @property
     def pg_type(self) -> str:
-        return MART_TYPES[self.type][3]
+        return MART_TYPES[self.type].postgres
 
 
 @dataclass(frozen=True)
@@ -198,7 +200,8 @@ USERS_DIM = Mart(
     description=(
         "One row per user of the current users snapshot (no name or e-mail: no PII in the serving layer), "
         "with lifetime activity over every processed day: first and last seen (any click or transaction), "
-        "events, sessions, orders and revenue (completed transactions). Rebuilt whole on each refresh."
+        "events, sessions, orders and revenue (completed transactions). Maintained incrementally: each daily "
+        "load updates the users active that day, each users load the snapshot's attributes and new users."
     ),
     columns=(
         _c("user_id", "string", "Stable user identifier"),
@@ -404,6 +407,50 @@ RETENTION_WEEKLY = Mart(
     sessionized=True,
 )
 
+# User activity per day: internal daily tables (no assets, no dashboard) loaded with the daily marts
+# of the same sources, from which the users dimension is maintained incrementally (pg_load).
+USER_CLICKS_DAILY = Mart(
+    name="user_clicks_daily",
+    description="Per UTC day and user: first and last click, click events.",
+    columns=(DT, _c("user_id", "string"), _c("first_ts", "timestamp"), _c("last_ts", "timestamp"), _c("events", "count")),
+    key=("dt", "user_id"),
+    daily=True,
+    sources=("clicks",),
+)
+USER_SESSIONS_DAILY = Mart(
+    name="user_sessions_daily",
+    description="Per UTC day and user: each session, once.",
+    columns=(DT, _c("user_id", "string"), _c("session_id", "string")),
+    key=("dt", "user_id", "session_id"),
+    daily=True,
+    sources=("clicks",),
+)
+USER_PAYMENTS_DAILY = Mart(
+    name="user_payments_daily",
+    description="Per UTC day and user: first and last transaction, completed orders and revenue, their currencies.",
+    columns=(
+        DT,
+        _c("user_id", "string"),
+        _c("first_ts", "timestamp"),
+        _c("last_ts", "timestamp"),
+        _c("orders", "count"),
+        _c("revenue", "money_total"),
+        _c("min_currency", "string", nullable=True),
+        _c("max_currency", "string", nullable=True),
+    ),
+    key=("dt", "user_id"),
+    daily=True,
+    sources=("transactions",),
+)
+USER_ACTIVITY = (USER_CLICKS_DAILY, USER_SESSIONS_DAILY, USER_PAYMENTS_DAILY)
+
+
+def activity_for(marts: list[Mart]) -> list[Mart]:
+    """The user activity tables a daily load of ``marts`` replaces too: those of the same sources."""
+    sources = {s for m in marts for s in m.sources}
+    return [a for a in USER_ACTIVITY if set(a.sources) <= sources]
+
+
 MARTS: dict[str, Mart] = {
     m.name: m
     for m in (DAILY_EVENTS, FUNNEL_DAILY, REVENUE_DAILY, TOP_PAGES_DAILY, SESSIONS, ACQUISITION_DAILY,
@@ -419,15 +466,4 @@ MART_GROUPS = {"daily": DAILY_MARTS, "sessions": SESSION_MARTS, "users": [USERS_
 def arrow_schema(mart: Mart):
     import pyarrow as pa
 
-    types = {
-        "string": pa.string(),
-        "money": pa.decimal128(18, 2),
-        "money_total": pa.decimal128(38, 2),
-        "timestamp": pa.timestamp("us", tz="UTC"),
-        "date": pa.date32(),
-        "count": pa.int64(),
-        "rank": pa.int32(),
-        "rate": pa.float64(),
-        "flag": pa.bool_(),
-    }
-    return pa.schema([pa.field(c.name, types[c.type], nullable=c.nullable) for c in mart.columns])
+    return pa.schema([pa.field(c.name, MART_TYPES[c.type].arrow, nullable=c.nullable) for c in mart.columns])

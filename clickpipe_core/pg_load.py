@@ -7,7 +7,12 @@
   row-by-row inserts). Each day is replaced in one transaction across every mart given: delete the
   day's rows, COPY the new ones, record the load. A failure anywhere rolls the day back, so readers
   keep seeing the previous rows.
-- ``replace_table`` does the same for a mart that is rebuilt whole (the users dimension).
+- ``replace_table`` does the same for a mart that is rebuilt whole.
+- The users dimension is maintained incrementally (cost by the day, not by the history): a daily
+  load that replaces the user activity tables (``marts.USER_ACTIVITY``) for a day recomputes, in the
+  same transaction, ``marts.users`` for the users whose activity that day changed, from their
+  activity rows only (an indexed lookup by user); ``refresh_users`` upserts the users snapshot's
+  attributes and computes lifetime activity only for users new to the dimension.
 
 Table and column names come from ``clickpipe_core/marts.py`` and are checked identifiers; values
 travel as query parameters or COPY data only.
@@ -26,7 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from clickpipe_core.errors import WarehouseError
-from clickpipe_core.marts import MIGRATIONS_DIR, SCHEMA, Mart, arrow_schema, identifier
+from clickpipe_core.marts import MIGRATIONS_DIR, SCHEMA, USER_ACTIVITY, USERS_DIM, Mart, arrow_schema, identifier
 
 MIGRATION_FILE = re.compile(r"^V(?P<version>\d{3,})__(?P<name>[a-z0-9_]+)\.sql$")
 MIGRATION_LOCK = 7_316_221  # pg_advisory_xact_lock key of clickpipe migrations
@@ -165,6 +170,47 @@ def _record(cur, mart: Mart, partition: str, rows: int, run_id: str | None) -> N
     )
 
 
+AFFECTED_USERS = "clickpipe_affected_users"  # a temporary table of the day's transaction
+
+# Lifetime activity of the users in {users} (a relation with user_id), from their activity rows only:
+# the same definition as sql/marts/users.sql over the whole history.
+LIFETIME_SQL = f"""
+SELECT a.user_id,
+  CASE WHEN c.first_ts IS NULL THEN p.first_ts
+       WHEN p.first_ts IS NULL OR c.first_ts <= p.first_ts THEN c.first_ts ELSE p.first_ts END AS first_seen,
+  CASE WHEN c.last_ts IS NULL THEN p.last_ts
+       WHEN p.last_ts IS NULL OR c.last_ts >= p.last_ts THEN c.last_ts ELSE p.last_ts END AS last_seen,
+  COALESCE(c.events, 0) AS lifetime_events,
+  COALESCE(s.sessions, 0) AS lifetime_sessions,
+  COALESCE(p.orders, 0) AS lifetime_orders,
+  CASE WHEN p.min_currency <> p.max_currency THEN NULL ELSE COALESCE(p.revenue, 0) END AS lifetime_revenue,
+  CASE WHEN p.min_currency <> p.max_currency THEN 'MIXED' ELSE p.min_currency END AS revenue_currency
+FROM (SELECT DISTINCT user_id FROM {{users}}) a
+LEFT JOIN (
+  SELECT user_id, min(first_ts) AS first_ts, max(last_ts) AS last_ts, sum(events)::bigint AS events
+  FROM {SCHEMA}.user_clicks_daily WHERE user_id IN (SELECT user_id FROM {{users}}) GROUP BY user_id
+) c ON c.user_id = a.user_id
+LEFT JOIN (
+  SELECT user_id, count(DISTINCT session_id) AS sessions
+  FROM {SCHEMA}.user_sessions_daily WHERE user_id IN (SELECT user_id FROM {{users}}) GROUP BY user_id
+) s ON s.user_id = a.user_id
+LEFT JOIN (
+  SELECT user_id, min(first_ts) AS first_ts, max(last_ts) AS last_ts, sum(orders)::bigint AS orders,
+         sum(revenue) AS revenue, min(min_currency) AS min_currency, max(max_currency) AS max_currency
+  FROM {SCHEMA}.user_payments_daily WHERE user_id IN (SELECT user_id FROM {{users}}) GROUP BY user_id
+) p ON p.user_id = a.user_id
+"""
+LIFETIME_COLUMNS = ("first_seen", "last_seen", "lifetime_events", "lifetime_sessions", "lifetime_orders", "lifetime_revenue", "revenue_currency")
+
+
+def _refresh_affected_users(cur) -> None:
+    """Recompute marts.users for the users in the affected-users table (existing rows only: a user
+    new to the dimension arrives with the next users load)."""
+    sets = ", ".join(f"{c} = l.{c}" for c in LIFETIME_COLUMNS)
+    lifetime = LIFETIME_SQL.format(users=AFFECTED_USERS)
+    cur.execute(f"UPDATE {USERS_DIM.table} u SET {sets} FROM ({lifetime}) l WHERE u.user_id = l.user_id")
+
+
 def replace_partitions(
     url: str,
     tables: dict[str, tuple[Mart, pa.Table]],
@@ -185,20 +231,30 @@ def replace_partitions(
 
     conformed = {name: (mart, conform(mart, t)) for name, (mart, t) in tables.items()}
     loaded: dict[str, dict[str, int]] = {name: {} for name in conformed}
+    activity = any(mart in USER_ACTIVITY for mart, _ in conformed.values())
     con = connect_adbc(url, source=source)
     try:
         for day in days:
             day_value = _dt.date.fromisoformat(day)
             cur = con.cursor()
             try:
+                if activity:
+                    cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {AFFECTED_USERS} (user_id text) ON COMMIT DELETE ROWS")
                 for name, (mart, table) in conformed.items():
                     if not mart.daily:
                         raise WarehouseError(f"mart {mart.name} is not daily: use replace_table")
                     rows = table.filter(pc.equal(table.column("dt"), pa.scalar(day_value, pa.date32())))
+                    remember = f"INSERT INTO {AFFECTED_USERS} SELECT user_id FROM {mart.table} WHERE dt = CAST($1 AS date)"
+                    if mart in USER_ACTIVITY:  # the users active that day before the load
+                        cur.execute(remember, parameters=(day,))
                     cur.execute(f"DELETE FROM {mart.table} WHERE dt = CAST($1 AS date)", parameters=(day,))
                     _ingest(cur, mart, rows)
+                    if mart in USER_ACTIVITY:  # and after it
+                        cur.execute(remember, parameters=(day,))
                     _record(cur, mart, day, rows.num_rows, run_id)
                     loaded[name][day] = rows.num_rows
+                if activity:
+                    _refresh_affected_users(cur)
                 con.commit()
             except BaseException as e:
                 with contextlib.suppress(Exception):  # a lost connection cannot roll back: the server does
@@ -218,27 +274,86 @@ def replace_partitions(
     return loaded
 
 
-def replace_table(
-    url: str, mart: Mart, table: pa.Table, *, run_id: str | None = None, source: str = "the PostgreSQL URL"
-) -> int:
-    """Replace every row of a mart in one transaction (readers wait for the commit, never see half)."""
-    table = conform(mart, table)
+@contextlib.contextmanager
+def _transaction(url: str, source: str, what: str):
+    """An ADBC cursor in one transaction: committed when the block ends, rolled back (and the error
+    made one clear message, ``_load_error``) when it fails."""
     con = connect_adbc(url, source=source)
     try:
         cur = con.cursor()
         try:
-            cur.execute(f"TRUNCATE {mart.table}")
-            _ingest(cur, mart, table)
-            _record(cur, mart, FULL_PARTITION, table.num_rows, run_id)
+            yield cur
             con.commit()
         except BaseException as e:
             with contextlib.suppress(Exception):
                 con.rollback()
-            raise _load_error(e, f"replacing {mart.table}") from e
+            raise _load_error(e, what) from e
         finally:
             with contextlib.suppress(Exception):
                 cur.close()
     finally:
         with contextlib.suppress(Exception):
             con.close()
+
+
+def replace_table(
+    url: str, mart: Mart, table: pa.Table, *, run_id: str | None = None, source: str = "the PostgreSQL URL"
+) -> int:
+    """Replace every row of a mart in one transaction (readers wait for the commit, never see half)."""
+    table = conform(mart, table)
+    with _transaction(url, source, f"replacing {mart.table}") as cur:
+        cur.execute(f"TRUNCATE {mart.table}")
+        _ingest(cur, mart, table)
+        _record(cur, mart, FULL_PARTITION, table.num_rows, run_id)
     return table.num_rows
+
+
+def refresh_users(url: str, attributes: pa.Table, *, run_id: str | None = None, source: str = "the PostgreSQL URL") -> dict[str, int]:
+    """Bring marts.users to the users snapshot in one transaction: ``attributes`` (user_id, country,
+    plan, signup_date of every user of the snapshot) are upserted, users no longer in it removed, and
+    lifetime activity computed for the users new to the dimension only (the others' is kept up to
+    date by the daily loads). Returns the rows inserted, updated, removed and the dimension's size."""
+    stage = "clickpipe_users_stage"
+    names = ["user_id", "country", "plan", "signup_date"]
+    schema = arrow_schema(USERS_DIM)
+    attributes = pa.Table.from_arrays(
+        [attributes.column(n).cast(schema.field(n).type) for n in names], schema=pa.schema([pa.field(n, schema.field(n).type) for n in names])
+    )
+    with _transaction(url, source, f"refreshing {USERS_DIM.table}") as cur:
+        cur.execute(f"DROP TABLE IF EXISTS pg_temp.{stage}")
+        cur.adbc_ingest(stage, attributes, mode="create", temporary=True)
+
+        def count(sql: str) -> int:
+            cur.execute(f"WITH changed AS ({sql} RETURNING 1) SELECT count(*) FROM changed")
+            return cur.fetchone()[0]
+
+        removed = count(f"DELETE FROM {USERS_DIM.table} WHERE user_id NOT IN (SELECT user_id FROM {stage})")
+        updated = count(
+            f"""UPDATE {USERS_DIM.table} u SET country = s.country, plan = s.plan, signup_date = s.signup_date
+                FROM {stage} s WHERE u.user_id = s.user_id
+                AND (u.country, u.plan, u.signup_date) IS DISTINCT FROM (s.country, s.plan, s.signup_date)"""
+        )
+        new = f"(SELECT s.user_id FROM {stage} s WHERE NOT EXISTS (SELECT 1 FROM {USERS_DIM.table} u WHERE u.user_id = s.user_id)) n"
+        columns = ", ".join(USERS_DIM.column_names)
+        inserted = count(
+            f"""INSERT INTO {USERS_DIM.table} ({columns})
+                SELECT s.user_id, s.country, s.plan, s.signup_date, {", ".join(f"l.{c}" for c in LIFETIME_COLUMNS)}
+                FROM {stage} s JOIN ({LIFETIME_SQL.format(users=new)}) l ON l.user_id = s.user_id"""
+        )
+        cur.execute(f"SELECT count(*) FROM {USERS_DIM.table}")
+        size = cur.fetchone()[0]
+        _record(cur, USERS_DIM, FULL_PARTITION, size, run_id)
+        cur.execute(f"DROP TABLE pg_temp.{stage}")
+    return {"inserted": inserted, "updated": updated, "removed": removed, "rows": size}
+
+
+def loaded_days(url: str, marts: list[Mart], *, source: str = "the PostgreSQL URL") -> dict[str, set[str]]:
+    """The days recorded as loaded for each of ``marts`` (``marts.partition_loads``)."""
+    with connect_psycopg(url, source=source) as con:
+        rows = con.execute(
+            f"SELECT mart, partition FROM {SCHEMA}.partition_loads WHERE mart = ANY(%s)", ([m.name for m in marts],)
+        ).fetchall()
+    found: dict[str, set[str]] = {m.name: set() for m in marts}
+    for mart, partition in rows:
+        found[mart].add(partition)
+    return found

@@ -20,6 +20,7 @@ QUARANTINE_SHARE = "quarantine_share"
 FILE_REJECTIONS = {
     "wrong_header": "rejected whole",
     "corrupt_object": "damaged (the lines after the damage were rejected)",
+    "hidden_file_name": "not read (its name starts with '.' or '_')",
 }
 BLOCKING = {"conservation", QUARANTINE_SHARE}
 
@@ -36,7 +37,7 @@ def processed_check_specs(ds: Dataset, asset_key: dg.AssetKey) -> list[dg.AssetC
             blocking=True,
             description=(
                 f"At most {ds.max_quarantine_share:.0%} of a partition's records are quarantined, and no file is "
-                "rejected whole (a wrong header, a damaged object): otherwise the run fails and names the file."
+                "rejected whole (a wrong header, a hidden file name, a damaged object): otherwise the run fails and names the file."
             ),
         )
     )

@@ -75,11 +75,11 @@ def upload(file, dataset, ingest_date):
 def upload_problem(file: Path, dataset: str) -> str | None:
     """Why Glue Job 1 would not take FILE as a DATASET delivery, or None."""
     from clickpipe_core.contracts import get_dataset
-    from clickpipe_core.job1 import HEAD_BYTES, header_problem, is_empty_head
+    from clickpipe_core.raw_input import HEAD_BYTES, header_problem, is_empty_head
 
     if file.name.startswith((".", "_")):
-        return (f"{file.name} starts with {file.name[0]!r}: Glue Job 1 skips such files (hidden or temporary "
-                "by convention); rename it")  # fmt: skip
+        return (f"{file.name} starts with {file.name[0]!r}: Glue Job 1 does not read such files (hidden or temporary "
+                "by convention) and quarantines their records; rename it")  # fmt: skip
     with open(file, "rb") as f:
         head = f.read(HEAD_BYTES)
     if is_empty_head(head):

@@ -161,6 +161,14 @@ def last_run_end(instance: dg.DagsterInstance) -> float:
     return (records[0].end_time or 0.0) if records else 0.0
 
 
+def last_backfill_end(instance: dg.DagsterInstance) -> float:
+    """When the newest backfill ended. The automation runs a range of partitions as a single-run
+    backfill, which the daemon's backfill loop marks complete up to 30 s after its run ended; until
+    then downstream conditions wait for it, so a tick before that proves nothing."""
+    ends = [b.backfill_end_timestamp or 0.0 for b in instance.get_backfills(limit=20)]
+    return max(ends, default=0.0)
+
+
 def last_raw_report(instance: dg.DagsterInstance) -> float:
     """When the raw sensors last reported an object (the newest raw materialization)."""
     latest = 0.0
@@ -173,7 +181,7 @@ def last_raw_report(instance: dg.DagsterInstance) -> float:
 
 def settled(instance: dg.DagsterInstance, data_landed: float) -> bool:
     """The raw sensors have looked since the data landed, nothing runs, and the automation has
-    looked since the last run ended and the last raw report, and asked for nothing more."""
+    looked since the last run and backfill ended and the last raw report, and asked for nothing more."""
     for name in RAW_SENSORS:
         tick = latest_tick(instance, name)
         if tick is None or tick.timestamp <= data_landed or tick.status == "STARTED":
@@ -181,7 +189,7 @@ def settled(instance: dg.DagsterInstance, data_landed: float) -> bool:
     if busy(instance):
         return False
     tick = latest_tick(instance, AUTOMATION_SENSOR)
-    after = max(last_run_end(instance), last_raw_report(instance))
+    after = max(last_run_end(instance), last_backfill_end(instance), last_raw_report(instance))
     return bool(tick and tick.status in ("SKIPPED", "SUCCESS") and not tick.run_ids and tick.timestamp > after)
 
 

@@ -1,37 +1,39 @@
-"""Glue Job 1 on DuckDB: one raw batch partition in, clean Parquet and quarantine rows out.
+"""Glue Job 1 on DuckDB: the engine for ``clickpipe_core.job1``'s pipeline.
 
-The rules live in ``cleaning.py`` (SQL from the contracts); this module only loads the raw
-records, runs that SQL, writes the files into a staging area and publishes them.
+The pipeline (read -> classify -> quarantine -> dedup -> write -> check -> publish) and every rule
+are the kernel's; this module runs their SQL on an in-process DuckDB, reads raw objects into the
+text-column relation and writes Parquet with ``COPY``.
+
+Reading: each CSV file and each Firehose object is one ``read_csv`` scan (``WITH ORDINALITY``: the
+record's position in its object), all of a run's scans in one ``UNION ALL`` that streams straight
+into the classification. Firehose lines are read as text (a malformed line is a quarantine row,
+not an error) and parsed once by DuckDB's JSON functions into the facts the kernel's JSON rules
+read. Lines the reader rejects (bad UTF-8, over the size limit, bad CSV) come from its rejects
+table. A damaged gzip object, or a CSV file that ends its lines in more than one way (CRLF and LF),
+fails the scan; the pipeline then reads again with each object checked: damaged gzip objects
+salvaged (``raw_input.salvage``), CSV files with mixed line ends read from a copy with LF line ends.
+
+Memory: ``memory_limit`` (default ``DEFAULT_MEMORY_LIMIT``) bounds DuckDB's buffers, which spill
+to a temporary directory in the run's staging area beyond it.
 """
 
 from __future__ import annotations
 
-import contextlib
-import shutil
-from datetime import timedelta
+import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import duckdb
 
-from clickpipe_core.contracts import Dataset
-from glue_scripts import ndjson_reader
-from clickpipe_core import cleaning, job1, layout
-from clickpipe_core.checks import check_output
-from clickpipe_core.job1 import (  # noqa: F401  (re-exported: the engine's public names)
-    HEAD_BYTES,
-    MAX_LINE_BYTES,
-    PartitionResult,
-    header_problem,
-    is_blank_line,
-    is_empty_head,
-    name_staged_files,
-    physical_lines,
-    publish,
-    reject_detail,
-    reject_record,
-)
-from clickpipe_core.lake_store import LocalStore, S3Store
+from clickpipe_core import job1, raw_input
+from clickpipe_core.cleaning import ORD_BITS
+from clickpipe_core.contracts import LOGICAL_TYPES, Dataset
+from clickpipe_core.dialect import DUCKDB
+from clickpipe_core.job1 import PartitionResult, RawInput
+from clickpipe_core.raw_input import LineReject
+from clickpipe_core.runtime import Runtime
 
+DEFAULT_MEMORY_LIMIT = os.environ.get("CLICKPIPE_DUCKDB_MEMORY", "1GB")
 # DuckDB's CSV reject types, mapped to our stable quarantine reasons.
 CSV_REJECT_REASONS = {
     "TOO MANY COLUMNS": "too_many_columns",
@@ -45,291 +47,255 @@ CSV_REJECT_REASONS = {
 # (Not malformed_csv: after an unclosed quote DuckDB's record runs to the end of the file, and its
 # text is the only place those lines are kept.)
 REREAD_REASONS = {"invalid_encoding", "line_too_long"}
+# Each scan's read buffer: room for the longest line allowed. (DuckDB's default for a gzip object
+# is 128 MiB, and the scans of a run's objects are one query: memory would grow with the objects.)
+BUFFER_BYTES = 2 * raw_input.MAX_LINE_BYTES
+BATCH_OBJECTS = 16  # objects read and classified by one statement: bounds the read buffers in use
 
 
-class DuckDBJob:
-    """Runs one dataset's raw partition through the cleaning rules on DuckDB."""
 
-    def __init__(self, store: LocalStore | S3Store, ds: Dataset, *, threads: int | None = None):
-        self.store, self.ds = store, ds
+class DuckDBEngine(job1.Engine):
+    dialect = DUCKDB
+    damaged_input_errors = (duckdb.IOException, duckdb.InvalidInputException)
+
+    def __init__(self, store, *, threads: int | None = None, memory_limit: str | None = None, runtime: Runtime | None = None):
+        super().__init__(store)
+        self._options = {"threads": threads, "memory_limit": memory_limit, "runtime": runtime}
         self.con = duckdb.connect()
         self.con.execute("SET TimeZone = 'UTC'")
+        # Row order is carried explicitly (__ord) wherever it matters: DuckDB need not keep it.
+        self.con.execute("SET preserve_insertion_order = false")
+        self.con.execute(f"SET memory_limit = {DUCKDB.literal(memory_limit or DEFAULT_MEMORY_LIMIT)}")
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
-        self.dialect = cleaning.DUCKDB
-        self.not_before: str | None = None  # the late window's bound of the day being run
 
-    # -- loading ---------------------------------------------------------------------------
-    @property
-    def _carry(self) -> tuple[str, ...]:
-        """Bookkeeping columns that travel with each record through the rules."""
-        # Records carry their position in the input (__lrow): the order dedup and record numbers use.
-        return ("__lrow", "__file") if self.ds.raw_format == "csv" else ("__lrow", "__file", "__not_after", "__record")
+    def start(self, staging: Path) -> None:
+        super().start(staging)
+        self.con.execute(f"SET temp_directory = {DUCKDB.literal(str(staging / 'duckdb-spill'))}")
 
-    def _classify(self, source: str, refs: dict[str, str], **kw) -> str:
-        return cleaning.classify_sql(
-            self.ds, self.dialect, source=source, reference_tables=refs, pre_checked=self.ds.raw_format == "ndjson",
-            not_before=self.not_before, **kw,
-        )  # fmt: skip
+    def finish(self) -> None:
+        self.con.close()
 
-    def _create_tables(self, refs: dict[str, str]) -> None:
-        # Records are parsed, normalized, typed and checked straight into ``classified``, each with
-        # its input position ``__lrow`` (``__ord`` below), the order that dedup relies on. Not the
-        # rowid of ``classified``: a join in the rules may reorder rows on their way in.
-        types = {"__not_after": "TIMESTAMPTZ", "__lrow": "BIGINT"}
-        empty = ", ".join(
-            f"NULL::{types.get(c, 'VARCHAR')} AS {c}"
-            for c in [*self._carry, *self.ds.column_names, *(("__pre_reason", "__pre_detail") if self.ds.raw_format == "ndjson" else ())]
-        )
-        shape = self._classify(f"(SELECT {empty})", refs, carry=self._carry)
-        self.con.execute(f"CREATE OR REPLACE TABLE classified AS SELECT * FROM ({shape}) LIMIT 0")
-        self.con.execute("CREATE OR REPLACE VIEW classified_ord AS SELECT __lrow AS __ord, * FROM classified")
-        self.con.execute("CREATE OR REPLACE TABLE src_files (__file VARCHAR, first_ord BIGINT)")
-        self.con.execute(
-            "CREATE OR REPLACE TABLE bad_input (reason VARCHAR, detail VARCHAR, source_file VARCHAR, "
-            "source_line VARCHAR, record VARCHAR)"
-        )
+    def fresh(self) -> "DuckDBEngine":
+        return DuckDBEngine(self.store, **self._options)
 
-    def _quarantine_lines(self, path: Path, key: str, reason: str, detail: str) -> int:
-        """Every record line of an unusable file goes to quarantine, raw, with one reason."""
-        rows = [
-            (reason, detail, key, f"line {n}", reject_record(raw))
-            for n, raw in physical_lines(path).items()
-            if n > 1 and not is_blank_line(raw)
-        ]
-        if rows:
-            self.con.executemany("INSERT INTO bad_input VALUES (?, ?, ?, ?, ?)", rows)
-        return len(rows)
+    # -- relations -----------------------------------------------------------------------------
+    def table(self, name: str, sql: str) -> str:
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
+        return name
 
-    def _load_csv(self, key: str, path: Path, result: PartitionResult, refs: dict[str, str]) -> None:
-        with open(path, "rb") as f:
-            head = f.read(HEAD_BYTES)
-        if is_empty_head(head):
-            result.messages.append(f"{key}: empty file, no records")
-            return
-        names, problem = header_problem(self.ds, head)
-        if problem:
-            n = self._quarantine_lines(path, key, "wrong_header", problem)
-            result.messages.append(f"{key}: {problem}; {n} record(s) quarantined as wrong_header")
-            return
-        columns = "{" + ", ".join(f"{cleaning.sql_string(n)}: 'VARCHAR'" for n in names) + "}"
-        select = ", ".join(c if c in names else f"NULL AS {c}" for c in self.ds.column_names)
-        before = self.con.execute("SELECT count(*) FROM classified").fetchone()[0]
-        self.con.execute("INSERT INTO src_files VALUES (?, ?)", [key, before])
-        # The plain scan into a table keeps the file's order in its rowids; the rules then carry
-        # that order as __lrow (the reference check is a join, which may reorder its output).
-        self.con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE raw_csv AS SELECT {select}
-            FROM read_csv({cleaning.sql_string(str(path))}, header = true, auto_detect = false, columns = {columns},
-                          delim = ',', quote = '"', escape = '"', max_line_size = {MAX_LINE_BYTES},
-                          store_rejects = true, rejects_table = 'csv_rejects', rejects_scan = 'csv_scans')"""
-        )
-        source = f"(SELECT {before} + rowid AS __lrow, {cleaning.sql_string(key)} AS __file, * FROM raw_csv)"
-        self.con.execute("INSERT INTO classified " + self._classify(source, refs, carry=self._carry))
-        self.con.execute("DROP TABLE raw_csv")
-        loaded = self.con.execute("SELECT count(*) FROM classified").fetchone()[0] - before
-        # One bad line can raise several errors: keep the first per line. DuckDB reports a column
-        # count error once per column it misses or finds extra: the extremes are the count found.
-        rejects = self.con.execute(
-            """SELECT line, arg_min(error_type, byte_position), arg_min(csv_line, byte_position),
-                      min(column_idx), max(column_idx)
-               FROM csv_rejects GROUP BY line ORDER BY line"""
-        ).fetchall()
-        self.con.execute("DROP TABLE csv_rejects; DROP TABLE csv_scans")
-        reasons = [(line, CSV_REJECT_REASONS.get(etype, "malformed_csv")) for line, etype, *_ in rejects]
-        reread = physical_lines(path, {line for line, r in reasons if r in REREAD_REASONS}) if reasons else {}
-        expected = len(names)
-        rows = [
-            (
-                reason,
-                reject_detail(reason, expected=expected, found=hi if reason == "too_many_columns" else lo),
-                key,
-                f"line {line}",
-                reject_record(reread.get(line) if reason in REREAD_REASONS else (raw or "").strip("\r\n")),
-            )
-            for (line, reason), (_, _, raw, lo, hi) in zip(reasons, rejects)
-        ]
-        if rows:
-            self.con.executemany("INSERT INTO bad_input VALUES (?, ?, ?, ?, ?)", rows)
-        if loaded == 0 and not rows:
-            result.messages.append(f"{key}: header only, no records")
+    def append(self, name: str, sql: str) -> None:
+        self.con.execute(f"INSERT INTO {name} {sql}")
 
-    def _load_references(self) -> dict[str, str]:
-        tables = {}
-        for column, ref_column, key in job1.reference_snapshots(self.store, self.ds):
-            table = f"ref_{column}"
-            with self.store.local_copy(key) as p:
-                self.con.execute(
-                    f"CREATE OR REPLACE TABLE {table} AS SELECT DISTINCT {ref_column} AS key FROM read_parquet(?)",
-                    [str(p)],
-                )
-            tables[column] = table
-        return tables
+    def view(self, name: str, sql: str) -> str:
+        self.con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {sql}")
+        return name
 
-    # -- the job ---------------------------------------------------------------------------
-    def _raw_objects(self, ingest_date: str) -> list:
-        return job1.raw_objects(self.store, self.ds, ingest_date)
+    def rows(self, sql: str) -> list[tuple]:
+        return self.con.execute(sql).fetchall()
 
-    def _load_ndjson(self, objects: list, result: PartitionResult, refs: dict[str, str], workdir: Path) -> None:
-        with contextlib.ExitStack() as stack:
-            files = [(o.key, stack.enter_context(self.store.local_copy(o.key))) for o in objects]
-            bad_rows: list = []
-            ndjson_reader.load_lines(self.con, files, bad_rows, workdir)
-        if bad_rows:
-            self.con.executemany("INSERT INTO bad_input VALUES (?, ?, ?, ?, ?)", bad_rows)
-        arrivals = [
-            (o.key, layout.parse_raw_clicks_arrival(o.key) + timedelta(hours=1) + ndjson_reader.CLOCK_SKEW) for o in objects
-        ]
-        self.con.execute("CREATE OR REPLACE TABLE arrivals (__file VARCHAR, __not_after TIMESTAMPTZ)")
-        self.con.executemany("INSERT INTO arrivals VALUES (?, ?)", arrivals)
-        self.con.execute("INSERT INTO src_files SELECT __file, min(rowid) FROM lines GROUP BY __file")
-        lines = "(SELECT lines.rowid AS __lrow, lines.*, arrivals.__not_after FROM lines JOIN arrivals USING (__file))"
-        source = f"({ndjson_reader.fields_sql(self.ds, lines)})"
-        self.con.execute("INSERT INTO classified " + self._classify(source, refs, carry=self._carry))
+    def from_rows(self, name: str, columns: Sequence[tuple[str, str]], rows: Sequence[tuple]) -> str:
+        import pyarrow as pa
 
-    def _already_delivered(self, ingest_date: str) -> str | None:
-        """Keys that earlier raw partitions delivered for the days this run touches (at-least-once
-        delivery repeats events across partitions): a table ``seen(key, src)``, or None."""
-        ds = self.ds
-        days = [r[0] for r in self.con.execute(
-            f"SELECT DISTINCT {self.dialect.cast(self.dialect.utc_date('t_' + ds.partition_time_column), 'string')} "
-            "FROM classified WHERE reason IS NULL"
-        ).fetchall()]  # fmt: skip
-        earlier = job1.earlier_source_files(self.store, ds, days, ingest_date)
-        if not earlier:
-            return None
-        self.con.execute("CREATE OR REPLACE TABLE seen (key VARCHAR, src DATE)")
-        with contextlib.ExitStack() as stack:
-            paths = [str(stack.enter_context(self.store.local_copy(k))) for k in earlier]
-            self.con.execute(
-                f"INSERT INTO seen SELECT {ds.key}, min(ingest_date) FROM read_parquet(?) GROUP BY 1", [paths]
-            )
-        return "seen"
-
-    def run(self, ingest_date: str) -> PartitionResult:
-        ds, store = self.ds, self.store
-        result = PartitionResult(ds.name, ingest_date)
-        objects = self._raw_objects(ingest_date)
-        self.not_before = job1.late_bound(ingest_date) if ds.partition_time_column else None
-        refs = self._load_references()
-        self._create_tables(refs)
-        staging = store.staging_dir()
+        types = {"int": pa.int32(), "bigint": pa.int64()}
+        schema = pa.schema([(n, types[t] if t in types else LOGICAL_TYPES[t].arrow) for n, t in columns])
+        data = pa.Table.from_pylist([dict(zip(schema.names, r)) for r in rows], schema=schema)
+        self.con.register(f"__arrow_{name}", data)  # one bulk insert, however many rows
         try:
-            result.files_in = [o.key for o in objects]
-            result.bytes_in = sum(o.size for o in objects)
-            if not objects:
-                result.messages.append(f"no raw {ds.name} object arrived on {ingest_date}: an empty partition")
-            elif ds.raw_format == "csv":
-                for obj in objects:
-                    with store.local_copy(obj.key) as path:
-                        self._load_csv(obj.key, path, result, refs)
-            else:
-                self._load_ndjson(objects, result, refs, staging)
-            self._quarantine_and_dedup(ingest_date, result, refs)
-            staged = self._write(staging / "out", ingest_date, result)
-            result.checks = check_output(self.con, ds, staged, result)
-            self._publish(staged, ingest_date, result)
+            return self.table(name, f"SELECT * FROM __arrow_{name}")
         finally:
-            shutil.rmtree(staging, ignore_errors=True)
-        return result
+            self.con.unregister(f"__arrow_{name}")
 
-    def _quarantine_and_dedup(self, ingest_date: str, result: PartitionResult, refs: dict[str, str]) -> None:
-        ds = self.ds
-        self.con.execute("CREATE OR REPLACE TABLE firsts AS " + cleaning.first_of_duplicates_sql(ds, "classified_ord"))
-        # Only the failed records are explained (detail): cheap, they are few.
-        keep = ["__ord", *self._carry, *ds.column_names] + (["__pre_reason", "__pre_detail"] if ds.raw_format == "ndjson" else [])
-        failed = f"(SELECT {', '.join(keep)} FROM classified_ord WHERE reason IS NOT NULL)"
-        explained = self._classify(failed, refs, explain=True, carry=("__ord", *self._carry))
-        record = "__record" if ds.raw_format == "ndjson" else cleaning.raw_record(ds, self.dialect)
-        self.con.execute(
-            f"""INSERT INTO bad_input
-            SELECT reason, detail, e.__file, 'record ' || (__ord - first_ord + 1), {record}
-            FROM ({explained}) e JOIN src_files USING (__file)"""
-        )
-        dupes = cleaning.duplicate_rows_sql(ds, "classified_ord", "firsts")
-        self.con.execute(f"CREATE OR REPLACE TABLE duplicates AS SELECT *, 'seen before in this partition' AS why FROM ({dupes})")
-        if ds.dedup_across_partitions and (seen := self._already_delivered(ingest_date)):
+    def parquet(self, name: str, keys: list[str]) -> str:
+        paths = "[" + ", ".join(DUCKDB.literal(str(self.local_path(k))) for k in keys) + "]"
+        return self.view(name, f"SELECT * FROM read_parquet({paths})")
+
+    def write(self, sql: str, target: Path, *, partition_by: Sequence[str] = (), order_by: Sequence[str] = (), rows: int | None = None) -> list[Path]:
+        options = "FORMAT parquet, COMPRESSION snappy"
+        if not partition_by:
+            order = f" ORDER BY {', '.join(order_by)}" if order_by else ""
+            self.con.execute(f"COPY ({sql}{order}) TO {DUCKDB.literal(str(target))} ({options})")
+            return [target]
+        # One COPY per partition value: one file per directory, and cheaper than COPY's PARTITION_BY
+        # (which hashes every row into per-partition buffers).
+        out = self.view("__output", sql)
+        columns = ", ".join(partition_by)
+        written = []
+        for values in self.rows(f"SELECT DISTINCT {columns} FROM {out} ORDER BY {columns}"):
+            directory = target.joinpath(*(f"{c}={'NULL' if v is None else v}" for c, v in zip(partition_by, values)))
+            directory.mkdir(parents=True)
+            where = " AND ".join(f"{c} IS NOT DISTINCT FROM ?" for c in partition_by)
             self.con.execute(
-                f"""INSERT INTO duplicates
-                SELECT c.*, 'already delivered by ingest_date ' || s.src FROM classified_ord c
-                JOIN {seen} s ON c.t_{ds.key} = s.key
-                WHERE c.reason IS NULL AND c.__ord NOT IN (SELECT __ord FROM duplicates)"""
+                f"COPY (SELECT * EXCLUDE ({columns}) FROM {out} WHERE {where}) TO {DUCKDB.literal(str(directory / 'part-0.parquet'))} ({options})",
+                list(values),
             )
-        typed = cleaning.typed_record(ds, self.dialect)
-        self.con.execute(
-            f"""INSERT INTO bad_input
-            SELECT '{cleaning.DUPLICATE_REASON}', '{ds.key} ' || t_{ds.key} || ' ' || why,
-                   x.__file, 'record ' || (__ord - first_ord + 1), {typed}
-            FROM duplicates x JOIN src_files USING (__file)"""
+            written.append(directory / "part-0.parquet")
+        return written
+
+    # -- reading -------------------------------------------------------------------------------
+    def read(self, ds: Dataset, objects: list, files: str, *, salvage: bool = False) -> RawInput:
+        if ds.raw_format == "csv":
+            return self._read_csv(ds, objects, salvage)
+        return self._read_ndjson(ds, objects, salvage)
+
+    def _batches(self, name: str, parts: list[str], empty: list[tuple[str, str]]) -> list[str]:
+        """Views of up to BATCH_OBJECTS scans each (at least one view, maybe empty)."""
+        if not parts:
+            return [self.view(name, "SELECT " + ", ".join(f"CAST(NULL AS {t}) AS {n}" for n, t in empty) + " WHERE false")]
+        return [
+            self.view(f"{name}_{i}", "\nUNION ALL\n".join(parts[i : i + BATCH_OBJECTS])) for i in range(0, len(parts), BATCH_OBJECTS)
+        ]
+
+    def _scan(self, fidx: int, select: str, reader: str) -> str:
+        # ordinality: the record's position among what the scan returns, i.e. the records of this
+        # object in file order (rejected lines are not returned): the order dedup relies on and the
+        # record numbers quarantine rows carry.
+        return f"SELECT {fidx} AS __fidx, {fidx << ORD_BITS} + ordinality AS __ord, {select} FROM {reader} WITH ORDINALITY"
+
+    def _read_csv(self, ds: Dataset, objects: list, salvage: bool = False) -> RawInput:
+        self.con.execute("DROP TABLE IF EXISTS csv_rejects; DROP TABLE IF EXISTS csv_scans")  # a failed read's
+        parts, notes, rejects, paths, widths = [], {}, [], {}, {}
+        for fidx, obj in enumerate(objects):
+            path = self.local_path(obj.key)
+            if salvage and raw_input.mixed_line_ends(path):
+                # DuckDB's reader stops at a file that ends its lines in more than one way: read a
+                # copy with LF line ends (the same lines and line numbers).
+                path = raw_input.normalize_line_ends(path, self.staging / "normalized" / f"{fidx}.csv")
+            head = raw_input.read_head(path)
+            if raw_input.is_empty_head(head):
+                notes[fidx] = raw_input.EMPTY_FILE
+                continue
+            names, problem = raw_input.header_problem(ds, head)
+            if problem:
+                notes[fidx] = problem
+                rejects += raw_input.wrong_header_rejects(path, fidx, problem)
+                continue
+            paths[str(path)], widths[fidx] = fidx, len(names)
+            columns = "{" + ", ".join(f"{DUCKDB.literal(n)}: 'VARCHAR'" for n in names) + "}"
+            select = ", ".join(c if c in names else f"NULL AS {c}" for c in ds.column_names)
+            reader = (
+                f"read_csv({DUCKDB.literal(str(path))}, header = true, auto_detect = false, columns = {columns}, "
+                f"delim = ',', quote = '\"', escape = '\"', max_line_size = {raw_input.MAX_LINE_BYTES}, buffer_size = {BUFFER_BYTES}, "
+                "store_rejects = true, rejects_table = 'csv_rejects', rejects_scan = 'csv_scans')"
+            )
+            parts.append(self._scan(fidx, select, reader))
+        empty = [("__fidx", "INTEGER"), ("__ord", "BIGINT"), *((c, "VARCHAR") for c in ds.column_names)]
+        records = self._batches("records", parts, empty)
+
+        def finish():
+            return rejects + self._csv_rejects(paths, widths), None
+
+        return RawInput(records, finish, notes)
+
+    def _reader_rejects(self, table: str, scans: str) -> list[tuple]:
+        """(file path, line, error type, reader's text of the line, first and last column index) per
+        rejected line: one bad line can raise several errors; the first (by position) says why.
+        DuckDB reports a column count error once per column it misses or finds extra: the extremes
+        are the count found."""
+        exists = self.rows(f"SELECT count(*) FROM duckdb_tables() WHERE table_name = '{table}'")[0][0]
+        if not exists:
+            return []
+        found = self.rows(
+            f"""SELECT s.file_path, r.line, arg_min(r.error_type, r.byte_position), arg_min(r.csv_line, r.byte_position),
+                       min(r.column_idx), max(r.column_idx)
+                FROM {table} r JOIN {scans} s USING (scan_id, file_id) GROUP BY ALL ORDER BY 1, 2"""
         )
-        counts = dict(self.con.execute("SELECT reason, count(*) FROM bad_input GROUP BY reason").fetchall())
-        result.duplicates = counts.pop(cleaning.DUPLICATE_REASON, 0)
-        result.quarantined = sum(counts.values())
-        result.quarantine_reasons = counts
-        # Records that never became rows (unparseable lines, files with a wrong header, damaged
-        # objects) are quarantined by line number; everything else by record number.
-        loaded, unparsed = self.con.execute(
-            "SELECT (SELECT count(*) FROM classified), (SELECT count(*) FROM bad_input WHERE source_line LIKE 'line %')"
-        ).fetchone()
-        result.rows_in = loaded + unparsed
+        self.con.execute(f"DROP TABLE {table}; DROP TABLE {scans}")
+        return found
 
-    def _write(self, out: Path, ingest_date: str, result: PartitionResult) -> dict[str, Path]:
-        """Write every output file under ``out``; returns lake key -> staged file."""
-        ds, staged = self.ds, {}
-        out.mkdir(parents=True)
-        projection = cleaning.clean_projection(ds, self.dialect, ingest_date)
-        self.con.execute(
-            f"CREATE OR REPLACE TEMP VIEW clean AS SELECT __ord, {projection} "
-            f"FROM ({cleaning.clean_rows_sql('classified_ord', 'duplicates')})"
-        )
-        parquet = "FORMAT parquet, COMPRESSION snappy"
-        if ds.partition_columns:
-            data = out / "processed"
-            if result.rows_in > result.quarantined + result.duplicates:
-                # No ORDER BY: a re-run writes the same rows, in an order that may differ; sorting
-                # 5M rows for a byte-identical file would cost as much as the whole write.
-                self.con.execute(
-                    f"COPY (SELECT * EXCLUDE (__ord) FROM clean) TO '{data}' "
-                    f"({parquet}, PARTITION_BY ({', '.join(ds.partition_columns)}), FILENAME_PATTERN 'part-{{i}}')"
-                )
-            staged.update(name_staged_files(ds, data, ingest_date))
-            result.dt_partitions = sorted({layout.parse_dt(k) for k in staged})
-            # Counted from the files themselves, so the conservation check can catch a lost row.
-            files = [str(p) for p in staged.values()]
-            result.rows_out = self.con.execute(f"SELECT count(*) FROM read_parquet({files!r})").fetchone()[0] if files else 0
-        else:
-            # A snapshot: this partition's rows replace its own earlier rows; per key the newest
-            # ingest_date wins, whatever order partitions are processed in.
-            key = layout.snapshot_key(ds.name)
-            union = "SELECT * EXCLUDE (__ord) FROM clean"
-            if self.store.exists(key):
-                with self.store.local_copy(key) as p:
-                    self.con.execute("CREATE OR REPLACE TABLE previous AS SELECT * FROM read_parquet(?)", [str(p)])
-                union = f"SELECT * FROM previous WHERE ingest_date <> DATE '{ingest_date}' UNION ALL {union}"
-            result.rows_out = self.con.execute("SELECT count(*) FROM clean").fetchone()[0]
-            target = out / "snapshot.parquet"
-            self.con.execute(
-                f"""COPY (SELECT * EXCLUDE (__rank) FROM (
-                        SELECT *, ROW_NUMBER() OVER (PARTITION BY {ds.key} ORDER BY ingest_date DESC) AS __rank
-                        FROM ({union})) WHERE __rank = 1 ORDER BY {ds.key}) TO '{target}' ({parquet})"""
-            )
-            result.snapshot_rows = self.con.execute(f"SELECT count(*) FROM read_parquet('{target}')").fetchone()[0]
-            staged[key] = target
-        if result.quarantined + result.duplicates:
-            target = out / "quarantine.parquet"
-            self.con.execute(
-                f"""COPY (SELECT reason, detail, source_file, source_line, record, DATE '{ingest_date}' AS ingest_date
-                    FROM bad_input ORDER BY source_file, source_line, reason) TO '{target}' ({parquet})"""
-            )
-            staged[layout.quarantine_key(ds.name, ingest_date)] = target
-        return staged
+    def _csv_rejects(self, paths: dict[str, int], widths: dict[int, int]) -> list[LineReject]:
+        found = self._reader_rejects("csv_rejects", "csv_scans")
+        reasons = [CSV_REJECT_REASONS.get(etype, "malformed_csv") for _, _, etype, *_ in found]
+        wanted: dict[str, set[int]] = {}
+        for (path, line, *_), reason in zip(found, reasons):
+            if reason in REREAD_REASONS:
+                wanted.setdefault(path, set()).add(line)
+        reread = {p: raw_input.physical_lines(Path(p), lines) for p, lines in wanted.items()}
+        rejects = []
+        for (path, line, _, text, lo, hi), reason in zip(found, reasons):
+            fidx = paths[path]
+            detail = raw_input.reject_detail(reason, expected=widths[fidx], found=hi if reason == "too_many_columns" else lo)
+            raw = reread[path].get(line) if reason in REREAD_REASONS else (text or "").strip("\r\n")
+            rejects.append(LineReject(reason, detail, fidx, line, raw_input.reject_record(raw)))
+        return rejects
 
-    def _publish(self, staged: dict[str, Path], ingest_date: str, result: PartitionResult) -> None:
-        publish(self.store, self.ds, staged, ingest_date, result)
+    def _read_ndjson(self, ds: Dataset, objects: list, salvage: bool) -> RawInput:
+        self.con.execute("DROP TABLE IF EXISTS json_rejects; DROP TABLE IF EXISTS json_scans")
+        parts, rejects, paths, gunzip = [], [], {}, {}
+        for fidx, obj in enumerate(objects):
+            path, compressed = self.local_path(obj.key), True
+            if salvage and not self._readable(path):
+                saved = raw_input.salvage(path, fidx)
+                rejects += [saved.corrupt] if saved.corrupt else []
+                path, compressed = self.staging / "salvaged" / f"{fidx}.ndjson", False
+                path.parent.mkdir(exist_ok=True)
+                path.write_bytes(b"".join(line + b"\n" for line in saved.lines))
+            paths[str(path)], gunzip[str(path)] = fidx, compressed
+            parts.append(self._scan(fidx, "line", _line_reader(path, compressed)))
+        batches = self._batches("lines", parts, [("__fidx", "INTEGER"), ("__ord", "BIGINT"), ("line", "VARCHAR")])
+        records = [self.view(f"records_{i}", json_facts_sql(ds, lines)) for i, lines in enumerate(batches)]
+
+        def finish():
+            return rejects + self._json_rejects(paths, gunzip), None
+
+        return RawInput(records, finish)
+
+    def _readable(self, path: Path) -> bool:
+        """DuckDB's own verdict on a gzip object: can its reader read it to the end?"""
+        try:
+            self.con.execute(f"SELECT count(*) FROM {_line_reader(path, True, verdict=True)}").fetchall()
+            return True
+        except self.damaged_input_errors:
+            return False
+
+    def _json_rejects(self, paths: dict[str, int], gunzip: dict[str, bool]) -> list[LineReject]:
+        found = self._reader_rejects("json_rejects", "json_scans")
+        # The reader's own text of a rejected line is shortened or mangled: read it from the object.
+        wanted: dict[str, set[int]] = {}
+        for path, line, *_ in found:
+            wanted.setdefault(path, set()).add(line)
+        raw = {p: raw_input.physical_lines(Path(p), lines, gunzip=gunzip[p]) for p, lines in wanted.items()}
+        rejects = []
+        for path, line, etype, *_ in found:
+            reason = "line_too_long" if "MAXIMUM" in etype else "invalid_encoding" if "ENCOD" in etype or "UNICODE" in etype else "malformed_json"
+            rejects.append(LineReject(reason, raw_input.reject_detail(reason), paths[path], line, raw_input.reject_record(raw[path].get(line))))
+        return rejects
 
 
-def run_partition(store, ds: Dataset, ingest_date: str, **kwargs) -> PartitionResult:
-    return DuckDBJob(store, ds, **kwargs).run(ingest_date)
+def _line_reader(path: Path, compressed: bool, *, verdict: bool = False) -> str:
+    # \x01 never appears unescaped in valid JSON: every line is one value.
+    rejects = "ignore_errors = true" if verdict else "store_rejects = true, rejects_table = 'json_rejects', rejects_scan = 'json_scans'"
+    return (
+        f"read_csv({DUCKDB.literal(str(path))}, columns = {{'line': 'VARCHAR'}}, header = false, delim = '\\x01', quote = '', "
+        f"escape = '', auto_detect = false, max_line_size = {raw_input.MAX_LINE_BYTES}, buffer_size = {BUFFER_BYTES}, "
+        f"compression = '{'gzip' if compressed else 'none'}', {rejects})"
+    )
 
 
+def json_facts_sql(ds: Dataset, lines: str) -> str:
+    """From ``lines(__fidx, __ord, line)`` to the records of a JSON-lines dataset: the contract's
+    text columns, the raw line (``__record``) and the JSON facts the kernel's JSON rules read
+    (``cleaning.json_fact_columns``).
 
+    Two parses of a line: one for the JSON types of the line and of every field (``json_type``
+    with a list of paths; NULL when the line is not JSON), one for the fields' texts.
+    """
+    paths = [f"$.{c}" for c in ds.column_names]
+    types = "[" + ", ".join(DUCKDB.literal(p) for p in ["$", *paths]) + "]"
+    texts = "[" + ", ".join(DUCKDB.literal(p) for p in paths) + "]"
+    facts = ", ".join(f"__types[{i + 2}] AS __jt_{c}" for i, c in enumerate(ds.column_names))
+    values = ", ".join(
+        (f"CASE WHEN __types[{i + 2}] = 'OBJECT' THEN __texts[{i + 1}] END" if c.json_object else f"__texts[{i + 1}]") + f" AS {c.name}"
+        for i, c in enumerate(ds.columns)
+    )
+    return f"""
+SELECT __fidx, __ord, line AS __record, __types[1] AS __jt, {facts}, {values}
+FROM (
+  SELECT *, CASE WHEN __types[1] = 'OBJECT' THEN json_extract_string(line, {texts}) END AS __texts
+  FROM (SELECT *, try(json_type(line, {types})) AS __types FROM {lines})
+)
+"""
+
+
+def run_partition(store, ds: Dataset, ingest_date: str, *, objects: list | None = None, **kwargs) -> PartitionResult:
+    return job1.run_partition(DuckDBEngine(store, **kwargs), ds, ingest_date, objects)

@@ -1,13 +1,12 @@
-"""JSON-level checks of click-stream lines in plain Python, as the Spark engine runs them.
+"""The JSON facts of click-stream lines in plain Python, as the Spark engine reads them.
 
-The DuckDB engine does the same in SQL (``ndjson_reader.fields_sql``, DuckDB's JSON functions);
-this module gives the same answers: the same ``__pre_reason``/``__pre_detail`` and field texts, and
-the same JSON type names (DuckDB's, lower-cased: ``ubigint`` for a non-negative integer, ``bigint``
-for a negative one, ``double``, ``varchar``, ``boolean``, ``null``, ``array``, ``object``).
-Spark's own JSON functions cannot tell ``"42"`` from ``42``, hence Python.
-
-Known differences (exotic JSON only): numbers inside ``properties`` are re-serialized by Python
-(``1e20`` -> ``1e+20``); integers beyond 64 bits stay exact here where DuckDB makes them doubles.
+The kernel's JSON rules (``cleaning.json_rules``) read, per line, the JSON type of the line and of
+each field, and each field's text. The DuckDB engine gets these facts from DuckDB's JSON functions
+(``duckdb_engine.json_facts_sql``); this module gives the same facts: DuckDB's type names
+(``UBIGINT`` for a non-negative integer, ``BIGINT`` for a negative one, ``DOUBLE``, ``VARCHAR``,
+``BOOLEAN``, ``NULL``, ``ARRAY``, ``OBJECT``) and the same texts. Spark's own JSON functions
+cannot tell ``"42"`` from ``42``, hence Python. (Where exotic JSON makes the two differ is listed
+with the engines' other differences, in ``spark_engine``'s docstring.)
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ import re
 
 from clickpipe_core.contracts import Dataset
 
-JSON_OBJECT_COLUMNS = ("properties",)  # free-form JSON objects, kept as text
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _LOWER_HEX = re.compile(r"\\u00([0-9a-f]{2})")
 
@@ -35,21 +33,21 @@ def _first_wins(pairs):
 
 def json_type(v) -> str:
     if isinstance(v, dict):
-        return "object"
+        return "OBJECT"
     if isinstance(v, list):
-        return "array"
+        return "ARRAY"
     if isinstance(v, str):
-        return "varchar"
+        return "VARCHAR"
     if isinstance(v, bool):
-        return "boolean"
+        return "BOOLEAN"
     if v is None:
-        return "null"
+        return "NULL"
     if isinstance(v, int):
         if 0 <= v < 2**64:
-            return "ubigint"
+            return "UBIGINT"
         if -(2**63) <= v < 0:
-            return "bigint"
-    return "double"
+            return "BIGINT"
+    return "DOUBLE"
 
 
 def _no_lone_surrogates(v) -> None:
@@ -83,32 +81,27 @@ def dump_object(v: dict) -> str:
     return _LOWER_HEX.sub(lambda m: "\\u00" + m.group(1).upper(), text) if "\\u00" in text else text
 
 
-def check_line(ds: Dataset, line: str | None) -> tuple[str | None, str | None, list[str | None]]:
-    """(pre_reason, pre_detail, field texts) for one line."""
-    names = ds.column_names
+def facts(ds: Dataset, line: str | None) -> tuple[str | None, list[str | None], list[str | None]]:
+    """(JSON type of the line or None when it is not JSON, JSON type of each contract field or None
+    when absent, text of each field) for one line."""
+    n = len(ds.columns)
     try:
         doc = parse(line)
     except _Invalid:
-        return "malformed_json", "not a JSON document", [None] * len(names)
+        return None, [None] * n, [None] * n
     if not isinstance(doc, dict):
-        return "not_an_object", f"a JSON {json_type(doc)} instead of an object", [None] * len(names)
-    reason = detail = None
-    values: list[str | None] = []
-    for name in names:
-        present = name in doc
-        v = doc.get(name)
-        kind = json_type(v) if present else None
-        is_obj_col = name in JSON_OBJECT_COLUMNS
-        allowed = ("object", "null") if is_obj_col else ("varchar", "null")
-        if kind is not None and kind not in allowed and reason is None:
-            reason = f"wrong_type_{name}"
-            detail = f"{name} must be a JSON {'object' if is_obj_col else 'string'}, got {kind}"
-        if is_obj_col:
-            values.append(dump_object(v) if kind == "object" else None)
-        elif kind == "varchar":
+        return json_type(doc), [None] * n, [None] * n
+    kinds, values = [], []
+    for c in ds.columns:
+        kind = json_type(doc[c.name]) if c.name in doc else None
+        v = doc.get(c.name)
+        kinds.append(kind)
+        if c.json_object:
+            values.append(dump_object(v) if kind == "OBJECT" else None)
+        elif kind == "VARCHAR":
             values.append(v)
-        elif kind in (None, "null"):
+        elif kind in (None, "NULL"):
             values.append(None)
-        else:  # what DuckDB's json_extract_string gives for a non-string (the check fails anyway)
-            values.append(dump_object(v) if kind in ("object", "array") else json.dumps(v))
-    return reason, detail, values
+        else:  # what DuckDB's ->> gives for a non-string (the JSON rules reject the record anyway)
+            values.append(dump_object(v) if kind in ("OBJECT", "ARRAY") else json.dumps(v))
+    return "OBJECT", kinds, values

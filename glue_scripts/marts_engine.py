@@ -30,6 +30,7 @@ from clickpipe_core.errors import MartBuildError, ProcessedZoneError
 from clickpipe_core.contracts import Dataset, get_dataset
 from clickpipe_core.lake_store import LocalStore, S3Store
 from clickpipe_core.marts import Mart
+from clickpipe_core.runtime import Runtime
 
 
 def _reason(error: BaseException) -> str:
@@ -89,14 +90,14 @@ class MartEngine:
 
     def _staging_root(self) -> Path:
         """Where S3 objects are copied with their keys (so ``dt=…`` directories stay in the path)."""
-        if isinstance(self.store, LocalStore):
+        if self.store.is_local:
             return self.store.path("")
         if self._staging is None:
             self._staging = self.store.staging_dir()
         return self._staging
 
     def _local_path(self, key: str) -> str:
-        if isinstance(self.store, LocalStore):
+        if self.store.is_local:
             return str(self.store.path(key))
         target = self._staging_root() / key
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -135,6 +136,10 @@ class MartEngine:
                 f"(every file it reads is sound): {_reason(e)}"
             ) from None
         return conform(mart, table)
+
+    def query(self, sql: str) -> pa.Table:
+        """The rows of ``sql`` over the registered tables (small results)."""
+        return self._run(sql)
 
     def build_days(self, marts: list[Mart], sources: list[str], days: list[str]) -> tuple[dict[str, list[pa.Table]], dict[str, str]]:
         """Daily marts for ``days``: (mart -> tables, day -> why it could not be built). All days are
@@ -195,7 +200,7 @@ class MartEngine:
 
 
 class DuckDBMartEngine(MartEngine):
-    def __init__(self, store: LocalStore | S3Store, *, threads: int | None = None):
+    def __init__(self, store: LocalStore | S3Store, *, threads: int | None = None, runtime: Runtime | None = None):
         import duckdb
 
         super().__init__(store)
@@ -262,13 +267,14 @@ class DuckDBMartEngine(MartEngine):
 class SparkMartEngine(MartEngine):
     """The marts on Spark SQL. The views are temporary views of the session, named like the tables."""
 
-    def __init__(self, store: LocalStore | S3Store, *, spark=None, threads: int | None = None):
-        from glue_scripts import spark_engine
+    def __init__(self, store: LocalStore | S3Store, *, spark=None, threads: int | None = None, runtime: Runtime | None = None):
+        from glue_scripts.spark_session import spark_session
 
         super().__init__(store)
-        self.spark = spark or spark_engine.spark_session(threads)
+        runtime = runtime or Runtime.local("spark")
+        self.spark = spark or spark_session(runtime, threads)
         # On Glue, executors read an S3 lake themselves; a local Spark has no S3 connector.
-        self.remote = isinstance(store, S3Store) and spark_engine.on_glue()
+        self.remote = not store.is_local and runtime.on_glue
 
     def _base(self, ds: Dataset) -> str:
         prefix = layout.processed_prefix(ds.name)

@@ -2,20 +2,19 @@
 
 ``PipesGlueClient`` passes ``--dagster-pipes-context``/``--dagster-pipes-messages`` as job
 arguments and an S3 context; ``PipesSubprocessClient`` uses environment variables. Without
-either, the job still runs from a shell and prints its results. How a job was launched also picks
-its default engine (``--engine``: Spark on Glue, DuckDB elsewhere), for both jobs alike.
+either, the job still runs from a shell and prints its results. Which of these applies, and the
+default engine (``--engine``: Spark on Glue, DuckDB elsewhere), is the job's ``Runtime``
+(``clickpipe_core/runtime.py``), built once by the entry script for both jobs alike.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
 import sys
 from datetime import date, timedelta
 
-
-ENGINES = ("duckdb", "spark")
+from clickpipe_core.runtime import ENGINES, Runtime
 
 
 def add_engine_argument(parser) -> None:
@@ -26,23 +25,14 @@ def add_engine_argument(parser) -> None:
     )  # fmt: skip
 
 
-def resolve_engine(engine: str | None, argv: list[str]) -> str:
-    return engine or ("spark" if launched_by_glue(argv) else "duckdb")
-
-
-def glue_job_run(engine: str, argv: list[str], job_name: str):
-    """Glue's ``Job.init``/``Job.commit`` around a Spark run (``spark_engine.glue_job``, which does
-    nothing off Glue); nothing at all for DuckDB."""
-    if engine != "spark":
+def glue_job_run(runtime: Runtime, job_name: str):
+    """Glue's ``Job.init``/``Job.commit`` around a Spark run on Glue (``spark_session.glue_job``);
+    nothing at all for DuckDB or off Glue."""
+    if runtime.engine != "spark" or not runtime.on_glue:
         return contextlib.nullcontext()
-    from glue_scripts.spark_engine import glue_job
+    from glue_scripts.spark_session import glue_job
 
-    return glue_job(argv, job_name)
-
-
-def launched_by_glue(argv: list[str]) -> bool:
-    """Glue passes --JOB_NAME (and PipesGlueClient the Pipes context) as job arguments."""
-    return any(a == "--JOB_NAME" or a.startswith("--JOB_NAME=") or a == "--dagster-pipes-context" for a in argv)
+    return glue_job(runtime, job_name)
 
 
 def pipes_metadata(metadata: dict) -> dict:
@@ -127,9 +117,9 @@ class _Pipes:
 
 
 @contextlib.contextmanager
-def pipes_session(partition_keys: list[str]):
+def pipes_session(runtime: Runtime, partition_keys: list[str]):
     """A Pipes context (Glue or subprocess launcher) or a stand-in for a manual run."""
-    if "--dagster-pipes-context" in sys.argv:  # launched by PipesGlueClient
+    if runtime.pipes == "glue":  # launched by PipesGlueClient
         import boto3
         from dagster_pipes import PipesCliArgsParamsLoader, PipesS3ContextLoader, open_dagster_pipes
 
@@ -138,7 +128,7 @@ def pipes_session(partition_keys: list[str]):
             params_loader=PipesCliArgsParamsLoader(),
         ) as ctx:
             yield _Pipes(ctx)
-    elif os.environ.get("DAGSTER_PIPES_CONTEXT"):  # launched by PipesSubprocessClient
+    elif runtime.pipes == "env":  # launched by PipesSubprocessClient
         from dagster_pipes import open_dagster_pipes
 
         with open_dagster_pipes() as ctx:

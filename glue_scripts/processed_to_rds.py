@@ -29,14 +29,14 @@ if __package__ in (None, ""):  # run as a file (Glue, subprocess): make the repo
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from clickpipe_core.lake_store import open_store  # noqa: E402
-from clickpipe_core.marts import MART_GROUPS, MARTS  # noqa: E402
+from clickpipe_core.marts import MART_GROUPS, MARTS, USERS_DIM, activity_for  # noqa: E402
 from clickpipe_core.pg_load import SOURCE_ENV, URL_ENV  # noqa: E402
+from clickpipe_core.runtime import Runtime  # noqa: E402
 from glue_scripts.pipes_session import (  # noqa: E402
     add_engine_argument,
     glue_job_run,
     pipes_metadata,
     pipes_session,
-    resolve_engine,
 )
 
 EXIT_BAD_INPUT = 2
@@ -76,7 +76,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--pg-port", type=int, default=None)
     p.add_argument("--pg-database", default=None)
     args, _ = p.parse_known_args(argv)  # Glue adds its own arguments
-    args.engine = resolve_engine(args.engine, argv)
+    args.runtime = Runtime.detect(argv, engine=args.engine)
+    args.engine = args.runtime.engine
     return args
 
 
@@ -125,6 +126,40 @@ def unstorable_days(engine, tables: dict, days: list[str]) -> dict[str, str]:
     return failures
 
 
+def catch_up_activity(engine, url: str, source: str, run_id: str | None) -> list[str]:
+    """Load the user activity of processed days never loaded (a new warehouse, or one older than the
+    activity tables): the daily loads keep it up to date after that. Returns the days loaded."""
+    from clickpipe_core import layout, pg_load
+    from clickpipe_core.errors import WarehouseError
+    from clickpipe_core.marts import USER_ACTIVITY
+
+    done = []
+    for dataset in ("clicks", "transactions"):
+        activity = [a for a in USER_ACTIVITY if a.sources == (dataset,)]
+        loaded = pg_load.loaded_days(url, activity, source=source)
+        have = set.intersection(*loaded.values())
+        days = sorted({layout.parse_dt(k) for k in engine.files(dataset, None)} - have - {None})
+        if not days:
+            continue
+        built, failures = engine.build_days(activity, [dataset], days)
+        tables = {a.name: (a, _concat(a, built[a.name])) for a in activity}
+        pg_load.replace_partitions(url, tables, [d for d in days if d not in failures], run_id=run_id, source=source, failures=failures)
+        if failures:
+            raise WarehouseError(failure_summary(f"user activity from {dataset}", days, failures))
+        done += [f"{dataset} {d}" for d in days]
+    return done
+
+
+def _concat(mart, parts):
+    """A mart's tables as one (an empty one with the mart's types when there are none)."""
+    import pyarrow as pa
+
+    from clickpipe_core import pg_load
+    from clickpipe_core.marts import arrow_schema
+
+    return pa.concat_tables([pg_load.conform(mart, arrow_schema(mart).empty_table()), *parts])
+
+
 def failure_summary(what: str, days: list[str], failures: dict[str, str]) -> str:
     """One message: which days failed and why (days that failed alike share one reason), which loaded."""
     by_reason: dict[str, list[str]] = {}
@@ -143,11 +178,8 @@ def run(args, keys: list[str], run_id: str | None) -> tuple[dict, list[str], flo
     """Build and load the marts; returns (mart -> metadata, migrations applied, seconds, failed day
     -> why). Each day is loaded on its own: a day that cannot be built or loaded is reported and the
     other days are loaded all the same."""
-    import pyarrow as pa
-
     from clickpipe_core import pg_load
     from clickpipe_core.errors import WarehouseError
-    from clickpipe_core.marts import arrow_schema
     from glue_scripts.marts_engine import ENGINES
 
     started = time.perf_counter()
@@ -158,11 +190,13 @@ def run(args, keys: list[str], run_id: str | None) -> tuple[dict, list[str], flo
     sources = sorted({s for m in marts for s in m.sources})
     results: dict[str, dict] = {}
     failures: dict[str, str] = {}
-    with ENGINES[args.engine](store, threads=args.threads) as engine:
+    with ENGINES[args.engine](store, threads=args.threads, runtime=args.runtime) as engine:
         if marts[0].daily:
-            built, failures = engine.build_days(marts, sources, keys)
-            empty = {m.name: pg_load.conform(m, arrow_schema(m).empty_table()) for m in marts}
-            tables = {m.name: (m, pa.concat_tables([empty[m.name], *built[m.name]])) for m in marts}
+            # the user activity of the same sources, in the same day transactions: the users
+            # dimension follows incrementally (pg_load)
+            loads = [*marts, *activity_for([m for m in marts if not m.sessionized])]
+            built, failures = engine.build_days(loads, sources, keys)
+            tables = {m.name: (m, _concat(m, built[m.name])) for m in loads}
             failures.update(unstorable_days(engine, tables, [d for d in keys if d not in failures]))
             good = [d for d in keys if d not in failures]
             loaded = pg_load.replace_partitions(url, tables, good, run_id=run_id, source=source, failures=failures)
@@ -174,19 +208,27 @@ def run(args, keys: list[str], run_id: str | None) -> tuple[dict, list[str], flo
                     "empty_days": [d for d, n in per_day.items() if n == 0],
                 }
         else:
-            plain = [m for m in marts if not m.sessionized]
-            if plain:
-                engine.register(sorted({s for m in plain for s in m.sources}), days=None)
-            tables = {m.name: (m, engine.build(m)) for m in plain}
-            if len(plain) < len(marts):  # whole-history sessionized marts (retention): every day's sessions
-                sessions = engine.session_engine()
-                sessions.derive_sessions(None)
-                tables.update({m.name: (m, sessions.build(m)) for m in marts if m.sessionized})
-            if problem := unstorable_days(engine, tables, []):
-                raise WarehouseError(f"the {args.marts.label} marts were not replaced (their previous rows stay): {problem['*']}")
-            for m, table in tables.values():
-                n = pg_load.replace_table(url, m, table, run_id=run_id, source=source)
-                results[m.name] = {"rows_loaded": n}
+            whole = [m for m in marts if m is not USERS_DIM]  # replaced whole (retention)
+            if whole:
+                plain = [m for m in whole if not m.sessionized]
+                if plain:
+                    engine.register(sorted({s for m in plain for s in m.sources}), days=None)
+                tables = {m.name: (m, engine.build(m)) for m in plain}
+                if len(plain) < len(whole):  # whole-history sessionized marts (retention): every day's sessions
+                    sessions = engine.session_engine()
+                    sessions.derive_sessions(None)
+                    tables.update({m.name: (m, sessions.build(m)) for m in whole if m.sessionized})
+                if problem := unstorable_days(engine, tables, []):
+                    raise WarehouseError(f"the {args.marts.label} marts were not replaced (their previous rows stay): {problem['*']}")
+                for m, table in tables.values():
+                    n = pg_load.replace_table(url, m, table, run_id=run_id, source=source)
+                    results[m.name] = {"rows_loaded": n}
+            if len(whole) < len(marts):  # the users dimension: maintained incrementally
+                caught_up = catch_up_activity(engine, url, source, run_id)
+                engine.register(["users"], days=None)
+                attributes = engine.query("SELECT user_id, country, plan, signup_date FROM users")
+                counts = pg_load.refresh_users(url, attributes, run_id=run_id, source=source)
+                results[USERS_DIM.name] = {"rows_loaded": counts["inserted"] + counts["updated"], **counts, "activity_days_loaded": caught_up}
         files = dict(engine.files_read)
     for mart in marts:
         results[mart.name].update(
@@ -200,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from clickpipe_core.errors import ClickpipeError, recognize_environment_fault
 
-    with glue_job_run(args.engine, argv, "clickpipe-job2"), pipes_session(args.partition) as pipes:
+    with glue_job_run(args.runtime, "clickpipe-job2"), pipes_session(args.runtime, args.partition) as pipes:
         extras = pipes.extras or {}
         keys = pipes.partition_keys or args.partition
         if args.marts[0].daily and not keys:

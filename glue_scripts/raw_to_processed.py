@@ -24,12 +24,12 @@ from clickpipe_core import layout  # noqa: E402
 from clickpipe_core.contracts import DATASETS, get_dataset  # noqa: E402
 from clickpipe_core.job1 import Source, raw_objects  # noqa: E402
 from clickpipe_core.lake_store import open_store  # noqa: E402
+from clickpipe_core.runtime import Runtime  # noqa: E402
 from glue_scripts.pipes_session import (  # noqa: E402
     add_engine_argument,
     glue_job_run,
     pipes_metadata,
     pipes_session,
-    resolve_engine,
 )
 
 EXIT_BAD_INPUT = 2
@@ -46,7 +46,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=None)
     # Glue adds its own arguments (--JOB_NAME, --job-bookmark-option, pipes params...): ignore them.
     args, _ = p.parse_known_args(argv)
-    args.engine = resolve_engine(args.engine, argv)
+    args.runtime = Runtime.detect(argv, engine=args.engine)
+    args.engine = args.runtime.engine
     return args
 
 
@@ -98,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     engine = engine_module(args.engine)
     ds = get_dataset(args.dataset)
     store = open_store(args.lake)
-    with glue_job_run(args.engine, argv, "clickpipe-job1"), pipes_session(args.partition) as pipes:
+    with glue_job_run(args.runtime, "clickpipe-job1"), pipes_session(args.runtime, args.partition) as pipes:
         keys = pipes.partition_keys or args.partition
         if not keys:
             pipes.report_error("no partition given: pass --partition YYYY-MM-DD")
@@ -111,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         for ingest_date in keys:
             try:
                 for source in sources(store, ds, ingest_date, wanted, pipes.log):
-                    results.append(engine.run_partition(store, ds, source, threads=args.threads))
+                    results.append(engine.run_partition(store, ds, source, threads=args.threads, runtime=args.runtime))
             except Exception as e:
                 # Bad input or a fault of the environment (a read-only or full lake...): the message
                 # says why (under Dagster it becomes the asset's failure; by hand one line on stderr);

@@ -156,6 +156,7 @@ def pytest_collection_modifyitems(items):
 def spark():
     """One local SparkSession for the test session (started once: ~5 s); tests that take it call
     ``support.require_spark()`` at module level."""
-    from glue_scripts import spark_engine
+    from clickpipe_core.runtime import Runtime
+    from glue_scripts.spark_session import spark_session
 
-    return spark_engine.spark_session(threads=2)
+    return spark_session(Runtime.local("spark"), threads=2)

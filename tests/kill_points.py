@@ -2,9 +2,12 @@
 
     python tests/kill_points.py MARKER POINT [--embedded-pg PGDIR] -- SCRIPT ARGS...
 
-POINT is ``module:attribute:N:before|after``: the N-th call of that function (``os:replace:2:before``,
+POINT is ``module:attribute:N:before|after|hold|note``: the N-th call of that function (``os:replace:2:before``,
 ``clickpipe_core.lake_store:LocalStore.staging_dir:1:after``), or ``-`` to run to the end. At that point the process writes
-MARKER and sleeps; the test waits for MARKER, then kills the process: no timing involved. With
+MARKER and sleeps; the test waits for MARKER, then kills the process: no timing involved. ``hold``
+writes MARKER before the call and waits until the file MARKER.go exists, then goes on (a test
+releases it: a slowed step, e.g. the rename that publishes the users snapshot); ``note`` writes
+MARKER before the call and goes on at once (a test learns that a process got there). With
 ``--embedded-pg`` the process first joins the embedded PostgreSQL in PGDIR as its client (as a
 Dagster run does) and hands its URL to the job like the warehouse resource does.
 
@@ -36,12 +39,21 @@ def pause_at(point: str, marker: str) -> None:
         while True:
             time.sleep(60)
 
+    def hold():
+        Path(marker).write_text(str(os.getpid()))
+        while not Path(marker + ".go").exists():
+            time.sleep(0.05)
+
     @functools.wraps(original)
     def wrapper(*args, **kwargs):
         calls["n"] += 1
         hit = calls["n"] == int(nth)
         if hit and when == "before":
             freeze()
+        if hit and when == "hold":
+            hold()
+        if hit and when == "note":
+            Path(marker).write_text(str(os.getpid()))
         result = original(*args, **kwargs)
         if hit and when == "after":
             freeze()

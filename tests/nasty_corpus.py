@@ -72,6 +72,32 @@ def users_with_control_characters(*, quoted_line_feed: bool = True) -> tuple[byt
     return _csv(USERS.column_names, rows), fates
 
 
+# Line ends of a CSV file's lines (header first), mixed in the ways extracts mix them.
+MIXED_LINE_ENDS = {
+    "one_crlf_line_in_lf": ["\n", "\n", "\r\n", "\n"],
+    "only_the_last_line_crlf": ["\n", "\n", "\n", "\r\n"],
+    "one_lf_line_in_crlf": ["\r\n", "\r\n", "\n", "\r\n"],
+    "a_cr_line_end_in_lf": ["\n", "\r", "\n", "\n"],
+}
+
+
+def users_with_line_ends(ends: list[str], first: int = 2) -> tuple[bytes, list[tuple[str, str]]]:
+    """Three users records (ids from U<first>; the second holds a control character) with the given
+    line ends (header first)."""
+    rows = [dict(USER, user_id=f"U{first + i}") for i in range(3)]
+    rows[1]["full_name"] = _inject("Ann Lee", "\x01")
+    lines = [",".join(USERS.column_names)] + [",".join(r[c] for c in USERS.column_names) for r in rows]
+    data = "".join(line + end for line, end in zip(lines, ends, strict=True)).encode()
+    return data, [("processed", rows[0]["user_id"]), ("quarantine", "control_character_full_name"), ("processed", rows[2]["user_id"])]
+
+
+def hidden_users_file(first: int) -> tuple[bytes, dict[str, str]]:
+    """A users file with two records and a blank line, and the quarantine spot of each record line."""
+    rows = [dict(USER, user_id=f"U{first + i}") for i in range(2)]
+    lines = [",".join(USERS.column_names), ",".join(rows[0].values()), "", ",".join(rows[1].values())]
+    return ("\n".join(lines) + "\n").encode(), {"line 2": "hidden_file_name", "line 4": "hidden_file_name"}
+
+
 def transactions_with_control_characters() -> tuple[bytes, list[tuple[str, str]]]:
     """Every transactions field with every forbidden control character (user U1 must exist)."""
     rows, fates = _every_field_with_every_control_character(TRANSACTIONS, TRANSACTION, "C")

@@ -138,3 +138,12 @@ def test_transactions_with_unknown_users_and_duplicates(local_store):
     t4 = next(o for o in out if o["transaction_id"] == "T4")
     assert (t4["user_id"], str(t4["amount"]), t4["currency"], t4["payment_method"]) == ("U1", "7.50", "EUR", None)
     assert t4["transaction_ts"].isoformat() == "2026-11-01T23:30:00+00:00"
+
+
+def test_values_are_trimmed_of_spaces_only(local_store):
+    """Both engines trim U+0020 around a value, nothing else (a no-break space stays, and fails)."""
+    put_users(local_store, (HEADER + "\n  U1  ,Ann,, us ,2025-01-01,free\nU2,Bo,,\u00a0US,2025-01-01,free\n").encode())
+    r = run_partition(local_store, USERS, DAY)
+    assert (r.rows_out, r.quarantine_reasons) == (1, {"invalid_country": 1})
+    row = pq.read_table(local_store.path("processed/users/users.parquet")).to_pylist()[0]
+    assert (row["user_id"], row["country"]) == ("U1", "US")

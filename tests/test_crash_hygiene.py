@@ -270,8 +270,9 @@ def test_kill_9_inside_job2_keeps_the_day_whole_and_leaves_no_server(tmp_path, l
     for i, day in enumerate(days):
         put_object(local_store, [event(100 + i, ts=f"{day}T11:00:00Z", page="/new")], at(day, 13))
         run_partition(local_store, CLICKS, day)
-    # _record is called once per mart and day: the 6th call is day 2's second mart, inside its transaction.
-    job2 = frozen_run(tmp_path, "clickpipe_core.pg_load:_record:6:after", JOB2, *args, embedded_pg=pg_dir, env=env)
+    # _record is called once per table and day (the 4 daily marts and the 3 user activity tables of
+    # the users dimension): the 9th call is day 2's second table, inside its transaction.
+    job2 = frozen_run(tmp_path, "clickpipe_core.pg_load:_record:9:after", JOB2, *args, embedded_pg=pg_dir, env=env)
     postmaster = int((pg_dir / "postmaster.pid").read_text().splitlines()[0])
     kill9(job2)
     assert_all_gone(pg_dir, postmaster)

@@ -68,7 +68,8 @@ def test_pipes_materialization_reports_counts_and_checks(kind, tmp_path, sample,
         md = mats["processed/transactions"]
         assert md["rows_in"].value == md["rows_out"].value + md["rows_quarantined"].value + md["duplicates_dropped"].value
         assert md["dagster/row_count"].value == md["rows_out"].value > 0
-        assert md["written"].value.startswith(("2 file(s)", "3 file(s)")) and md["read"].value.startswith("1 file(s)")
+        # dt files (1-2), the quarantine file, the dedup state
+        assert md["written"].value.startswith(("3 file(s)", "4 file(s)")) and md["read"].value.startswith("1 file(s)")
         # people read tables and previews, not JSON
         assert md["quarantine_reasons"].value.startswith("| reason | rows |")
         assert md["processed_preview"].value.startswith("| transaction_id |") and md["quarantine_preview"].value.startswith("| reason |")

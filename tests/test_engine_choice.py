@@ -41,3 +41,22 @@ def test_local_engine_comes_from_the_environment(monkeypatch):
 def test_the_local_resource_passes_the_engine_to_the_script():
     command = LocalGlueJobsResource(engine="spark").command("raw_to_processed.py", {"--dataset": "users"})
     assert command[1].endswith("glue_scripts/raw_to_processed.py") and command[-4:] == ["--dataset", "users", "--engine", "spark"]
+
+
+@pytest.mark.parametrize(
+    "argv, environ, launcher, pipes",
+    [
+        ([], {}, "shell", None),
+        ([], {"DAGSTER_PIPES_CONTEXT": "e30="}, "subprocess", "env"),
+        (["--JOB_NAME", "j"], {}, "glue", None),  # started from the Glue console: no Dagster
+        (["--JOB_NAME", "j", "--dagster-pipes-context", "e30="], {}, "glue", "glue"),
+    ],
+)
+def test_the_runtime_says_who_launched_the_job_and_how_pipes_reaches_it(argv, environ, launcher, pipes):
+    from clickpipe_core.runtime import Runtime
+
+    runtime = Runtime.detect(argv, environ=environ, on_glue=False)
+    assert (runtime.launcher, runtime.pipes, runtime.on_glue) == (launcher, pipes, False)
+    assert runtime.engine == ("spark" if launcher == "glue" else "duckdb")
+    with pytest.raises(ValueError, match="unknown engine"):
+        Runtime.detect(argv, engine="pandas", environ=environ)

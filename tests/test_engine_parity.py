@@ -294,3 +294,43 @@ def test_dagster_runs_job1_on_spark_when_asked(spark, tmp_path, monkeypatch, dir
     assert reports["spark"] == reports["duckdb"]
     assert [name for _, name, passed in reports["spark"][1] if not passed] == ["quarantine_share"]
     assert len(reports["spark"][1]) == 5
+
+
+def test_spark_spreads_a_large_day_over_several_files(spark, local_lakes, monkeypatch):
+    """At volume the Spark engine writes files of about ROWS_PER_FILE rows (in parallel tasks), not
+    one file per directory; the rows are the same as DuckDB's one file per directory."""
+    monkeypatch.setattr(spark_engine, "ROWS_PER_FILE", 40)
+    header = ",".join(TRANSACTIONS.column_names)
+    rows = [f"T{i},U1,{i}.00,USD,completed,card,2026-11-0{1 + i % 2}T10:00:00Z" for i in range(200)]
+
+    def fill(store):
+        store.put_bytes((USERS_HEADER + "\nU1,Ann,,US,2025-01-01,free\n").encode(), layout.raw_batch_key("users", DAY, "u.csv"))
+        store.put_bytes((header + "\n" + "\n".join(rows) + "\n").encode(), layout.raw_batch_key("transactions", DAY2, "t.csv"))
+
+    both = run_both(local_lakes, fill, [(USERS, DAY), (TRANSACTIONS, DAY2)])
+    (dstore, dres), (sstore, sres) = both["duckdb"], both["spark"]
+    spark_keys = [k for k in sres[1].files_out if k.startswith("processed/")]
+    assert len([k for k in dres[1].files_out if k.startswith("processed/")]) == 2 and len(spark_keys) >= 5
+    assert all(pq.ParquetFile(sstore.path(k)).metadata.num_rows <= 40 for k in spark_keys)
+    assert sres[1].rows_out == dres[1].rows_out == 200 and all(c["passed"] for c in sres[1].checks)
+    read_all = lambda store, res: pa.concat_tables([_read(store, k) for k in res.files_out if k.startswith("processed/")])  # noqa: E731
+    assert _rows(read_all(sstore, sres[1])) == _rows(read_all(dstore, dres[1]))
+
+
+def test_redelivery_in_reverse_order_on_spark_equals_duckdb_in_order(tmp_path, spark):
+    """Re-delivered transactions (newest wins) and clicks (first wins): Spark processing the days in
+    reverse writes the same processed, quarantine and dedup-state files as DuckDB in order."""
+    from test_redelivery import D1, D2, D3, _fill_clicks, _fill_transactions, _users, zone
+
+    zones = {}
+    for name, days in (("duckdb", (D1, D2, D3)), ("spark", (D3, D2, D1))):
+        store = LocalStore(tmp_path / name)
+        _users(store)
+        _fill_transactions(store)
+        _fill_clicks(store)
+        for day in days:
+            for ds in (TRANSACTIONS, CLICKS):
+                ENGINES[name](store, ds, day)
+        zones[name] = zone(store)
+    assert zones["spark"] == zones["duckdb"]
+    assert any(k.startswith("dedup/transactions/") for k in zones["spark"])

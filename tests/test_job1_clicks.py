@@ -137,3 +137,44 @@ def test_first_occurrence_is_by_object_order_then_line(local_store):
     assert r.duplicates == 3
     dupes = sorted((q["source_file"][-6:], q["source_line"]) for q in quarantine(local_store) if q["reason"] == "duplicate_key")
     assert dupes == [("-o1.gz", "record 4"), ("-o2.gz", "record 4"), ("-o3.gz", "record 4")]
+
+
+def test_first_occurrence_holds_across_read_batches(local_store, monkeypatch):
+    """Objects are read and classified a few at a time: input order still runs across batches."""
+    from glue_scripts import duckdb_engine
+
+    monkeypatch.setattr(duckdb_engine, "BATCH_OBJECTS", 2)
+    for i in range(5):
+        put_object(local_store, [event(10 * i + j) for j in range(2)] + [event(99)], at(DAY, 10 + i), name=f"o{i}")
+    r = run_partition(local_store, CLICKS, DAY)
+    assert (r.rows_in, r.rows_out, r.duplicates) == (15, 11, 4)
+    dupes = sorted(q["source_file"][-6:] for q in quarantine(local_store) if q["reason"] == "duplicate_key")
+    assert dupes == ["-o1.gz", "-o2.gz", "-o3.gz", "-o4.gz"]
+
+
+def test_the_pipeline_processes_the_objects_it_is_given(local_store):
+    """By default every object of the partition; a caller may pass fewer (e.g. only new ones)."""
+    keys = [put_object(local_store, [event(10 * i + j) for j in range(3)], at(DAY, 10 + i), name=f"o{i}") for i in range(3)]
+    objects = [o for o in local_store.list("raw/clicks/") if o.key in keys[:2]]
+    r = run_partition(local_store, CLICKS, DAY, objects=objects)
+    assert (r.rows_in, r.rows_out, r.files_in) == (6, 6, keys[:2])
+    assert run_partition(local_store, CLICKS, DAY).rows_in == 9
+
+
+def test_earlier_deliveries_are_other_sources_never_a_runs_own(local_store):
+    """Dedup across partitions reads the dedup state of the other sources within the window (one
+    state object per source, however many files the engine wrote per directory): never this
+    source's own, and a whole-day run not its own day's increments (it replaces them)."""
+    from clickpipe_core.job1 import Source, neighbor_states
+    from clickpipe_core.lake_store import ObjectInfo
+
+    increment = Source.increment("2026-11-02", ObjectInfo(layout.raw_clicks_key("s", at("2026-11-02"), "u1"), 1, 0))
+    for source in ["2026-11-01", "2026-11-02", increment, "2026-11-03"]:
+        local_store.put_bytes(b"", layout.dedup_state_key("clicks", source))
+
+    def neighbours(source):
+        return [name for _, name in neighbor_states(local_store, CLICKS, source)]
+
+    assert neighbours("2026-11-02") == ["2026-11-01", "2026-11-03"]
+    assert neighbours(increment) == ["2026-11-01", "2026-11-02", "2026-11-03"]
+    assert neighbours("2026-11-01") == ["2026-11-02", increment.name, "2026-11-03"]

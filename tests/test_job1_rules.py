@@ -140,12 +140,12 @@ def test_a_crash_while_writing_leaves_the_previous_output_intact(local_store, sa
         (",".join(TRANSACTIONS.column_names) + "\nT9,U0000001,1.00,USD,completed,card,2026-11-02T10:00:00Z\n").encode(),
         layout.raw_batch_key("transactions", day, "transactions.csv"),
     )
-    from glue_scripts import duckdb_engine
+    from clickpipe_core import job1
 
-    def killed(self, *a, **k):
+    def killed(*a, **k):
         raise KeyboardInterrupt("killed mid-write")
 
-    monkeypatch.setattr(duckdb_engine.DuckDBJob, "_publish", killed)
+    monkeypatch.setattr(job1, "publish", killed)
     with pytest.raises(KeyboardInterrupt):
         run_partition(local_store, TRANSACTIONS, day)
     assert {o.key: local_store.read_bytes(o.key) for o in local_store.list("processed/")} == snapshot

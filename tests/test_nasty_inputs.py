@@ -35,6 +35,42 @@ def test_control_characters_in_every_users_field(local_store):
     assert "full_name holds control character U+0000 at character 2" in details
 
 
+@pytest.mark.parametrize("ends", corpus.MIXED_LINE_ENDS.values(), ids=list(corpus.MIXED_LINE_ENDS))
+def test_a_file_with_mixed_line_ends_loses_no_record_and_blocks_no_other(local_store, ends):
+    good = put_users(local_store)
+    data, fates = corpus.users_with_line_ends(ends)
+    mixed = layout.raw_batch_key("users", DAY, "mixed.csv")
+    local_store.put_bytes(data, mixed)
+    result = run_partition(local_store, USERS, DAY)
+    corpus.assert_ledger(result, corpus.ledger(local_store, USERS, DAY), {good: [("processed", "U1")], mixed: fates})
+
+
+@pytest.mark.parametrize("name", ["_extract.csv", ".hidden.csv"])
+def test_a_file_dropped_with_a_hidden_name_is_quarantined_whole(local_store, name):
+    """Not through `clickpipe upload` (which refuses the name): straight into the raw zone."""
+    good = put_users(local_store)
+    data, spots = corpus.hidden_users_file(first=2)
+    hidden = layout.raw_batch_key("users", DAY, name)
+    local_store.put_bytes(data, hidden)
+    result = run_partition(local_store, USERS, DAY)
+    found = corpus.ledger(local_store, USERS, DAY)
+    assert found["processed"] == {"U1": 1}
+    assert {spot: q["reason"] for spot, q in found["quarantine"].items()} == {(hidden, line): r for line, r in spots.items()}
+    assert (result.rows_in, result.rows_out, result.quarantined, result.duplicates) == (3, 1, 2, 0)
+    assert result.files_in == [good, hidden]
+    (message,) = [m for m in result.messages if hidden in m]
+    assert f"starts with {name[0]!r}" in message and "rename it" in message and "2 record(s) quarantined as hidden_file_name" in message
+
+
+def test_a_partition_holding_only_a_hidden_file_is_processed_not_skipped(local_store):
+    data, spots = corpus.hidden_users_file(first=1)
+    hidden = layout.raw_batch_key("users", DAY, "_users.csv")
+    local_store.put_bytes(data, hidden)
+    result = run_partition(local_store, USERS, DAY)
+    assert (result.rows_in, result.quarantined, result.rows_out) == (2, 2, 0)
+    assert set(corpus.ledger(local_store, USERS, DAY)["quarantine"]) == {(hidden, line) for line in spots}
+
+
 def test_control_characters_in_every_transactions_field(local_store):
     put_users(local_store)
     run_partition(local_store, USERS, DAY)
@@ -125,8 +161,10 @@ def test_whatever_job1_accepts_job2_loads_with_exact_money(local_store, pg_url, 
         assert lifetime is None  # U1 paid in every currency: MIXED, no single sum
         pages = con.execute("SELECT page FROM marts.top_pages_daily WHERE dt = %s", (DAY2,)).fetchall()
         assert sorted(p for (p,) in pages) == ["/home", "/tab\there"]
-        loads = con.execute("SELECT count(*) FROM marts.partition_loads WHERE partition IN (%s, %s)", (DAY, DAY2)).fetchone()
-        assert loads == (8,)
+        loads = con.execute(
+            "SELECT count(*) FROM marts.partition_loads WHERE partition IN (%s, %s) AND mart NOT LIKE 'user%%'", (DAY, DAY2)
+        ).fetchone()
+        assert loads == (8,)  # every daily mart, both days (the user activity tables are recorded too)
 
 
 def test_v002_widens_a_loaded_v001_database_and_keeps_its_rows(pg_url, tmp_path):
@@ -142,7 +180,7 @@ def test_v002_widens_a_loaded_v001_database_and_keeps_its_rows(pg_url, tmp_path)
         con.execute(
             "INSERT INTO marts.revenue_daily VALUES ('2026-11-01', 'US', 'USD', 2, 2, 9999999999999999.98, 4999999999999999.99, 0)"
         )
-    assert pg_load.apply_migrations(pg_url) == ["V002__wide_money_totals", "V003__session_marts"]
+    assert pg_load.apply_migrations(pg_url) == ["V002__wide_money_totals", "V003__user_activity", "V004__session_marts"]
     with psycopg.connect(pg_url) as con:
         assert con.execute("SELECT revenue, avg_order_value FROM marts.revenue_daily").fetchone() == (
             Decimal("9999999999999999.98"), Decimal("4999999999999999.99"))  # fmt: skip

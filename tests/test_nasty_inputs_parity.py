@@ -51,6 +51,31 @@ def test_control_characters_and_amounts_per_currency(spark, local_lakes):
         assert corpus.ledger(store, USERS, DAY)["processed"]["U1"] == 1
 
 
+def test_mixed_line_ends_and_hidden_file_names(spark, local_lakes):
+    """Every mix of line ends in its own file and files with hidden names in one partition: the
+    same rows on both engines, every record accounted for on each."""
+    files = {}
+    for i, (case, ends) in enumerate(corpus.MIXED_LINE_ENDS.items()):
+        files[layout.raw_batch_key("users", DAY, f"{case}.csv")] = corpus.users_with_line_ends(ends, first=10 * (i + 1))
+    hidden = {layout.raw_batch_key("users", DAY, name): corpus.hidden_users_file(first=100 + i) for i, name in enumerate(["_x.csv", ".x.csv"])}
+
+    def fill(store):
+        for key, (data, _) in {**files, **hidden}.items():
+            store.put_bytes(data, key)
+
+    both = run_both(local_lakes, fill, [(USERS, DAY)])
+    assert_same(both)
+    for store, (result,) in both.values():
+        found = corpus.ledger(store, USERS, DAY)
+        line_spots = {spot for spot in found["quarantine"] if spot[0] in hidden}
+        assert line_spots == {(key, line) for key, (_, spots) in hidden.items() for line in spots}
+        for spot in line_spots:
+            assert found["quarantine"].pop(spot)["reason"] == "hidden_file_name"
+        result.rows_in -= 4  # the hidden files' records, checked above
+        result.quarantined -= 4
+        corpus.assert_ledger(result, found, {k: fates for k, (_, fates) in files.items()})
+
+
 def test_control_characters_in_clicks(spark, local_lakes):
     data, fates = corpus.clicks_with_control_characters(DAY2)
     key = layout.raw_clicks_key("clickpipe-clicks", at(DAY2), "nasty")

@@ -94,12 +94,14 @@ def test_objects_outside_the_layout_or_the_partitions_are_ignored_not_fatal(tmp_
     store = lake.store()
     store.put_bytes(b"x", "raw/transactions/no-date/file.csv")
     store.put_bytes(b"x", "raw/transactions/ingest_date=2026-13-45/file.csv")
-    store.put_bytes(b"x", "raw/transactions/ingest_date=2026-11-01/_partial.csv")
     put(store, "transactions", "2001-01-01", "before-the-first-day.csv")
     put(store, "users", "2026-11-01", "users.csv")
+    # A hidden or underscored name is in its partition: Job 1 quarantines its records whole, so the
+    # sensor reports it rather than leave it unseen.
+    store.put_bytes(b"x", "raw/transactions/ingest_date=2026-11-02/_partial.csv")
     with dg.instance_for_test() as instance:
         events, _ = tick(BATCH, lake, instance)
-        assert reported(events) == {("raw/users", "2026-11-01"): 1}
+        assert reported(events) == {("raw/users", "2026-11-01"): 1, ("raw/transactions", "2026-11-02"): 1}
 
 
 def test_click_sensor_reports_arrival_hours(tmp_path):

@@ -1,5 +1,6 @@
 """Whole-file problems fail loudly: ``clickpipe upload`` refuses a file that is not the named
-dataset's, or that Glue Job 1 would not read; a partition with a file rejected whole or too many
+dataset's, or that Glue Job 1 would not read; a file with such a name dropped into the raw zone
+directly is quarantined whole; a partition with a file rejected whole or too many
 records quarantined fails its blocking ``quarantine_share`` check, naming the file and why."""
 
 from __future__ import annotations
@@ -91,6 +92,25 @@ def test_a_file_rejected_whole_fails_the_partition_and_names_the_file(tmp_path, 
     assert md["rows_out"].value > 0 and "wrong_header" in md["quarantine_reasons"].value
     failure = next(e for e in result.all_events if e.is_step_failure)
     assert "quarantine_share" in failure.step_failure_data.error.message
+
+
+def test_a_file_dropped_with_a_hidden_name_fails_the_partition_and_names_the_file(tmp_path, sample):
+    """Not through `clickpipe upload` (which refuses the name): Job 1 quarantines its records whole,
+    and the blocking check fails naming it, instead of the file being skipped in silence."""
+    lake = LocalLakeResource(root=str(tmp_path / "lake"))
+    store = lake.store()
+    store.put_file(sample.users_file, layout.raw_batch_key("users", sample.days[0], "users.csv"))
+    hidden = layout.raw_batch_key("users", sample.days[0], ".users-late.csv")
+    store.put_file(sample.users_file, hidden)
+    with dg.instance_for_test() as instance:
+        result = _materialize(lake, ["processed/users"], None, instance)
+    check = _check(result)
+    assert not result.success and not check.passed
+    assert hidden in check.description and "not read (its name starts with '.' or '_') (hidden_file_name)" in check.description
+    md = next(e.materialization.metadata for e in result.get_asset_materialization_events())
+    lines = sample.users_file.read_bytes().count(b"\n") - 1
+    assert f"| hidden_file_name | {lines:,} |" in md["quarantine_reasons"].value
+    assert md["rows_in"].value == md["rows_out"].value + md["rows_quarantined"].value + md["duplicates_dropped"].value
 
 
 def test_a_partition_above_its_quarantine_share_fails(tmp_path):

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from clickpipe_core.contracts import LOGICAL_TYPES, Dataset
+from clickpipe_core.contracts import Dataset
 
 OWNERS = ["team:data-platform"]
 
@@ -11,7 +11,7 @@ def table_schema(ds: Dataset) -> dg.TableSchema:
     columns = [
         dg.TableColumn(
             c.name,
-            LOGICAL_TYPES[c.type][2],
+            c.logical_type.athena,
             description=c.description or None,
             constraints=dg.TableColumnConstraints(nullable=not c.required, unique=c.name == ds.key),
         )

@@ -12,7 +12,7 @@ import pytest
 
 from clickpipe_core import pg_load
 from clickpipe_core.lake_store import LocalStore
-from clickpipe_core.marts import DAILY_MARTS, MARTS, arrow_schema
+from clickpipe_core.marts import DAILY_MARTS, MARTS, USER_ACTIVITY, arrow_schema
 from glue_scripts.marts_engine import DuckDBMartEngine
 from support import run_job2
 from serving_data import (
@@ -159,6 +159,32 @@ def test_reloading_gives_the_same_rows(monkeypatch, pg_url, lake):
     assert sum(len(v) for v in first.values()) > 100
 
 
+def test_the_users_dimension_is_maintained_incrementally_and_equals_its_full_definition(monkeypatch, pg_url, lake):
+    """The users load before most daily loads (it loads the activity of days never loaded), a day
+    whose processed data changes reloaded later: after each step marts.users equals users.sql over
+    every processed day, and only the users of the reloaded day were recomputed."""
+
+    def full_definition():
+        return sorted(_engine_rows(lake, "users"), key=lambda r: r["user_id"])
+
+    assert run_job2(monkeypatch, pg_url, lake, "daily", ["2026-11-01"]) == 0
+    assert run_job2(monkeypatch, pg_url, lake, "users") == 0
+    assert _pg_rows(pg_url, "marts.users", "user_id") == full_definition()
+    # Day 3 is processed again and loses its transactions; its daily load updates its users only.
+    with psycopg.connect(pg_url) as con:
+        before = {r[0]: r[1:] for r in con.execute("SELECT user_id, lifetime_orders, last_seen FROM marts.users")}
+        active = {r[0] for r in con.execute("SELECT user_id FROM marts.user_payments_daily WHERE dt = '2026-11-03'")}
+    for f in (lake / "processed" / "transactions" / "dt=2026-11-03").glob("*.parquet"):
+        f.unlink()
+    assert run_job2(monkeypatch, pg_url, lake, "daily", ["2026-11-03"]) == 0
+    after = _pg_rows(pg_url, "marts.users", "user_id")
+    assert after == full_definition()
+    changed = {r["user_id"] for r in after if (r["lifetime_orders"], r["last_seen"]) != before[r["user_id"]]}
+    assert changed and changed <= active
+    assert run_job2(monkeypatch, pg_url, lake, "users") == 0
+    assert _pg_rows(pg_url, "marts.users", "user_id") == after
+
+
 def test_a_failure_mid_load_leaves_the_previous_partition(monkeypatch, pg_url, lake):
     run_job2(monkeypatch, pg_url, lake, "daily", ["2026-11-01"])
     before = {m.name: _pg_rows(pg_url, m.table, ", ".join(m.key)) for m in DAILY_MARTS}
@@ -204,10 +230,10 @@ def test_a_day_that_lost_its_data_becomes_empty_and_a_day_without_data_is_not_a_
 
 
 def test_migrations_apply_once_and_create_the_mart_tables(pg_url):
-    assert pg_load.apply_migrations(pg_url) == ["V001__marts", "V002__wide_money_totals", "V003__session_marts"]
+    assert pg_load.apply_migrations(pg_url) == ["V001__marts", "V002__wide_money_totals", "V003__user_activity", "V004__session_marts"]
     assert pg_load.apply_migrations(pg_url) == []
     with psycopg.connect(pg_url) as con:
-        for mart in MARTS.values():
+        for mart in [*MARTS.values(), *USER_ACTIVITY]:
             cols = con.execute(
                 """SELECT column_name, format_type(a.atttypid, a.atttypmod), NOT a.attnotnull
                    FROM information_schema.columns c

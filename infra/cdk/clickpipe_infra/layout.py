@@ -1,7 +1,8 @@
 """The lake's key layout on S3: the same keys as ``clickpipe_core/layout.py`` uses locally.
 
 raw/users/ingest_date=YYYY-MM-DD/, raw/transactions/ingest_date=YYYY-MM-DD/, raw/clicks/YYYY/MM/DD/HH/
-(Firehose), processed/<dataset>/..., quarantine/<dataset>/..., all under an optional prefix.
+(Firehose), processed/<dataset>/..., quarantine/<dataset>/..., dedup/<dataset>/... (Job 1's dedup
+state), .locks/ (leases of shared state), all under an optional prefix.
 """
 
 from __future__ import annotations
@@ -31,6 +32,16 @@ class LakeLayout:
     @property
     def quarantine(self) -> str:
         return self.key("quarantine")
+
+    @property
+    def dedup(self) -> str:
+        """Job 1's dedup state: the keys each raw partition delivered (transactions, clicks)."""
+        return self.key("dedup")
+
+    @property
+    def locks(self) -> str:
+        """The lake's locks of shared state (S3 leases created and taken over by conditional PUTs)."""
+        return self.key(".locks")
 
     @property
     def staging(self) -> str:

@@ -134,11 +134,12 @@ class Processing(Construct):
             "Job1Role", "Glue Job 1 (raw -> processed): reads raw/, writes processed/ and quarantine/", [self.job1_script, self.code_zip]
         )
         # On Glue, Spark's executors stage Job 1's output under _tmp/<run>/ in the lake; the driver
-        # reads it back, checks it and publishes it, then deletes the staging.
+        # reads it back, checks it and publishes it, then deletes the staging. dedup/ holds the keys
+        # each partition delivered; .locks/ the lease a run holds on its dataset's shared state.
         self._grant_lake(
             self.job1_role,
-            read=[layout.raw, layout.processed, layout.quarantine, layout.staging],
-            write=[layout.processed, layout.quarantine, layout.staging],
+            read=[layout.raw, layout.processed, layout.quarantine, layout.dedup, layout.locks, layout.staging],
+            write=[layout.processed, layout.quarantine, layout.dedup, layout.locks, layout.staging],
         )
         self.job1 = glue.PySparkEtlJob(
             self,

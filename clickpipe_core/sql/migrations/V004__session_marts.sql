@@ -1,4 +1,4 @@
--- V003: the sessionized marts (clickpipe_core/sessions.py): sessions, acquisition, engagement,
+-- V004: the sessionized marts (clickpipe_core/sessions.py): sessions, acquisition, engagement,
 -- devices, the session funnel, page transitions and purchase paths, each replaced one day at a time
 -- like V001's, and weekly retention, replaced whole.
 
