@@ -1,4 +1,4 @@
--- Sessions per day of start (first and last day are the parameters), derived from the processed clicks
+-- Sessions per day of start (first and last day are the parameters), derived over the processed clicks
 -- by the session rule of clickpipe_core/sessions.py written again in the common dialect (DuckDB, Athena):
 -- a (user_id, session_id) in ts order, cut where a gap exceeds 30 minutes, read over the days around.
 -- Bots included: the parser that flags them does not run here. Columns: dt, sessions, conversions,
