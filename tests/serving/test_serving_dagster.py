@@ -188,3 +188,24 @@ def test_embedded_postgres_starts_on_demand_and_stops_cleanly(tmp_path):
     psutil.Process(pid).wait(10) if psutil.pid_exists(pid) else None
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     assert not (tmp_path / "pg" / "postmaster.pid").exists()
+
+
+def test_purchase_paths_reconcile_on_days_with_sessions_but_no_purchase(monkeypatch, tmp_path, fixture_rows, pg_url):
+    """A day with sessions and no purchase has no purchase path: PostgreSQL's side counts 0 conversions
+    for it (from marts.sessions), as the processed clicks do, rather than leaving the day out."""
+    from serving_data import write_processed
+    from support import run_job2
+
+    rows = {**fixture_rows, "clicks": [r for r in fixture_rows["clicks"] if r["event_type"] != "purchase"]}
+    lake = tmp_path / "no-purchase-lake"
+    write_processed(lake, rows)
+    run_job2(monkeypatch, pg_url, lake, "sessions", ["2026-11-01", "2026-11-03"])
+    resources = _resources(lake, pg_url, tmp_path)
+    rec = next(r for r in reconcile.RECONCILIATIONS if r.check == "purchase_paths_match_processed")
+    days = ("2026-11-01", "2026-11-03")
+    result = reconcile.reconcile(rec, resources["query_engine"], resources["warehouse"], days)
+    assert result.passed and result.metadata["compared"].value["keys"] == 2
+    with psycopg.connect(pg_url) as con:
+        assert con.execute("SELECT COUNT(*) FROM marts.purchase_paths_daily").fetchone()[0] == 0
+        con.execute("INSERT INTO marts.purchase_paths_daily VALUES ('2026-11-01', 1, '/p/1', 1, 1)")
+    assert not reconcile.reconcile(rec, resources["query_engine"], resources["warehouse"], days).passed
