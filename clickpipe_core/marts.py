@@ -39,6 +39,7 @@ MART_TYPES = {
         LogicalType("count", "BIGINT", "bigint", "bigint", lambda pa: pa.int64()),
         LogicalType("rank", "INTEGER", "int", "integer", lambda pa: pa.int32()),
         LogicalType("rate", "DOUBLE", "double", "double precision", lambda pa: pa.float64()),
+        LogicalType("flag", "BOOLEAN", "boolean", "boolean", lambda pa: pa.bool_()),
     ),
 }
 
@@ -77,6 +78,9 @@ class Mart:
     key: tuple[str, ...]
     daily: bool  # True: replaced one dt at a time; False: replaced whole
     sources: tuple[str, ...]  # processed datasets the SQL reads
+    # True: the SQL reads the derived tables sessions and session_events (clickpipe_core/sessions.py),
+    # built by DuckDB from the clicks of the days around each mart day, whatever Job 2's engine.
+    sessionized: bool = False
 
     def __post_init__(self):
         identifier(self.name)
@@ -104,7 +108,11 @@ class Mart:
         return MARTS_SQL_DIR / f"{self.name}.sql"
 
     def sql(self) -> str:
-        return self.sql_path.read_text()
+        text = self.sql_path.read_text()
+        if "{funnel_steps}" in text:
+            steps = ", ".join(f"({i}, '{identifier(t)}')" for i, t in enumerate(SESSION_FUNNEL_STEPS, start=1))
+            text = text.replace("{funnel_steps}", steps)
+        return text
 
 
 def _c(name, type_, description="", nullable=False):
@@ -213,6 +221,192 @@ USERS_DIM = Mart(
     sources=("users", "transactions", "clicks"),
 )
 
+# -- sessionized marts (rules: clickpipe_core/sessions.py) ---------------------------------------------
+
+# The ordered event types of session_funnel_daily: a session reaches step k when it has that event
+# after (by event order) the event that made it reach step k-1, anywhere in the session.
+SESSION_FUNNEL_STEPS = ("page_view", "add_to_cart", "checkout", "purchase")
+NOT_BOTS = "Bot sessions (the user agent parser's crawlers and automation clients) are left out."
+
+SESSIONS = Mart(
+    name="sessions",
+    description=(
+        "One row per session (the events of a user's session_id with no gap over 30 minutes), on the UTC day it "
+        "starts, enriched with acquisition and user agent. Bot sessions are kept, flagged is_bot; the marts built "
+        "from sessions leave them out."
+    ),
+    columns=(
+        _c("dt", "date", "UTC day the session starts"),
+        _c("user_id", "string", "The user"),
+        _c("session_id", "string", "The client's session_id; '#2', '#3', ... for later parts after a 30-minute gap"),
+        _c("started_at", "timestamp", "First event"),
+        _c("ended_at", "timestamp", "Last event"),
+        _c("duration_seconds", "count", "ended_at - started_at, whole seconds"),
+        _c("events", "count", "Events of the session"),
+        _c("page_views", "count", "page_view events"),
+        _c("landing_page", "string", "Path of the first page view (of the first event without one)"),
+        _c("exit_page", "string", "Path of the last page view (of the last event without one)"),
+        _c("channel", "string", "search, social, email, paid, referral, other or direct"),
+        _c("source", "string", "utm_source, else the referrer's host, else (direct)"),
+        _c("medium", "string", "utm_medium", True),
+        _c("campaign", "string", "utm_campaign or (none)"),
+        _c("device_class", "string", "desktop, mobile, tablet, bot or unknown (from the user agent)"),
+        _c("browser", "string", "Browser family (ua-parser)"),
+        _c("browser_version", "string", "major[.minor]", True),
+        _c("os", "string", "Operating system family (ua-parser)"),
+        _c("is_bot", "flag", "A crawler or automation client"),
+        _c("bounce", "flag", "The session has exactly one event"),
+        _c("converted", "flag", "The session has a purchase"),
+        _c("revenue", "money_total", "Sum of its purchases' revenue (NULL when in several currencies)", True),
+        _c("currency", "string", "Currency of its purchases; MIXED if several, NULL if none", True),
+    ),
+    key=("dt", "user_id", "session_id"),
+    daily=True,
+    sources=("clicks",),
+    sessionized=True,
+)
+
+ACQUISITION_DAILY = Mart(
+    name="acquisition_daily",
+    description=f"Sessions, users, bounces, conversions and revenue per day by channel, source and campaign. {NOT_BOTS}",
+    columns=(
+        DT,
+        _c("channel", "string", "search, social, email, paid, referral, other or direct"),
+        _c("source", "string", "utm_source, else the referrer's host, else (direct)"),
+        _c("campaign", "string", "utm_campaign or (none)"),
+        _c("sessions", "count", "Sessions starting that day"),
+        _c("users", "count", "Distinct users of those sessions"),
+        _c("bounces", "count", "Sessions with one event"),
+        _c("conversions", "count", "Sessions with a purchase"),
+        _c("revenue", "money_total", "Revenue of those sessions (NULL when in several currencies)", True),
+        _c("revenue_currency", "string", "Currency of the revenue; MIXED if several, NULL if none", True),
+    ),
+    key=("dt", "channel", "source", "campaign"),
+    daily=True,
+    sources=("clicks",),
+    sessionized=True,
+)
+
+ENGAGEMENT_DAILY = Mart(
+    name="engagement_daily",
+    description=f"Sessions per day by duration bucket, with their page views and bounces. {NOT_BOTS}",
+    columns=(
+        DT,
+        _c("duration_bucket", "string", "0-10s, 10-30s, 30s-1m, 1-3m, 3-10m, 10-30m, 30m+"),
+        _c("bucket_order", "rank", "1 = shortest bucket"),
+        _c("sessions", "count", "Sessions in the bucket"),
+        _c("page_views", "count", "Their page views"),
+        _c("bounces", "count", "Their sessions with one event"),
+        _c("pages_per_session", "rate", "page_views / sessions"),
+        _c("bounce_rate", "rate", "bounces / sessions"),
+    ),
+    key=("dt", "duration_bucket"),
+    daily=True,
+    sources=("clicks",),
+    sessionized=True,
+)
+
+DEVICES_DAILY = Mart(
+    name="devices_daily",
+    description=f"Sessions, users, bounces and conversions per day by device class, browser and OS. {NOT_BOTS}",
+    columns=(
+        DT,
+        _c("device_class", "string", "desktop, mobile, tablet or unknown"),
+        _c("browser", "string", "Browser family (ua-parser)"),
+        _c("os", "string", "Operating system family (ua-parser)"),
+        _c("sessions", "count", "Sessions starting that day"),
+        _c("users", "count", "Distinct users"),
+        _c("bounces", "count", "Sessions with one event"),
+        _c("conversions", "count", "Sessions with a purchase"),
+    ),
+    key=("dt", "device_class", "browser", "os"),
+    daily=True,
+    sources=("clicks",),
+    sessionized=True,
+)
+
+SESSION_FUNNEL_DAILY = Mart(
+    name="session_funnel_daily",
+    description=(
+        f"The session funnel {' → '.join(SESSION_FUNNEL_STEPS)} per day of session start: a session reaches a step "
+        f"when it has that event after the event that reached the step before, anywhere in the session (across "
+        f"midnight too). {NOT_BOTS}"
+    ),
+    columns=(
+        DT,
+        _c("step", "rank", "1 = the first step"),
+        _c("event_type", "string", "The step's event type"),
+        _c("sessions", "count", "Sessions that reached the step"),
+        _c("rate_from_previous", "rate", "sessions / the previous step's sessions (NULL when that is 0; 1 for step 1)", True),
+        _c("rate_from_first", "rate", "sessions / step 1's sessions (NULL when that is 0)", True),
+    ),
+    key=("dt", "step"),
+    daily=True,
+    sources=("clicks",),
+    sessionized=True,
+)
+
+PAGE_TRANSITIONS_DAILY = Mart(
+    name="page_transitions_daily",
+    description=(
+        "The 100 most frequent next-page transitions of each day (a page view to the session's next page view, "
+        f"paths without query strings, repeats of the same page included), by session start day. {NOT_BOTS}"
+    ),
+    columns=(
+        DT,
+        _c("transition_rank", "rank", "1 = most frequent that day (ties by pages)"),
+        _c("from_page", "string", "Path viewed"),
+        _c("to_page", "string", "Path viewed next in the same session"),
+        _c("transitions", "count", "How often"),
+        _c("sessions", "count", "Distinct sessions making it"),
+        _c("day_transitions", "count", "All transitions of the day, top 100 or not (the denominator of a share)"),
+    ),
+    key=("dt", "transition_rank"),
+    daily=True,
+    sources=("clicks",),
+    sessionized=True,
+)
+
+PURCHASE_PATHS_DAILY = Mart(
+    name="purchase_paths_daily",
+    description=(
+        "The 20 most common paths to a purchase of each day: the last four pages viewed before a session's first "
+        f"purchase (a page repeated in a row once), by session start day. {NOT_BOTS}"
+    ),
+    columns=(
+        DT,
+        _c("path_rank", "rank", "1 = most common that day (ties by path)"),
+        _c("path", "string", "Pages joined by ' → ', or '(no page view)'"),
+        _c("sessions", "count", "Converted sessions that took it"),
+        _c("day_sessions", "count", "All converted sessions of the day, top 20 or not"),
+    ),
+    key=("dt", "path_rank"),
+    daily=True,
+    sources=("clicks",),
+    sessionized=True,
+)
+
+RETENTION_WEEKLY = Mart(
+    name="retention_weekly",
+    description=(
+        "Weekly cohorts: users by the ISO week (UTC) of their first session, and how many of them came back, and "
+        f"bought, each week after. Rebuilt whole from every processed day. {NOT_BOTS}"
+    ),
+    columns=(
+        _c("cohort_week", "date", "Monday of the week of the users' first session"),
+        _c("weeks_since", "rank", "0 = the cohort's own week"),
+        _c("cohort_users", "count", "Users of the cohort"),
+        _c("users", "count", "Of them, users with a session that week"),
+        _c("purchasers", "count", "Of them, users with a purchase that week"),
+        _c("user_retention", "rate", "users / cohort_users"),
+        _c("purchaser_share", "rate", "purchasers / cohort_users"),
+    ),
+    key=("cohort_week", "weeks_since"),
+    daily=False,
+    sources=("clicks",),
+    sessionized=True,
+)
+
 # User activity per day: internal daily tables (no assets, no dashboard) loaded with the daily marts
 # of the same sources, from which the users dimension is maintained incrementally (pg_load).
 USER_CLICKS_DAILY = Mart(
@@ -257,10 +451,16 @@ def activity_for(marts: list[Mart]) -> list[Mart]:
     return [a for a in USER_ACTIVITY if set(a.sources) <= sources]
 
 
-MARTS: dict[str, Mart] = {m.name: m for m in (DAILY_EVENTS, FUNNEL_DAILY, REVENUE_DAILY, TOP_PAGES_DAILY, USERS_DIM)}
-DAILY_MARTS = [m for m in MARTS.values() if m.daily]
+MARTS: dict[str, Mart] = {
+    m.name: m
+    for m in (DAILY_EVENTS, FUNNEL_DAILY, REVENUE_DAILY, TOP_PAGES_DAILY, SESSIONS, ACQUISITION_DAILY,
+              ENGAGEMENT_DAILY, DEVICES_DAILY, SESSION_FUNNEL_DAILY, PAGE_TRANSITIONS_DAILY, PURCHASE_PATHS_DAILY,
+              USERS_DIM, RETENTION_WEEKLY)
+}  # fmt: skip
+DAILY_MARTS = [m for m in MARTS.values() if m.daily and not m.sessionized]
+SESSION_MARTS = [m for m in MARTS.values() if m.sessionized and m.daily]  # by day of session start
 FULL_MARTS = [m for m in MARTS.values() if not m.daily]
-MART_GROUPS = {"daily": DAILY_MARTS, "users": FULL_MARTS}
+MART_GROUPS = {"daily": DAILY_MARTS, "sessions": SESSION_MARTS, "users": [USERS_DIM], "retention": [RETENTION_WEEKLY]}
 
 
 def arrow_schema(mart: Mart):

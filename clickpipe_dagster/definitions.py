@@ -13,7 +13,7 @@ from datetime import timedelta
 import dagster as dg
 
 from clickpipe_core.contracts import BATCH_DATASETS
-from clickpipe_core.marts import DAILY_MARTS, USERS_DIM
+from clickpipe_core.marts import DAILY_MARTS, RETENTION_WEEKLY, SESSION_MARTS, USERS_DIM
 from clickpipe_dagster import automation
 from clickpipe_dagster.assets import keys
 from clickpipe_dagster.assets.athena import athena_assets
@@ -39,14 +39,14 @@ batch_job = dg.define_asset_job(
 
 serving_daily_job = dg.define_asset_job(
     "serving_daily_job",
-    selection=dg.AssetSelection.assets(*(keys.mart(m) for m in DAILY_MARTS)),
-    description="Glue Job 2 for one event day (or a range, in one run): daily marts into PostgreSQL, then checks.",
+    selection=dg.AssetSelection.assets(*(keys.mart(m) for m in DAILY_MARTS + SESSION_MARTS)),
+    description="Glue Job 2 for one event day (or a range, in one run): daily and session marts into PostgreSQL, then checks.",
 )
 
 serving_refresh_job = dg.define_asset_job(
     "serving_refresh_job",
-    selection=dg.AssetSelection.groups("athena") | dg.AssetSelection.assets(keys.mart(USERS_DIM)),
-    description="Create or update the Athena tables and rebuild the users dimension in PostgreSQL.",
+    selection=dg.AssetSelection.groups("athena") | dg.AssetSelection.assets(keys.mart(USERS_DIM), keys.mart(RETENTION_WEEKLY)),
+    description="Create or update the Athena tables and rebuild the users dimension and weekly retention in PostgreSQL.",
 )
 
 dashboards_job = dg.define_asset_job(

@@ -61,11 +61,32 @@ MART_COLUMNS: dict[str, dict[str, list[tuple[str, str]]]] = {
     },
 }
 
+# The sessionized marts (clickpipe_core/sessions.py): every column depends on how the clicks cut into
+# sessions (user, session, time), plus the columns it reads.
+_SESSION = [(C, "user_id"), (C, "session_id"), (C, "ts")]
+_READS = {
+    "dt": [], "user_id": [], "session_id": [], "started_at": [], "ended_at": [], "duration_seconds": [],
+    "events": [(C, "event_id")], "page_views": [(C, "event_type")], "bounce": [(C, "event_id")],
+    "landing_page": [(C, "page"), (C, "event_type")], "exit_page": [(C, "page"), (C, "event_type")],
+    "from_page": [(C, "page"), (C, "event_type")], "to_page": [(C, "page"), (C, "event_type")],
+    "channel": [(C, "page"), (C, "referrer")], "source": [(C, "page"), (C, "referrer")],
+    "medium": [(C, "page")], "campaign": [(C, "page")],
+    "device_class": [(C, "user_agent")], "browser": [(C, "user_agent")], "browser_version": [(C, "user_agent")],
+    "os": [(C, "user_agent")], "is_bot": [(C, "user_agent")],
+    "converted": [(C, "event_type")], "conversions": [(C, "event_type")], "step": [(C, "event_type")],
+    "event_type": [(C, "event_type")], "revenue": [(C, "properties"), (C, "event_type")],
+    "currency": [(C, "properties")], "revenue_currency": [(C, "properties")],
+}  # fmt: skip
+
+
+def _session_lineage(mart: Mart) -> dict[str, list[tuple[str, str]]]:
+    return {c.name: _SESSION + [r for r in _READS.get(c.name, []) if r not in _SESSION] for c in mart.columns}
+
 
 def column_lineage(mart: Mart) -> dg.TableColumnLineage:
     return dg.TableColumnLineage(
         deps_by_column={
             column: [dg.TableColumnDep(asset_key=keys.processed(ds), column_name=name) for ds, name in sources]
-            for column, sources in MART_COLUMNS[mart.name].items()
+            for column, sources in (MART_COLUMNS.get(mart.name) or _session_lineage(mart)).items()
         }
     )

@@ -49,6 +49,15 @@ def late_window() -> dg.TimeWindowPartitionMapping:
         )
 
 
+def session_window() -> dg.TimeWindowPartitionMapping:
+    """Session day E <- ingest days E-1 .. E+1+LATE_WINDOW_DAYS: its sessions read the event days
+    E-1 .. E+1 (clickpipe_core/sessions.py), and event day X is filled by ingest days X .. X+window."""
+    with beta_parameters():
+        return dg.TimeWindowPartitionMapping(
+            start_offset=-1, end_offset=LATE_WINDOW_DAYS + 1, allow_nonexistent_upstream_partitions=True
+        )
+
+
 def hours_so_far() -> dg.TimeWindowPartitionMapping:
     """Arrival day D <- its arrival hours; the hours of today that have not come yet are no error."""
     with beta_parameters():

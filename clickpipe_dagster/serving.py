@@ -14,7 +14,7 @@ QUERIES = Path(__file__).resolve().parent / "sql" / "queries"
 
 def run_serving(defs: dg.Definitions, instance: dg.DagsterInstance, days: list[str], *, run_config=None) -> tuple[bool, list[str]]:
     """The serving layer by hand, in this process (no daemon): the daily marts over ``days`` in one
-    run (a single-run range), then the Athena tables and the users dimension, then the dashboards.
+    run (a single-run range), then the Athena tables, the users dimension and retention, then the dashboards.
     Returns (every run succeeded, the failed checks)."""
     range_tags = {"dagster/asset_partition_range_start": days[0], "dagster/asset_partition_range_end": days[-1]}
     results = [defs.resolve_job_def("serving_daily_job").execute_in_process(
@@ -63,4 +63,11 @@ def serving_summary(warehouse) -> list[str]:
     if funnel["v"]:
         v, c, p = int(funnel["v"]), int(funnel["c"] or 0), int(funnel["p"] or 0)
         lines.append(f"  funnel          {v:,} viewed → {c:,} carted ({c / v:.1%}) → {p:,} purchased ({p / v:.1%})")
+    sessions = warehouse.query(
+        "SELECT COUNT(*) FILTER (WHERE NOT is_bot) AS people, COUNT(*) FILTER (WHERE is_bot) AS bots, "
+        "AVG(CASE WHEN bounce THEN 1.0 ELSE 0.0 END) FILTER (WHERE NOT is_bot) AS bounce_rate FROM marts.sessions"
+    ).as_dicts()[0]
+    if sessions["people"]:
+        lines.append(f"  sessions        {int(sessions['people']):,}, bounce rate {float(sessions['bounce_rate']):.1%} "
+                     f"({int(sessions['bots']):,} bot sessions left out of the analytics marts)")  # fmt: skip
     return lines

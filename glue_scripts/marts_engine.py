@@ -54,12 +54,19 @@ class MartEngine:
         self._registered: dict[str, list[str]] = {}  # dataset -> the files its view reads now
         self._days: list[str] | None = None
         self._read: dict[str, set[str]] = {}  # dataset -> every file read so far
+        self._sessions: DuckDBMartEngine | None = None
 
     @property
     def files_read(self) -> dict[str, int]:
-        return {name: len(keys) for name, keys in self._read.items()}
+        read = {name: set(keys) for name, keys in self._read.items()}
+        if self._sessions is not None and self._sessions is not self:
+            for name, keys in self._sessions._read.items():
+                read.setdefault(name, set()).update(keys)
+        return {name: len(keys) for name, keys in read.items()}
 
     def close(self) -> None:
+        if self._sessions is not None and self._sessions is not self:
+            self._sessions.close()
         if self._staging is not None:
             shutil.rmtree(self._staging, ignore_errors=True)
 
@@ -136,12 +143,21 @@ class MartEngine:
 
     def build_days(self, marts: list[Mart], sources: list[str], days: list[str]) -> tuple[dict[str, list[pa.Table]], dict[str, str]]:
         """Daily marts for ``days``: (mart -> tables, day -> why it could not be built). All days are
-        built at once; when that fails, one day at a time, so that one bad day costs only itself."""
+        built at once; when that fails, one day at a time, so that one bad day costs only itself.
+        Sessionized marts are built on DuckDB whatever this engine is (``session_engine``)."""
         from clickpipe_core.errors import ClickpipeError
 
         try:
-            self.register(sources, days=days)
-            return {m.name: [self.build(m)] for m in marts}, {}
+            built = {}
+            plain = [m for m in marts if not m.sessionized]
+            if plain:
+                self.register(sources, days=days)
+                built.update({m.name: [self.build(m)] for m in plain})
+            if len(plain) < len(marts):
+                sessions = self.session_engine()
+                sessions.derive_sessions(days)
+                built.update({m.name: [sessions.build(m)] for m in marts if m.sessionized})
+            return {m.name: built[m.name] for m in marts}, {}
         except ClickpipeError as e:
             if len(days) == 1:
                 return {m.name: [] for m in marts}, {days[0]: str(e)}
@@ -153,6 +169,12 @@ class MartEngine:
             for name, parts in built.items():
                 tables[name] += parts
         return tables, failures
+
+    def session_engine(self) -> "DuckDBMartEngine":
+        """The engine of the sessionized marts: DuckDB (this engine when it is DuckDB), over the same lake."""
+        if self._sessions is None:
+            self._sessions = DuckDBMartEngine(self.store)
+        return self._sessions
 
     def _unusable_file(self, name: str) -> str | None:
         """The first registered file of ``name`` that cannot be used, and why (read one by one)."""
@@ -190,6 +212,45 @@ class DuckDBMartEngine(MartEngine):
     def close(self) -> None:
         self.con.close()
         super().close()
+
+    def session_engine(self) -> "DuckDBMartEngine":
+        return self
+
+    def derive_sessions(self, days: list[str] | None) -> None:
+        """The derived tables ``sessions`` (those starting on ``days``; every one when None) and
+        ``session_events`` (their events), from the clicks of the days around them
+        (``clickpipe_core/sessions.py``). The distinct user agents and landings are parsed once each in
+        Python and joined back."""
+        from clickpipe_core import sessions as rules
+
+        ds = get_dataset("clicks")
+        keys = self.files("clicks", rules.window_days(days) if days is not None else None)
+        self._registered["clicks"] = keys
+        con = self.con
+        try:
+            con.execute(f"CREATE OR REPLACE VIEW session_clicks AS {catalog.duckdb_select(ds, [self._local_path(k) for k in keys])}")
+            con.execute(f"CREATE OR REPLACE TEMP TABLE session_events AS {rules.session_events_sql()}")
+            agents = [r[0] for r in con.execute("SELECT DISTINCT user_agent FROM session_events").fetchall()]
+            con.register("user_agents", rules.user_agent_table(agents))
+            landings = con.execute(
+                "SELECT DISTINCT arg_min(page, seq), arg_min(referrer, seq) FROM session_events GROUP BY user_id, session_key"
+            ).fetchall()
+            con.register("acquisitions", rules.acquisition_table(landings))
+            con.execute(f"CREATE OR REPLACE TEMP TABLE sessions AS {rules.sessions_sql(days)}")
+            # then only the events of those sessions (the marts that read events need no day filter)
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE session_events_kept AS SELECT e.* FROM session_events e "
+                "SEMI JOIN sessions s ON s.session_id = e.session_key AND s.user_id = e.user_id"
+            )
+            con.execute("DROP TABLE session_events")
+            con.execute("ALTER TABLE session_events_kept RENAME TO session_events")
+        except self._engine_errors() as e:
+            if problem := self._unusable_file("clicks"):
+                raise ProcessedZoneError(problem) from None
+            which = "every day" if days is None else ", ".join(days)
+            raise MartBuildError(f"sessions cannot be derived for {which} from processed clicks: {_reason(e)}") from None
+        self._days = days
+        self._read.setdefault("clicks", set()).update(keys)
 
     def _create_view(self, ds: Dataset, keys: list[str]) -> None:
         self.con.execute(catalog.duckdb_view_sql(ds, [self._local_path(k) for k in keys]))

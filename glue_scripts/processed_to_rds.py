@@ -29,7 +29,7 @@ if __package__ in (None, ""):  # run as a file (Glue, subprocess): make the repo
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from clickpipe_core.lake_store import open_store  # noqa: E402
-from clickpipe_core.marts import MART_GROUPS, MARTS, activity_for  # noqa: E402
+from clickpipe_core.marts import MART_GROUPS, MARTS, USERS_DIM, activity_for  # noqa: E402
 from clickpipe_core.pg_load import SOURCE_ENV, URL_ENV  # noqa: E402
 from clickpipe_core.runtime import Runtime  # noqa: E402
 from glue_scripts.pipes_session import (  # noqa: E402
@@ -49,7 +49,8 @@ class MartSelection(list):
 
 
 def mart_selection(text: str) -> MartSelection:
-    """``daily``, ``users``, or mart names, comma-separated (e.g. ``daily_events,funnel_daily``)."""
+    """``daily``, ``sessions``, ``users``, ``retention``, or mart names, comma-separated (e.g.
+    ``daily_events,funnel_daily``)."""
     marts = MartSelection()
     marts.label = text
     for name in (n.strip() for n in text.split(",") if n.strip()):
@@ -58,13 +59,13 @@ def mart_selection(text: str) -> MartSelection:
             raise argparse.ArgumentTypeError(f"unknown mart or group {name!r} (groups: {', '.join(sorted(MART_GROUPS))}; marts: {', '.join(MARTS)})")
         marts += [m for m in found if m not in marts]
     if not marts or len({m.daily for m in marts}) > 1:
-        raise argparse.ArgumentTypeError("give daily marts or the users dimension (they load separately)")
+        raise argparse.ArgumentTypeError("give daily marts or marts replaced whole (they load separately)")
     return marts
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--marts", required=True, type=mart_selection, help="daily (all daily marts), users, or mart names, comma-separated")
+    p.add_argument("--marts", required=True, type=mart_selection, help="daily, sessions, users, retention (groups), or mart names, comma-separated")
     p.add_argument("--lake", required=True, help="lake root: a directory, file:///dir or s3://bucket/prefix")
     add_engine_argument(p)
     p.add_argument("--partition", action="append", default=[], help="day(s) YYYY-MM-DD when run without Dagster")
@@ -178,6 +179,7 @@ def run(args, keys: list[str], run_id: str | None) -> tuple[dict, list[str], flo
     -> why). Each day is loaded on its own: a day that cannot be built or loaded is reported and the
     other days are loaded all the same."""
     from clickpipe_core import pg_load
+    from clickpipe_core.errors import WarehouseError
     from glue_scripts.marts_engine import ENGINES
 
     started = time.perf_counter()
@@ -192,7 +194,7 @@ def run(args, keys: list[str], run_id: str | None) -> tuple[dict, list[str], flo
         if marts[0].daily:
             # the user activity of the same sources, in the same day transactions: the users
             # dimension follows incrementally (pg_load)
-            loads = [*marts, *activity_for(marts)]
+            loads = [*marts, *activity_for([m for m in marts if not m.sessionized])]
             built, failures = engine.build_days(loads, sources, keys)
             tables = {m.name: (m, _concat(m, built[m.name])) for m in loads}
             failures.update(unstorable_days(engine, tables, [d for d in keys if d not in failures]))
@@ -206,12 +208,27 @@ def run(args, keys: list[str], run_id: str | None) -> tuple[dict, list[str], flo
                     "empty_days": [d for d, n in per_day.items() if n == 0],
                 }
         else:
-            caught_up = catch_up_activity(engine, url, source, run_id)
-            engine.register(["users"], days=None)
-            attributes = engine.query("SELECT user_id, country, plan, signup_date FROM users")
-            for m in marts:
+            whole = [m for m in marts if m is not USERS_DIM]  # replaced whole (retention)
+            if whole:
+                plain = [m for m in whole if not m.sessionized]
+                if plain:
+                    engine.register(sorted({s for m in plain for s in m.sources}), days=None)
+                tables = {m.name: (m, engine.build(m)) for m in plain}
+                if len(plain) < len(whole):  # whole-history sessionized marts (retention): every day's sessions
+                    sessions = engine.session_engine()
+                    sessions.derive_sessions(None)
+                    tables.update({m.name: (m, sessions.build(m)) for m in whole if m.sessionized})
+                if problem := unstorable_days(engine, tables, []):
+                    raise WarehouseError(f"the {args.marts.label} marts were not replaced (their previous rows stay): {problem['*']}")
+                for m, table in tables.values():
+                    n = pg_load.replace_table(url, m, table, run_id=run_id, source=source)
+                    results[m.name] = {"rows_loaded": n}
+            if len(whole) < len(marts):  # the users dimension: maintained incrementally
+                caught_up = catch_up_activity(engine, url, source, run_id)
+                engine.register(["users"], days=None)
+                attributes = engine.query("SELECT user_id, country, plan, signup_date FROM users")
                 counts = pg_load.refresh_users(url, attributes, run_id=run_id, source=source)
-                results[m.name] = {"rows_loaded": counts["inserted"] + counts["updated"], **counts, "activity_days_loaded": caught_up}
+                results[USERS_DIM.name] = {"rows_loaded": counts["inserted"] + counts["updated"], **counts, "activity_days_loaded": caught_up}
         files = dict(engine.files_read)
     for mart in marts:
         results[mart.name].update(

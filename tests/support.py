@@ -38,7 +38,8 @@ def run_job2(monkeypatch, url: str, lake, marts: str, days=(), *, engine: str | 
 
 def load_fixture_marts(monkeypatch, pg_url: str, lake) -> dict:
     """Load the serving fixture's processed zone (tests/serving/serving_data.py) into PostgreSQL with
-    Glue Job 2 itself (every daily mart for its days, then the users dimension); returns the rows."""
+    Glue Job 2 itself (every daily and session mart for its days, then the users dimension and
+    retention); returns the rows."""
     import sys
     from pathlib import Path
 
@@ -48,5 +49,7 @@ def load_fixture_marts(monkeypatch, pg_url: str, lake) -> dict:
     rows = make_rows()
     write_processed(lake, rows)
     assert run_job2(monkeypatch, pg_url, lake, "daily", DAYS) == 0
+    assert run_job2(monkeypatch, pg_url, lake, "sessions", DAYS) == 0
     assert run_job2(monkeypatch, pg_url, lake, "users") == 0
+    assert run_job2(monkeypatch, pg_url, lake, "retention") == 0
     return rows

@@ -45,7 +45,14 @@ def _rows(table) -> list:
 
 def build_all(engine, days) -> dict:
     engine.register(SOURCES, days=days)
-    return {name: engine.build(mart) for name, mart in MARTS.items() if mart.daily or days is None}
+    wanted = {name: mart for name, mart in MARTS.items() if mart.daily or days is None}
+    built = {name: engine.build(mart) for name, mart in wanted.items() if not mart.sessionized}
+    # The sessionized marts are built on DuckDB whatever the engine (ARCHITECTURE.md, rule 17): the Spark
+    # engine hands them to its DuckDB session engine, so both sides must agree by construction.
+    sessions = engine.session_engine()
+    sessions.derive_sessions(days)
+    built.update({name: sessions.build(mart) for name, mart in wanted.items() if mart.sessionized})
+    return built
 
 
 def assert_same_marts(duck: dict, spark: dict) -> None:
@@ -120,9 +127,11 @@ def test_a_damaged_processed_file_is_a_clear_error_on_both_engines(spark, proces
 
 
 def load_marts(monkeypatch, url: str, lake, engine: str, days: list[str]) -> None:
-    """Every daily mart for ``days``, then the users dimension, with Job 2 on ``engine``."""
+    """Every daily and session mart for ``days``, then the users dimension and retention, with Job 2 on ``engine``."""
     assert run_job2(monkeypatch, url, lake, "daily", days, engine=engine) == 0
+    assert run_job2(monkeypatch, url, lake, "sessions", days, engine=engine) == 0
     assert run_job2(monkeypatch, url, lake, "users", engine=engine) == 0
+    assert run_job2(monkeypatch, url, lake, "retention", engine=engine) == 0
 
 
 def pg_tables(url: str) -> dict:
@@ -141,8 +150,9 @@ def test_job2_on_spark_loads_what_job2_on_duckdb_loads(spark, monkeypatch, pg_da
         load_marts(monkeypatch, url, processed_lake, engine, DAYS)
     duck, spk = pg_tables(urls["duckdb"]), pg_tables(urls["spark"])
     assert spk == duck
-    # 4 daily marts and 3 user activity tables a day, and the users dimension
-    assert all(duck[name] for name in MARTS) and len(duck["partition_loads"]) == (4 + 3) * len(DAYS) + 1
+    # each day of each daily and session mart and of the 3 user activity tables, then users and retention whole
+    daily = [m for m in MARTS.values() if m.daily]
+    assert all(duck[name] for name in MARTS) and len(duck["partition_loads"]) == (len(daily) + len(USER_ACTIVITY)) * len(DAYS) + 2
 
 
 # -- raw files -> Job 1 -> Job 2, each engine end to end ---------------------------------------------------

@@ -14,7 +14,15 @@ import pytest
 
 from clickpipe_core.contracts import CLICKS, DEVICES, EVENT_TYPES
 from clickpipe_core.generator import batch, clicks
-from clickpipe_core.generator.clicks import ClickGenerator, generate_clicks, resolve_users, users_from_csv, to_ms
+from clickpipe_core.generator.clicks import (
+    BOT_ID_PREFIX,
+    BOT_USER_AGENTS,
+    ClickGenerator,
+    generate_clicks,
+    resolve_users,
+    to_ms,
+    users_from_csv,
+)
 
 HOUR = 3_600_000
 START, END = "2026-11-01", "2026-11-03"
@@ -70,7 +78,11 @@ def test_every_record_meets_the_contract(sample):
         ts = _ts(e["ts"])
         assert to_ms(START) <= ts < to_ms(END) and ts <= arrival  # in the window; never from the future
         assert e["page"].startswith("/") and (e["referrer"] is None or e["referrer"].startswith("https://"))
-        assert e["user_id"] == uid and e["session_id"] == sid and e["country"] == users[uid]
+        assert e["user_id"] == uid and e["session_id"] == sid
+        if uid.startswith(BOT_ID_PREFIX):  # a crawler: not a user of the users file, a bot's user agent
+            assert e["user_agent"] in BOT_USER_AGENTS and (e["referrer"] is None or "clickpipe-shop.example/" in e["referrer"])
+        else:
+            assert e["country"] == users[uid]
     assert any(not d.isascii() for _, d, _, _ in records)  # UTF-8 (search queries in other scripts) stays UTF-8
 
 
@@ -185,9 +197,9 @@ def test_users_from_a_batch_sample_keep_their_countries(tmp_path):
     assert ("", "") not in users and len(users) < len(rows)  # blank ids and bad countries left out
     truth = {r["user_id"].strip(): r["country"].strip().upper() for r in rows}
     records, _ = generate_clicks(events=2000, start=START, end=END, users=sample.users_file, seed=1)
-    for _, data, _, _ in records:
+    for _, data, uid, _ in records:
         e = json.loads(data)
-        assert truth[e["user_id"]] == e["country"]
+        assert uid.startswith(BOT_ID_PREFIX) or truth[e["user_id"]] == e["country"]
 
 
 def test_bad_arguments_are_refused():
@@ -213,3 +225,35 @@ def test_the_lambda_side_imports_no_dagster():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_traffic_has_channels_devices_bots_and_users_who_return_over_weeks():
+    """Six weeks of traffic: what the analytics marts need to be non-trivial (enrichment's own rules
+    tell channel, device and bot, so the generator and the parser agree)."""
+    from clickpipe_core import enrichment
+
+    gen = ClickGenerator(events=60_000, start="2026-10-01", end="2026-11-12", users=800, seed=5, duplicate_share=0)
+    first: dict[str, dict] = {}
+    weeks: dict[str, set[int]] = defaultdict(set)
+    for e in gen.records():
+        first.setdefault(e["session_id"], e)
+        week = (_ts(e["ts"]) - to_ms("2026-10-01")) // (7 * 86_400_000)
+        weeks[e["user_id"]].add(week)
+    sessions = list(first.values())
+    bots = [s for s in sessions if enrichment.parse_user_agent(s["user_agent"]).is_bot]
+    assert all(s["user_id"].startswith(BOT_ID_PREFIX) for s in bots)
+    assert 0.01 < len(bots) / len(sessions) < 0.06
+    people = [s for s in sessions if not s["user_id"].startswith(BOT_ID_PREFIX)]
+    channels = Counter(enrichment.acquisition(s["page"], s["referrer"]).channel for s in people)
+    assert {"search", "social", "email", "paid", "referral", "direct"} <= set(channels)
+    assert max(channels.values()) < 0.5 * len(people)  # no channel is all the traffic
+    devices = Counter(enrichment.parse_user_agent(s["user_agent"]).device_class for s in people)
+    assert {"desktop", "mobile", "tablet"} == set(devices)
+    # Users join over the window and come back in later weeks, fewer the longer ago they joined.
+    humans = {u: w for u, w in weeks.items() if not u.startswith(BOT_ID_PREFIX)}
+    first_week = Counter(min(w) for w in humans.values())
+    assert len(first_week) >= 5 and max(first_week.values()) < 0.6 * len(humans)  # cohorts in most weeks
+    early = [w for w in humans.values() if min(w) <= 1]  # cohorts with four weeks and more to come back
+    returning_1 = sum(1 for w in early if min(w) + 1 in w) / len(early)
+    returning_4 = sum(1 for w in early if min(w) + 4 in w) / len(early)
+    assert 0.1 < returning_1 < 0.95 and 0 < returning_4 < returning_1  # users come back, fewer as weeks pass

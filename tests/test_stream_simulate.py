@@ -19,6 +19,7 @@ from stream_fixtures import CREDENTIALS, REGION, client, moto_endpoint, new_stre
 from clickpipe_dagster.definitions import build_definitions
 from clickpipe_dagster.environments import resolved, resources_for
 from clickpipe_core.generator.batch import generate
+from clickpipe_core.generator.clicks import BOT_ID_PREFIX
 from clickpipe_dagster.resources.lake import LocalLakeResource
 from clickpipe_dagster.resources.stream import KinesisStreamResource, LocalFirehoseResource
 from clickpipe_dagster.simulate import simulate, simulate_clicks
@@ -92,7 +93,7 @@ def test_simulate_clicks_for_the_demo_days(tmp_path):
     assert sorted(got) == sorted(m["objects"]) and sum(map(len, got.values())) == m["records"]
     assert {layout.parse_raw_clicks_key(k) for k in got} == set(m["arrival_days"])
     users = {r.split(",")[0] for r in sample.users_file.read_text().splitlines()[1:]}
-    assert {e["user_id"] for v in got.values() for e in v} <= users
+    assert {e["user_id"] for v in got.values() for e in v if not e["user_id"].startswith(BOT_ID_PREFIX)} <= users
 
     # The same run again replaces its own objects: same keys, same bytes, nothing doubled.
     before = {k: LocalStore(tmp_path / "lake").read_bytes(k) for k in got}

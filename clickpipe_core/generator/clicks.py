@@ -85,13 +85,27 @@ USER_AGENTS = {
 }
 DEVICE_WEIGHTS = {"desktop": 45, "mobile": 45, "tablet": 10}
 
-# (referrer or None for direct traffic, weight, utm parameters of the landing URL or None)
+# Crawlers and scripts: their sessions crawl pages quickly, from no referrer, and never buy. The
+# enrichment flags them as bots (the parser's crawler rule, or an automation client's family).
+BOT_USER_AGENTS = (
+    "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+    "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
+    "Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)",
+    "python-requests/2.32.3",
+)
+BOT_SHARE = 0.03  # of sessions
+BOT_ID_PREFIX = "bot-"  # a crawler's user id (never one of the users file's): bot-<its name>
+
+# (referrer or None for direct traffic, weight, utm parameters of the landing URL or None). The
+# values are written into the landing URL as they are (one campaign is percent-encoded).
 REFERRERS = (
-    ("https://www.google.com/", 30, None),
-    ("https://www.google.com/", 8, {"utm_source": "google", "utm_medium": "cpc", "utm_campaign": "brand"}),
+    ("https://www.google.com/", 26, None),
+    ("https://www.google.com/", 7, {"utm_source": "google", "utm_medium": "cpc", "utm_campaign": "brand"}),
+    ("https://www.google.com/", 4, {"utm_source": "google", "utm_medium": "cpc", "utm_campaign": "shoes_generic"}),
     ("https://www.bing.com/", 5, None),
     ("https://duckduckgo.com/", 3, None),
-    ("https://www.facebook.com/", 5, {"utm_source": "facebook", "utm_medium": "social", "utm_campaign": "winter_sale"}),
+    ("https://www.facebook.com/", 4, {"utm_source": "facebook", "utm_medium": "social", "utm_campaign": "winter_sale"}),
+    ("https://www.facebook.com/", 3, {"utm_source": "facebook", "utm_medium": "paid_social", "utm_campaign": "black_friday"}),
     (
         "https://www.instagram.com/",
         4,
@@ -99,13 +113,25 @@ REFERRERS = (
     ),
     ("https://t.co/", 2, None),
     ("https://news.ycombinator.example/item?id=4242", 1, None),
+    ("https://www.techblog.example/best-headphones-2026", 3, None),
     (
         "https://mail.example.com/",
         4,
         {"utm_source": "newsletter", "utm_medium": "email", "utm_campaign": "weekly_deals"},
     ),
-    (None, 28, None),
+    (
+        "https://mail.example.com/",
+        2,
+        {"utm_source": "newsletter", "utm_medium": "email", "utm_campaign": "gift%20guide"},
+    ),
+    (None, 25, None),
 )
+
+# Users join over time and drift away: a user's first visit is spread over the window (a share were
+# customers before it), and the chance that a session picked for them happens falls with the weeks
+# since they joined. This is what makes weekly retention cohorts (and returning users) non-trivial.
+EXISTING_USERS = 0.35  # share of users active before the window starts
+RETENTION_HALF_LIFE_DAYS = (4, 40)  # per user, drawn between these (log-uniform)
 
 CATEGORIES = {
     "electronics": (("wireless", "noise-cancelling", "bluetooth", "smart", "4k", "portable"),
@@ -273,6 +299,8 @@ class _Pools:
         self.devices = list(DEVICE_WEIGHTS)
         self.device_cum = list(accumulate(DEVICE_WEIGHTS.values()))
         self.user_agents = {d: [_j(ua) for ua in uas] for d, uas in USER_AGENTS.items()}
+        self.bot_user_agents = [_j(ua) for ua in BOT_USER_AGENTS]
+        self.bot_ids = [_j(BOT_ID_PREFIX + re.sub(r"[^a-z0-9]+", "-", ua.lower())[:40].strip("-")) for ua in BOT_USER_AGENTS]
         self.payment_methods = [_j(p) for p in PAYMENT_METHODS]
 
 
@@ -373,6 +401,20 @@ def _session(P: _Pools, rng: random.Random, stop: float = 0.2, max_steps: int = 
                 target = products[target_product][0]
             page, ref, product = target, page[2], target_product
             yield "page_view", page[1], ref, "null"
+
+
+def _bot_session(P: _Pools, rng: random.Random):
+    """A crawler's visit: page after page (categories and products), no referrer, no cart."""
+    rand = rng.random
+    products, product_cum = P.products, P.product_cum
+    ref = "null"
+    for _ in range(3 + int(rand() * 10)):
+        if rand() < 0.3:
+            page = P.categories[int(rand() * len(P.categories))]
+        else:
+            page = products[bisect.bisect_right(product_cum, rand() * product_cum[-1])][0]
+        yield "page_view", page[1], ref, "null"
+        ref = page[2]
 
 
 _POOLS: _Pools | None = None
@@ -512,6 +554,45 @@ class ClickGenerator:
             counts[i] += 1
         return [(s, e, n) for (s, e, _), n in zip(slices, counts)]
 
+    def _lifecycles(self) -> tuple[list[int], list[float]]:
+        """Per user: when they join (ms; a share joined in the four weeks before the window) and how
+        fast they fade (halvings, per ms since joining, of the chance to come back). Stable per id."""
+        span = self.end_ms - self.start_ms
+        lo, hi = (math.log(d * DAY_MS) for d in RETENTION_HALF_LIFE_DAYS)
+        joined, fading = [], []
+        for uid, _ in self.users:
+            h = _hash01(uid + "/joined")
+            if h < EXISTING_USERS:
+                joined.append(self.start_ms - int(h / EXISTING_USERS * 28 * DAY_MS))
+            else:
+                joined.append(self.start_ms + int((h - EXISTING_USERS) / (1 - EXISTING_USERS) * span))
+            fading.append(1 / math.exp(lo + _hash01(uid + "/fading") * (hi - lo)))
+        return joined, fading
+
+    def _day_weights(self, day: int, activity: list[float], joined: list[int], fading: list[float]) -> list[float]:
+        """Cumulative weights of the users for sessions of window day ``day``: a user's activity,
+        halved for every half-life since they joined (age at the day's middle), 0 before the day
+        they join. One pass over the users per day: cheaper than drawing and rejecting per session."""
+        noon = self.start_ms + day * DAY_MS + DAY_MS // 2
+        day_end = noon + DAY_MS // 2
+        weights = [
+            0.0 if j >= day_end else a * 2.0 ** (-max(noon - j, 0) * f) for a, j, f in zip(activity, joined, fading)
+        ]  # fmt: skip
+        cum = list(accumulate(weights))
+        if cum[-1] <= 0:  # nobody has joined yet (cannot happen with existing users, but stay total)
+            cum = list(accumulate(activity))
+        return cum
+
+    def _profile(self, u: int, profiles: dict, P: _Pools) -> tuple:
+        """A user's id, country, id as a JSON fragment ('%' escaped), usual device and browser."""
+        uid, country = self.users[u]
+        home = P.devices[bisect.bisect_right(P.device_cum, _hash01(uid + "/device") * P.device_cum[-1])]
+        home_uas = P.user_agents[home]
+        profile = profiles[u] = (
+            uid, country, _j(uid).replace("%", "%%"), home, home_uas[int(_hash01(uid + "/ua") * len(home_uas))]
+        )  # fmt: skip
+        return profile
+
     def __iter__(self) -> Iterator[list[tuple[int, bytes, str, str]]]:
         return self.batches()
 
@@ -522,8 +603,10 @@ class ClickGenerator:
         rand, expo, getrandbits = rng.random, rng.expovariate, rng.getrandbits
         bisect_right = bisect.bisect_right
         users = self.users
-        user_cum = list(accumulate((1 - _hash01(u + "/activity")) ** -0.7 for u, _ in users))
-        user_total = user_cum[-1]
+        activity = [(1 - _hash01(u + "/activity")) ** -0.7 for u, _ in users]
+        joined, fading = self._lifecycles()
+        day_cums: dict[int, list[float]] = {}
+        bot_ids, bot_uas = P.bot_ids, P.bot_user_agents
         devices, device_cum = P.devices, P.device_cum
         device_total = device_cum[-1]
         user_agents = P.user_agents
@@ -584,23 +667,27 @@ class ClickGenerator:
             target = budget - carry
             made = 0
             while made < target and remaining > 0:
-                # -- a new session: who, on what, and whether it reaches us hours late -----------------
-                u = bisect_right(user_cum, rand() * user_total)
-                profile = profiles.get(u)
-                if profile is None:  # a user's usual device and browser, and their id as a JSON fragment
-                    uid = users[u][0]
-                    home = devices[bisect_right(device_cum, _hash01(uid + "/device") * device_total)]
-                    home_uas = user_agents[home]
-                    profile = profiles[u] = (
-                        uid, users[u][1], _j(uid).replace("%", "%%"), home, home_uas[int(_hash01(uid + "/ua") * len(home_uas))]
-                    )  # fmt: skip
-                uid, country, uid_json, device, ua = profile
+                # -- a new session: when, who, on what, and whether it reaches us hours late -------------
+                t = s0 + int(rand() * (s1 - s0))  # window time of its first event
+                if rand() < BOT_SHARE:
+                    bot = int(rand() * len(bot_ids))
+                    uid_json, ua = bot_ids[bot], bot_uas[bot]
+                    uid, country, device, steps, late_ms = uid_json[1:-1], "US", "desktop", _bot_session(P, rng), 0
+                else:  # a user who has joined by that day, by their activity now (see _day_weights)
+                    day = (t - self.start_ms) // DAY_MS
+                    user_cum = day_cums.get(day)
+                    if user_cum is None:  # slices go forward in time: keep the day before, for slices across midnight
+                        day_cums = {d: c for d, c in day_cums.items() if d == day - 1}
+                        user_cum = day_cums[day] = self._day_weights(day, activity, joined, fading)
+                    u = bisect_right(user_cum, rand() * user_cum[-1])
+                    uid, country, uid_json, device, ua = profiles.get(u) or self._profile(u, profiles, P)
+                    if rand() >= 0.75:  # a quarter of the sessions are on another device
+                        device = devices[bisect_right(device_cum, rand() * device_total)]
+                        uas = user_agents[device]
+                        ua = uas[int(rand() * len(uas))]
+                    late_ms = HOUR_MS + int(expo(1 / (3 * HOUR_MS))) % late_span if rand() < late_share else 0
+                    steps = _session(P, rng)
                 sid = uuid4()
-                if rand() >= 0.75:  # a quarter of the sessions are on another device
-                    device = devices[bisect_right(device_cum, rand() * device_total)]
-                    uas = user_agents[device]
-                    ua = uas[int(rand() * len(uas))]
-                late_ms = HOUR_MS + int(expo(1 / (3 * HOUR_MS))) % late_span if rand() < late_share else 0
                 # anchor=event: the window bounds event times and late sessions arrive later;
                 # anchor=arrival: the window bounds arrivals and late sessions happened earlier.
                 ts_shift = late_ms if anchor_arrival else 0
@@ -612,10 +699,9 @@ class ClickGenerator:
                     + ua.replace("%", "%%") + ',"country":"' + country + '","ts":"%s%s","properties":%s}\n'
                 )  # fmt: skip
 
-                t = s0 + int(rand() * (s1 - s0))  # window time of the next event
                 tss: list[int] = []
                 bucket_index, bucket = -1, None
-                for etype, page_json, ref_json, props in _session(P, rng):
+                for etype, page_json, ref_json, props in steps:
                     if tss:  # a new page takes a moment to load; anything else follows some reading
                         t += load_gap[int(rand() * n_load)] if etype == "page_view" else read_gap[int(rand() * n_read)]
                     if t >= end_ms or remaining == 0:

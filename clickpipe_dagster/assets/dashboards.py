@@ -131,7 +131,8 @@ def dashboard_datasets(context, dashboards: DashboardsResource, warehouse: Wareh
         "The dashboard (dashboard/definition.py): KPI tiles, events per day by type, revenue per day, the "
         "session funnel, top pages; date-range, event-type and currency controls. AWS: a QuickSight dashboard, "
         "published for the configured principal. Local: a self-contained HTML page with every loaded day "
-        "($CLICKPIPE_HOME/dashboard/index.html; `clickpipe dashboard` serves it)."
+        "($CLICKPIPE_HOME/dashboard/index.html; `clickpipe dashboard` serves it), with four more pages over the "
+        "sessionized marts: Acquisition, Engagement, Retention and Paths."
     ),
 )
 def dashboard(dashboards: DashboardsResource, warehouse: WarehouseResource) -> dg.MaterializeResult:

@@ -17,13 +17,13 @@ import dagster as dg
 
 from clickpipe_core.contracts import LATE_WINDOW_DAYS, get_dataset
 from clickpipe_core.errors import WarehouseError
-from clickpipe_core.marts import DAILY_MARTS, USERS_DIM, Mart
+from clickpipe_core.marts import DAILY_MARTS, RETENTION_WEEKLY, SESSION_MARTS, SESSIONS, USERS_DIM, Mart
 from clickpipe_dagster import automation, metadata, reconcile
 from clickpipe_dagster.assets import keys
 from clickpipe_dagster.assets.common import OWNERS
 from clickpipe_dagster.assets.jobs import code_references, run_glue_job
 from clickpipe_dagster.lineage import column_lineage
-from clickpipe_dagster.partitions import beta_parameters, event_days, late_window, single_run
+from clickpipe_dagster.partitions import beta_parameters, event_days, late_window, session_window, single_run
 from clickpipe_dagster.resources.athena import QueryEngineResource
 from clickpipe_dagster.resources.glue import GlueJobsResource
 from clickpipe_dagster.resources.lake import LakeResource
@@ -38,6 +38,14 @@ WHAT = {
     "revenue_daily": "How much was earned each day, per customer country and currency.",
     "top_pages_daily": "The pages people looked at most, each day.",
     "users": "One row per user with what they did over their whole lifetime.",
+    "sessions": "One row per visit: when, how long, which pages, where it came from, on what device, and whether it bought.",
+    "acquisition_daily": "Where visits came from each day (channel, source, campaign), and how many bought.",
+    "engagement_daily": "How long visits lasted each day, how many pages they saw, and how many left at once.",
+    "devices_daily": "Which devices, browsers and operating systems visits used each day.",
+    "session_funnel_daily": "How many visits went from viewing to cart to checkout to buying, in that order, each day.",
+    "page_transitions_daily": "Which page people went to next from which page, each day.",
+    "purchase_paths_daily": "The pages people most often saw right before they bought, each day.",
+    "retention_weekly": "How many people of each week's newcomers came back, and bought, in the weeks after.",
 }
 
 
@@ -56,18 +64,27 @@ def _deps(mart: Mart) -> list[dg.AssetDep]:
     deps = []
     for name in mart.sources:
         partitioned = get_dataset(name).partition_time_column is not None
-        mapping = late_window() if (partitioned and mart.daily) else None
+        mapping = (session_window() if mart.sessionized else late_window()) if (partitioned and mart.daily) else None
         deps.append(dg.AssetDep(keys.processed(name), partition_mapping=mapping) if mapping else dg.AssetDep(keys.processed(name)))
+    if mart.sessionized and not mart.daily:
+        # Retention's reconciliation counts the bot-only users of marts.sessions: it runs after that loads.
+        deps.append(dg.AssetDep(keys.mart(SESSIONS)))
     return deps
 
 
 def _spec(mart: Mart) -> dg.AssetSpec:
-    grain = (
-        f"A partition is an event day; day E is rebuilt from the ingest days E .. E+{LATE_WINDOW_DAYS} of its sources, "
-        "and replaced in one transaction."
-        if mart.daily
-        else "Replaced whole in one transaction."
-    )
+    if mart.sessionized and mart.daily:
+        grain = (
+            f"A partition is a day of session start; day E is derived on DuckDB from the event days E-1 .. E+1, which "
+            f"ingest days E-1 .. E+{LATE_WINDOW_DAYS + 1} fill, and replaced in one transaction."
+        )
+    elif mart.daily:
+        grain = (
+            f"A partition is an event day; day E is rebuilt from the ingest days E .. E+{LATE_WINDOW_DAYS} of its sources, "
+            "and replaced in one transaction."
+        )
+    else:
+        grain = "Replaced whole in one transaction."
     return dg.AssetSpec(
         key=keys.mart(mart),
         deps=_deps(mart),
@@ -77,7 +94,9 @@ def _spec(mart: Mart) -> dg.AssetSpec:
         skippable=True,
         partitions_def=event_days if mart.daily else None,
         automation_condition=(
-            automation.after_upstream_loads(ignore=[keys.processed("users")]) if mart.daily else automation.users_dimension()
+            automation.after_upstream_loads(ignore=[keys.processed("users")])
+            if mart.daily or mart.sessionized
+            else automation.users_dimension()
         ),
         freshness_policy=automation.MARTS_FRESHNESS,
         description=(
@@ -105,6 +124,10 @@ def _marts_argument(marts: list[Mart]) -> str:
     """Job 2's --marts: its group when a run builds a whole one (``daily``, ``users``), else the names."""
     if marts == DAILY_MARTS:
         return "daily"
+    if marts == SESSION_MARTS:
+        return "sessions"
+    if marts == [RETENTION_WEEKLY]:
+        return "retention"
     return "users" if marts == [USERS_DIM] else ",".join(m.name for m in marts)
 
 
@@ -138,62 +161,90 @@ def _run_metadata(md: dict) -> dict:
     return {k: v for k, v in out.items() if v is not None}
 
 
-with beta_parameters():
+def _daily_marts_asset(name: str, marts: list[Mart], description: str) -> dg.AssetsDefinition:
+    """One Glue Job 2 multi-asset for daily marts: the selected ones, one transaction per day across them."""
+    with beta_parameters():
 
-    @dg.multi_asset(
-        name="rds_daily_marts",
-        specs=[_spec(m) for m in DAILY_MARTS],
-        check_specs=[s for m in DAILY_MARTS for s in reconcile.check_specs(m)],
-        partitions_def=event_days,
-        backfill_policy=single_run(),
-        can_subset=True,
-        description="Glue Job 2 for the daily marts: the selected marts, one transaction per day across them.",
-    )
-    def rds_daily_marts(
+        @dg.multi_asset(
+            name=name,
+            specs=[_spec(m) for m in marts],
+            check_specs=[s for m in marts for s in reconcile.check_specs(m)],
+            partitions_def=event_days,
+            backfill_policy=single_run(),
+            can_subset=True,
+            description=description,
+        )
+        def _daily_marts(
+            context: dg.AssetExecutionContext,
+            lake: LakeResource,
+            glue: GlueJobsResource,
+            warehouse: WarehouseResource,
+            query_engine: QueryEngineResource,
+        ):
+            selected = _selected(context, marts)
+            days = list(context.partition_keys)
+            report = run_job2(context, selected, lake, glue, warehouse, days)
+            for mart in selected:
+                md = report.materializations.get(keys.mart(mart), {})
+                by_day = md.get("rows_by_day") or {}
+                for day in days:
+                    n = int(by_day.get(day, 0))
+                    context.add_asset_metadata(
+                        {"dagster/row_count": n, "rows_loaded": n, "empty_day": n == 0}, asset_key=keys.mart(mart), partition_key=day
+                    )
+                yield dg.MaterializeResult(asset_key=keys.mart(mart), metadata=_run_metadata(md))
+            yield from report.checks
+            selected_checks = context.selected_asset_check_keys
+            for check in reconcile.evaluate(selected, query_engine, warehouse, (days[0], days[-1])):
+                if dg.AssetCheckKey(check.asset_key, check.check_name) in selected_checks:
+                    yield check
+
+    return _daily_marts
+
+
+rds_daily_marts = _daily_marts_asset(
+    "rds_daily_marts", DAILY_MARTS, "Glue Job 2 for the daily marts: the selected marts, one transaction per day across them."
+)
+# A multi-asset of its own: its days read more processed days (a dependency must map one way per asset).
+rds_session_marts = _daily_marts_asset(
+    "rds_session_marts",
+    SESSION_MARTS,
+    "Glue Job 2 for the sessionized marts (sessions derived on DuckDB from the clicks of the days around each day, "
+    "user agents and acquisition parsed in Python): the selected marts, one transaction per day across them.",
+)
+
+
+def _whole_mart_asset(name: str, mart: Mart, description: str) -> dg.AssetsDefinition:
+    """One Glue Job 2 multi-asset for a mart rebuilt whole from every processed day."""
+
+    @dg.multi_asset(name=name, specs=[_spec(mart)], check_specs=reconcile.check_specs(mart), description=description)
+    def _whole_mart(
         context: dg.AssetExecutionContext,
         lake: LakeResource,
         glue: GlueJobsResource,
         warehouse: WarehouseResource,
         query_engine: QueryEngineResource,
     ):
-        marts = _selected(context, DAILY_MARTS)
-        days = list(context.partition_keys)
-        report = run_job2(context, marts, lake, glue, warehouse, days)
-        for mart in marts:
-            md = report.materializations.get(keys.mart(mart), {})
-            by_day = md.get("rows_by_day") or {}
-            for day in days:
-                n = int(by_day.get(day, 0))
-                context.add_asset_metadata(
-                    {"dagster/row_count": n, "rows_loaded": n, "empty_day": n == 0}, asset_key=keys.mart(mart), partition_key=day
-                )
-            yield dg.MaterializeResult(asset_key=keys.mart(mart), metadata=_run_metadata(md))
+        report = run_job2(context, [mart], lake, glue, warehouse, None)
+        md = report.materializations.get(keys.mart(mart), {})
+        n = int(md.get("rows_loaded") or 0)
+        yield dg.MaterializeResult(asset_key=keys.mart(mart), metadata={"dagster/row_count": n, "rows_loaded": n, **_run_metadata(md)})
         yield from report.checks
-        selected_checks = context.selected_asset_check_keys
-        for check in reconcile.evaluate(marts, query_engine, warehouse, (days[0], days[-1])):
-            if dg.AssetCheckKey(check.asset_key, check.check_name) in selected_checks:
-                yield check
+        yield from reconcile.evaluate([mart], query_engine, warehouse, None)
+
+    return _whole_mart
 
 
-@dg.multi_asset(
-    name="rds_users_dimension",
-    specs=[_spec(USERS_DIM)],
-    check_specs=reconcile.check_specs(USERS_DIM),
-    description="Glue Job 2 for the users dimension, rebuilt whole from every processed day.",
+rds_users_dimension = _whole_mart_asset(
+    "rds_users_dimension", USERS_DIM, "Glue Job 2 for the users dimension, rebuilt whole from every processed day."
 )
-def rds_users_dimension(
-    context: dg.AssetExecutionContext,
-    lake: LakeResource,
-    glue: GlueJobsResource,
-    warehouse: WarehouseResource,
-    query_engine: QueryEngineResource,
-):
-    report = run_job2(context, [USERS_DIM], lake, glue, warehouse, None)
-    md = report.materializations.get(keys.mart(USERS_DIM), {})
-    n = int(md.get("rows_loaded") or 0)
-    yield dg.MaterializeResult(asset_key=keys.mart(USERS_DIM), metadata={"dagster/row_count": n, "rows_loaded": n, **_run_metadata(md)})
-    yield from report.checks
-    yield from reconcile.evaluate([USERS_DIM], query_engine, warehouse, None)
+# Rebuilt after click loads, like the daily marts: a whole-history scan each time (cheap at the
+# scale of this project; an incremental cohort table is the way up from here).
+rds_retention = _whole_mart_asset(
+    "rds_retention",
+    RETENTION_WEEKLY,
+    "Glue Job 2 for weekly retention, rebuilt whole from every processed day's sessions (derived on DuckDB).",
+)
 
 
-rds_assets = [rds_daily_marts, rds_users_dimension]
+rds_assets = [rds_daily_marts, rds_session_marts, rds_users_dimension, rds_retention]

@@ -25,6 +25,7 @@ QUICKSIGHT_TYPES = {
     "money": "DECIMAL",
     "money_total": "DECIMAL",
     "rate": "DECIMAL",
+    "flag": "BOOLEAN",
 }
 assert set(QUICKSIGHT_TYPES) == set(MART_TYPES), "every mart type needs a QuickSight type"
 

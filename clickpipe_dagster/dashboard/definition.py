@@ -11,7 +11,9 @@ Controls: a date range (From/To, applies to every visual: all four daily dataset
 event-type filter (the events tile and chart), and a currency (the revenue tile and chart; amounts
 are never converted between currencies).
 
-The local page (``page.py``) draws the same visuals with the same ids and titles from ``VISUALS``.
+The local page (``page.py``) draws the same visuals with the same ids and titles from ``VISUALS``, and
+four more pages (Acquisition, Engagement, Retention, Paths) from ``ANALYTICS_VISUALS`` over the
+sessionized marts; those are not QuickSight sheets yet.
 This module is pure data (no AWS call): ``dashboard_definition(arns)`` returns the ``Definition``
 for ``create_dashboard``/``update_dashboard``; botocore validates it against the API model in the
 tests, and ``tests/test_quicksight.py`` checks every field it names exists in its dataset.
@@ -50,6 +52,24 @@ TOP_PAGES = VisualSpec("top-pages", "Top pages", "page views over the selected d
 
 KPIS = (KPI_EVENTS, KPI_SESSIONS, KPI_ORDERS, KPI_REVENUE, KPI_CONVERSION)
 VISUALS = (*KPIS, EVENTS_BY_TYPE, REVENUE_TREND, FUNNEL, TOP_PAGES)
+
+# The analytics pages of the local dashboard (Acquisition, Engagement, Retention, Paths), over the
+# sessionized marts. Not QuickSight sheets yet: the Definition above is the Overview sheet only.
+CHANNELS = VisualSpec("channels", "Sessions by channel", "sessions and conversions over the selected days; bots left out")
+DEVICES = VisualSpec("devices", "Sessions by device", "device class from the user agent (ua-parser)")
+CAMPAIGNS = VisualSpec("campaigns", "Sources and campaigns", "by sessions over the selected days")
+DURATIONS = VisualSpec("durations", "Session duration", "sessions per duration bucket; pages per session on the right axis")
+SESSION_FUNNEL = VisualSpec("session-funnel", "Funnel over whole sessions", "page view → cart → checkout → purchase, in order, across midnight")
+BROWSERS = VisualSpec("browsers", "Devices, browsers and operating systems", "by sessions over the selected days")
+COHORTS = VisualSpec(
+    "cohorts", "Weekly retention cohorts",
+    "users by the ISO week of their first visit, and the share of them active N weeks later; every loaded week (the dates do not filter it)",
+)  # fmt: skip
+TRANSITIONS = VisualSpec("transitions", "Next page", "the most frequent moves from a page to the next, from each day's top 100")
+PURCHASE_PATHS = VisualSpec("purchase-paths", "Paths to purchase", "the last four pages viewed before buying, from each day's top 20")
+ANALYTICS_VISUALS = (CHANNELS, DEVICES, CAMPAIGNS, DURATIONS, SESSION_FUNNEL, BROWSERS, COHORTS, TRANSITIONS, PURCHASE_PATHS)
+ANALYTICS_DATASETS = ("acquisition_daily", "engagement_daily", "devices_daily", "session_funnel_daily",
+                      "page_transitions_daily", "purchase_paths_daily", "retention_weekly")  # fmt: skip
 
 FUNNEL_STEPS = (  # (column of funnel_daily, label)
     ("sessions", "All sessions"),

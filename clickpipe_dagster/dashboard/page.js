@@ -339,6 +339,225 @@
       `charts by Chart.js ${m.chartjs} (MIT), inlined. Amounts are never converted between currencies.`;
   }
 
+  // -- the analytics pages: acquisition, engagement, retention, paths (sessionized marts) ------------
+  const ACQUISITION = rows("acquisition_daily");
+  const ENGAGEMENT = rows("engagement_daily");
+  const DEVICES = rows("devices_daily");
+  const SESSION_FUNNEL = rows("session_funnel_daily");
+  const TRANSITIONS = rows("page_transitions_daily");
+  const PURCHASE_PATHS = rows("purchase_paths_daily");
+  const RETENTION = rows("retention_weekly");
+  const TABLE_ROWS = 15;
+  const rate = (n, d) => (d ? fmtPct.format(n / d) : "–");
+
+  // Sums of `fields` per key of the rows in the selected days, largest `order` first.
+  function totals(source, keyOf, fields, order) {
+    const out = new Map();
+    for (const r of source) {
+      if (!inRange(r.dt)) continue;
+      const k = keyOf(r);
+      const t = out.get(k) || Object.assign({ key: k, first: r }, Object.fromEntries(fields.map((f) => [f, 0])));
+      for (const f of fields) t[f] += r[f];
+      out.set(k, t);
+    }
+    return [...out.values()].sort((x, y) => y[order] - x[order] || (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
+  }
+  // The sum over the selected days of a per-day total repeated on each row of its day.
+  function dayTotal(source, field) {
+    const per = new Map();
+    for (const r of source) if (inRange(r.dt)) per.set(r.dt, r[field]);
+    return [...per.values()].reduce((a, b) => a + b, 0);
+  }
+  function fillTable(id, items, cells, empty) {
+    const body = $(id).querySelector("tbody");
+    body.replaceChildren();
+    for (const item of items) {
+      const tr = document.createElement("tr");
+      tr.dataset.key = item.key;
+      for (const [text, cls] of cells(item)) {
+        const td = document.createElement("td");
+        td.className = cls;
+        td.textContent = text;
+        tr.appendChild(td);
+      }
+      body.appendChild(tr);
+    }
+    if (!items.length) {
+      const tr = document.createElement("tr");
+      tr.className = "none";
+      const td = document.createElement("td");
+      td.colSpan = $(id).querySelectorAll("thead th").length;
+      td.textContent = empty;
+      tr.appendChild(td);
+      body.appendChild(tr);
+    }
+  }
+  function barChart(id, horizontal, extra) {
+    return new Chart(card(id).querySelector("canvas"), Object.assign({
+      type: "bar",
+      data: { labels: [], datasets: [] },
+      options: {
+        indexAxis: horizontal ? "y" : "x",
+        interaction: { mode: "index", intersect: false },
+        plugins: { legend: { position: "bottom", labels: { boxWidth: 12 } } },
+        scales: { x: { beginAtZero: true }, y: { beginAtZero: true } },
+      },
+    }, extra || {}));
+  }
+
+  function makeAnalyticsCharts() {
+    charts.channels = barChart("channels", true);
+    charts.devices = new Chart(card("devices").querySelector("canvas"), {
+      type: "doughnut",
+      data: { labels: [], datasets: [{ label: "sessions", data: [] }] },
+      options: { plugins: { legend: { position: "right", labels: { boxWidth: 12 } } } },
+    });
+    charts.durations = barChart("durations", false);
+    charts.durations.options.scales.y1 = { beginAtZero: true, position: "right", grid: { drawOnChartArea: false },
+      title: { display: true, text: "pages per session" } };
+    charts.sessionFunnel = barChart("session-funnel", true);
+    charts.sessionFunnel.options.plugins.legend.display = false;
+    for (const id of ["campaigns", "browsers", "cohorts", "transitions", "purchase-paths"]) card(id);
+    for (const box of document.querySelectorAll("input[name='cohort-measure']")) box.addEventListener("change", renderCohorts);
+  }
+
+  function updateAcquisition() {
+    const channels = totals(ACQUISITION, (r) => r.channel, ["sessions", "conversions"], "sessions");
+    charts.channels.data.labels = channels.map((c) => c.key);
+    charts.channels.data.datasets = [
+      { label: "sessions", data: channels.map((c) => c.sessions), backgroundColor: "#2f6fdf", borderRadius: 3 },
+      { label: "conversions", data: channels.map((c) => c.conversions), backgroundColor: "#3aa876", borderRadius: 3 },
+    ];
+    charts.channels.update("none");
+    const devices = totals(DEVICES, (r) => r.device_class, ["sessions"], "sessions");
+    charts.devices.data.labels = devices.map((d) => d.key);
+    charts.devices.data.datasets[0].data = devices.map((d) => d.sessions);
+    charts.devices.data.datasets[0].backgroundColor = devices.map((_, i) => COLORS[i % COLORS.length]);
+    charts.devices.update("none");
+
+    const campaigns = totals(ACQUISITION, (r) => [r.channel, r.source, r.campaign].join(" | "),
+      ["sessions", "bounces", "conversions"], "sessions");
+    const revenue = new Map();  // key -> cents in the selected currency
+    for (const r of ACQUISITION) {
+      if (!inRange(r.dt) || r.revenue === null || r.revenue_currency !== state.currency) continue;
+      const k = [r.channel, r.source, r.campaign].join(" | ");
+      revenue.set(k, (revenue.get(k) || 0n) + toCents(r.revenue));
+    }
+    fillTable("campaigns", campaigns.slice(0, TABLE_ROWS), (c) => [
+      [c.first.channel, "channel"], [c.first.source, "source"], [c.first.campaign, "campaign"],
+      [fmtInt.format(c.sessions), "num sessions"], [rate(c.bounces, c.sessions), "num"],
+      [fmtInt.format(c.conversions), "num conversions"], [rate(c.conversions, c.sessions), "num"],
+      [revenue.has(c.key) ? fmtCents(revenue.get(c.key)) : "–", "num revenue"],
+    ], "No sessions in the selected days.");
+    $("campaigns").querySelector(".note").textContent =
+      `${TITLES.campaigns.subtitle} · revenue in ${state.currency || "–"} · ${fmtInt.format(campaigns.length)} rows, top ${Math.min(TABLE_ROWS, campaigns.length)} shown`;
+  }
+
+  function updateEngagement() {
+    const buckets = totals(ENGAGEMENT, (r) => r.duration_bucket, ["sessions", "page_views", "bounces"], "sessions")
+      .sort((x, y) => x.first.bucket_order - y.first.bucket_order);
+    charts.durations.data.labels = buckets.map((b) => b.key);
+    charts.durations.data.datasets = [
+      { type: "bar", label: "sessions", data: buckets.map((b) => b.sessions), backgroundColor: "#2f6fdf", borderRadius: 3, order: 2 },
+      { type: "line", label: "pages per session", yAxisID: "y1", order: 1, borderColor: "#e8833a", backgroundColor: "#e8833a",
+        data: buckets.map((b) => (b.sessions ? Math.round((100 * b.page_views) / b.sessions) / 100 : null)) },
+    ];
+    charts.durations.update("none");
+    const all = buckets.reduce((a, b) => ({ s: a.s + b.sessions, v: a.v + b.page_views, o: a.o + b.bounces }), { s: 0, v: 0, o: 0 });
+    $("durations").querySelector(".note").textContent = `${TITLES.durations.subtitle} · ${fmtInt.format(all.s)} sessions, ` +
+      `${all.s ? (all.v / all.s).toFixed(2) : "–"} pages per session, bounce rate ${rate(all.o, all.s)}`;
+
+    const steps = totals(SESSION_FUNNEL, (r) => r.event_type, ["sessions"], "sessions")
+      .sort((x, y) => x.first.step - y.first.step);
+    charts.sessionFunnel.data.labels = steps.map((s) => s.key);
+    charts.sessionFunnel.data.datasets = [{ label: "sessions", data: steps.map((s) => s.sessions),
+      backgroundColor: ["#9db7e8", "#2f6fdf", "#e8833a", "#3aa876"], borderRadius: 4 }];
+    charts.sessionFunnel.update("none");
+
+    const browsers = totals(DEVICES, (r) => [r.device_class, r.browser, r.os].join(" | "),
+      ["sessions", "users", "bounces", "conversions"], "sessions");
+    fillTable("browsers", browsers.slice(0, TABLE_ROWS), (b) => [
+      [b.first.device_class, "device"], [b.first.browser, "browser"], [b.first.os, "os"],
+      [fmtInt.format(b.sessions), "num sessions"], [fmtInt.format(b.users), "num users"],
+      [rate(b.bounces, b.sessions), "num"], [fmtInt.format(b.conversions), "num conversions"],
+    ], "No sessions in the selected days.");
+  }
+
+  function renderCohorts() {
+    const measure = document.querySelector("input[name='cohort-measure']:checked").value;
+    const weeks = Math.max(0, ...RETENTION.map((r) => r.weeks_since));
+    const cohorts = [...new Set(RETENTION.map((r) => r.cohort_week))].sort();
+    const cell = new Map(RETENTION.map((r) => [r.cohort_week + "|" + r.weeks_since, r]));
+    const head = $("cohorts").querySelector("thead");
+    head.innerHTML = "<tr><th>Cohort (week of)</th><th class='num'>Users</th></tr>";
+    for (let w = 0; w <= weeks; w++) {
+      const th = document.createElement("th");
+      th.className = "num";
+      th.textContent = `week ${w}`;
+      head.firstChild.appendChild(th);
+    }
+    const body = $("cohorts").querySelector("tbody");
+    body.replaceChildren();
+    for (const c of cohorts) {
+      const tr = document.createElement("tr");
+      tr.dataset.cohort = c;
+      const size = cell.get(c + "|0") ? cell.get(c + "|0").cohort_users : 0;
+      tr.innerHTML = "<td class='cohort'></td><td class='size'></td>";
+      tr.children[0].textContent = c;
+      tr.children[1].textContent = fmtInt.format(size);
+      for (let w = 0; w <= weeks; w++) {
+        const td = document.createElement("td");
+        const r = cell.get(c + "|" + w);
+        if (r) {
+          const n = r[measure];
+          const share = r.cohort_users ? n / r.cohort_users : 0;
+          td.textContent = fmtPct.format(share);
+          td.title = `${fmtInt.format(n)} of ${fmtInt.format(r.cohort_users)}`;
+          td.dataset.value = String(n);
+          td.style.background = `rgba(47, 111, 223, ${(0.08 + 0.8 * share).toFixed(3)})`;
+          td.style.color = share > 0.55 ? "#fff" : "";
+        }
+        tr.appendChild(td);
+      }
+      body.appendChild(tr);
+    }
+    if (!cohorts.length) body.innerHTML = "<tr class='none'><td colspan='3'>No cohorts yet: the retention mart is empty.</td></tr>";
+  }
+
+  function updatePaths() {
+    const moves = totals(TRANSITIONS, (r) => r.from_page + " → " + r.to_page, ["transitions", "sessions"], "transitions");
+    const all = dayTotal(TRANSITIONS, "day_transitions");
+    fillTable("transitions", moves.slice(0, 20).map((m, i) => Object.assign(m, { rank: i + 1 })), (m) => [
+      [String(m.rank), "num"], [m.first.from_page, "page from"], [m.first.to_page, "page to"],
+      [fmtInt.format(m.transitions), "num transitions"], [rate(m.transitions, all), "num share"], [fmtInt.format(m.sessions), "num"],
+    ], "No page views in the selected days.");
+    const paths = totals(PURCHASE_PATHS, (r) => r.path, ["sessions"], "sessions");
+    const bought = dayTotal(PURCHASE_PATHS, "day_sessions");
+    fillTable("purchase-paths", paths.slice(0, 10).map((p, i) => Object.assign(p, { rank: i + 1 })), (p) => [
+      [String(p.rank), "num"], [p.key, "path"], [fmtInt.format(p.sessions), "num sessions"], [rate(p.sessions, bought), "num share"],
+    ], "No purchases in the selected days.");
+    $("transitions").querySelector(".note").textContent =
+      `${TITLES.transitions.subtitle} · ${fmtInt.format(all)} transitions in the selected days, the top 20 shown`;
+  }
+
+  // -- pages (tabs) ----------------------------------------------------------------------------------
+  const PAGES_SHOWN = ["overview", "acquisition", "engagement", "retention", "paths"];
+  function showPage(name) {
+    if (!PAGES_SHOWN.includes(name)) name = "overview";
+    for (const p of PAGES_SHOWN) {
+      $("page-" + p).hidden = p !== name;
+      $("tab-" + p).setAttribute("aria-selected", String(p === name));
+    }
+    for (const c of Object.values(charts)) if (c.canvas.offsetParent !== null) c.resize();
+    document.body.dataset.page = name;
+  }
+  for (const b of document.querySelectorAll(".tabs button")) {
+    b.addEventListener("click", () => {
+      history.replaceState(null, "", "#" + b.dataset.page);
+      showPage(b.dataset.page);
+    });
+  }
+
   function update() {
     if (state.from > state.to) [state.from, state.to] = [state.to, state.from];
     syncControls();
@@ -346,13 +565,19 @@
     renderKpis(f);
     updateCharts();
     renderTable();
+    updateAcquisition();
+    updateEngagement();
+    updatePaths();
     renderText();
     document.body.dataset.state = JSON.stringify({ from: state.from, to: state.to, types: [...state.types], currency: state.currency });
   }
 
   setupFilters();
   makeCharts();
+  makeAnalyticsCharts();
   if (!DAYS.length) $("empty").hidden = false;
   update();
+  renderCohorts();
+  showPage(location.hash.slice(1));
   document.body.dataset.ready = "true";
 })();

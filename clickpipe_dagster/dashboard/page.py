@@ -3,7 +3,9 @@
 The page carries everything it needs: the marts read from PostgreSQL as JSON, Chart.js
 (``vendor/chart.umd.min.js``, inlined), the CSS and the filter/chart code (``page.css``,
 ``page.js``). It opens from disk with no network; a Content-Security-Policy forbids any fetch.
-Filters (date range, event types, currency) run in plain JavaScript over the embedded rows.
+Filters (date range, event types, currency) run in plain JavaScript over the embedded rows. Five
+pages, as tabs: Overview (the QuickSight sheet's visuals), Acquisition, Engagement, Retention (a
+cohort heat map) and Paths (transition tables), the last four over the sessionized marts.
 
 Written atomically (temporary file, then rename): a reader never sees half a page.
 """
@@ -36,6 +38,30 @@ QUERIES = {
         "FROM marts.revenue_daily ORDER BY dt, country, currency"
     ),
     "top_pages_daily": "SELECT dt, page_rank, page, views, users, sessions FROM marts.top_pages_daily ORDER BY dt, page_rank",
+    "acquisition_daily": (
+        "SELECT dt, channel, source, campaign, sessions, bounces, conversions, revenue, revenue_currency "
+        "FROM marts.acquisition_daily ORDER BY dt, channel, source, campaign"
+    ),
+    "engagement_daily": (
+        "SELECT dt, duration_bucket, bucket_order, sessions, page_views, bounces FROM marts.engagement_daily ORDER BY dt, bucket_order"
+    ),
+    "devices_daily": (
+        "SELECT dt, device_class, browser, os, sessions, users, bounces, conversions FROM marts.devices_daily "
+        "ORDER BY dt, device_class, browser, os"
+    ),
+    "session_funnel_daily": "SELECT dt, step, event_type, sessions FROM marts.session_funnel_daily ORDER BY dt, step",
+    "page_transitions_daily": (
+        "SELECT dt, transition_rank, from_page, to_page, transitions, sessions, day_transitions "
+        "FROM marts.page_transitions_daily ORDER BY dt, transition_rank"
+    ),
+    "purchase_paths_daily": "SELECT dt, path_rank, path, sessions, day_sessions FROM marts.purchase_paths_daily ORDER BY dt, path_rank",
+}
+assert set(QUERIES) == {*definition.DATASETS_USED, *definition.ANALYTICS_DATASETS} - {"retention_weekly"}
+# Marts replaced whole: embedded as they are, not part of the days the date filter offers.
+WHOLE_QUERIES = {
+    "retention_weekly": (
+        "SELECT cohort_week, weeks_since, cohort_users, users, purchasers FROM marts.retention_weekly ORDER BY cohort_week, weeks_since"
+    ),
 }
 LOADS_SQL = "SELECT mart, partition, loaded_at FROM marts.partition_loads WHERE partition <> '*' ORDER BY mart, partition"
 
@@ -58,7 +84,7 @@ def collect(warehouse, *, default_currency: str = "USD", now: datetime | None = 
 
     marts, loaded = {}, {}
     try:
-        for name, sql in QUERIES.items():
+        for name, sql in {**QUERIES, **WHOLE_QUERIES}.items():
             result = warehouse.query(sql)
             marts[name] = {"columns": result.columns, "rows": [[_json_value(v) for v in row] for row in result.rows]}
         loads = warehouse.query(LOADS_SQL).as_dicts()
@@ -66,9 +92,12 @@ def collect(warehouse, *, default_currency: str = "USD", now: datetime | None = 
         raise DashboardError(
             f"cannot read the marts from PostgreSQL ({e}); materialize the rds_* assets first (clickpipe demo does)"
         ) from None
-    for name, mart in marts.items():
-        days = {r["partition"] for r in loads if r["mart"] == name}
-        days |= {row[0] for row in mart["rows"]}
+    for name in QUERIES:
+        days = {row[0] for row in marts[name]["rows"]}
+        if name in definition.DATASETS_USED:
+            # The Overview tells a loaded empty day (0) from a day never loaded (a gap). The session marts
+            # also load the empty days around the data (their days read the neighbours): those widen nothing.
+            days |= {r["partition"] for r in loads if r["mart"] == name}
         loaded[name] = sorted(days)
     all_days = sorted(set().union(*loaded.values()))
     days = []
@@ -85,7 +114,7 @@ def collect(warehouse, *, default_currency: str = "USD", now: datetime | None = 
             "default_currency": default_currency,
             "chartjs": CHARTJS_VERSION,
         },
-        "titles": {v.id: {"title": v.title, "subtitle": v.subtitle} for v in definition.VISUALS},
+        "titles": {v.id: {"title": v.title, "subtitle": v.subtitle} for v in (*definition.VISUALS, *definition.ANALYTICS_VISUALS)},
         "funnel_steps": [{"column": c, "label": label} for c, label in definition.FUNNEL_STEPS],
         "event_types": types,
         "days": days,

@@ -19,12 +19,12 @@ import pytest
 from clickpipe_dagster import reconcile
 from clickpipe_core import catalog
 from clickpipe_dagster.assets.athena import athena_tables
-from clickpipe_dagster.assets.rds import rds_daily_marts, rds_users_dimension
+from clickpipe_dagster.assets.rds import rds_daily_marts, rds_retention, rds_session_marts, rds_users_dimension
 from clickpipe_dagster.resources.athena import DuckDBQueryResource, LocalCatalogResource
 from clickpipe_dagster.resources.glue import LocalGlueJobsResource
 from clickpipe_dagster.resources.lake import LocalLakeResource
 from clickpipe_dagster.resources.warehouse import LocalWarehouseResource
-from clickpipe_core.marts import MARTS
+from clickpipe_core.marts import MARTS, SESSION_MARTS
 from serving_data import CLICK_DAYS, expected_revenue
 
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
@@ -85,6 +85,31 @@ def test_materializing_the_serving_assets_loads_postgres_and_checks_pass(lake, p
         assert sum(by_day.values()) == len(expected_revenue(fixture_rows)) and len(set(by_day.values())) > 1
         days = [r[0] for r in con.execute("SELECT DISTINCT dt FROM marts.daily_events ORDER BY 1")]
     assert days == [date.fromisoformat(d) for d in CLICK_DAYS]
+
+
+def test_the_session_marts_materialize_and_reconcile_with_the_processed_clicks(lake, pg_url, tmp_path):
+    resources = _resources(lake, pg_url, tmp_path)
+    range_tags = {"dagster/asset_partition_range_start": "2026-11-01", "dagster/asset_partition_range_end": "2026-11-03"}
+    with dg.instance_for_test() as instance:
+        result = dg.materialize([rds_session_marts], instance=instance, resources=resources, tags=range_tags)
+        assert result.success
+        checks = {(c.asset_key.to_user_string(), c.check_name): c for c in result.get_asset_check_evaluations()}
+        # weekly retention, rebuilt whole, after the sessions it reconciles with (bot-only users)
+        result = dg.materialize([rds_retention], instance=instance, resources=resources)
+        assert result.success
+        retention = result.get_asset_check_evaluations()
+    reconciled = {k for k in checks if k[1] != "key_unique"}
+    assert {m for m, _ in reconciled} == {m.asset_key for m in SESSION_MARTS}
+    assert all(c.passed for c in checks.values()) and len(checks) == len(SESSION_MARTS) + len(reconciled)
+    assert {c.check_name for c in retention} == {"key_unique", "cohorts_cover_processed_users"}
+    assert all(c.passed for c in retention)
+    compared = checks[("marts/sessions", "sessions_match_processed_clicks")].metadata["compared"].value
+    assert compared["keys"] == 2  # both click days; the empty day has no sessions on either side
+    # A session lost from PostgreSQL is noticed by the reconciliation against the Parquet.
+    rec = next(r for r in reconcile.RECONCILIATIONS if r.check == "acquisition_covers_processed")
+    with psycopg.connect(pg_url) as con:
+        con.execute("UPDATE marts.acquisition_daily SET sessions = sessions - 1 WHERE ctid = (SELECT ctid FROM marts.acquisition_daily LIMIT 1)")
+    assert not reconcile.reconcile(rec, resources["query_engine"], resources["warehouse"], ("2026-11-01", "2026-11-03")).passed
 
 
 def test_reconciliation_fails_when_postgres_disagrees_with_the_parquet(monkeypatch, lake, pg_url, tmp_path):
@@ -163,3 +188,24 @@ def test_embedded_postgres_starts_on_demand_and_stops_cleanly(tmp_path):
     psutil.Process(pid).wait(10) if psutil.pid_exists(pid) else None
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     assert not (tmp_path / "pg" / "postmaster.pid").exists()
+
+
+def test_purchase_paths_reconcile_on_days_with_sessions_but_no_purchase(monkeypatch, tmp_path, fixture_rows, pg_url):
+    """A day with sessions and no purchase has no purchase path: PostgreSQL's side counts 0 conversions
+    for it (from marts.sessions), as the processed clicks do, rather than leaving the day out."""
+    from serving_data import write_processed
+    from support import run_job2
+
+    rows = {**fixture_rows, "clicks": [r for r in fixture_rows["clicks"] if r["event_type"] != "purchase"]}
+    lake = tmp_path / "no-purchase-lake"
+    write_processed(lake, rows)
+    run_job2(monkeypatch, pg_url, lake, "sessions", ["2026-11-01", "2026-11-03"])
+    resources = _resources(lake, pg_url, tmp_path)
+    rec = next(r for r in reconcile.RECONCILIATIONS if r.check == "purchase_paths_match_processed")
+    days = ("2026-11-01", "2026-11-03")
+    result = reconcile.reconcile(rec, resources["query_engine"], resources["warehouse"], days)
+    assert result.passed and result.metadata["compared"].value["keys"] == 2
+    with psycopg.connect(pg_url) as con:
+        assert con.execute("SELECT COUNT(*) FROM marts.purchase_paths_daily").fetchone()[0] == 0
+        con.execute("INSERT INTO marts.purchase_paths_daily VALUES ('2026-11-01', 1, '/p/1', 1, 1)")
+    assert not reconcile.reconcile(rec, resources["query_engine"], resources["warehouse"], days).passed

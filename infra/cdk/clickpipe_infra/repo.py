@@ -141,7 +141,9 @@ def write_vendor_zip(out_dir: Path, packages: tuple[str, ...] = VENDORED_FOR_VPC
 # dependency pip resolves for them, live in infra/cdk/wheelhouse/; the stack uploads each one and Glue
 # installs them from S3 with pip --no-index. Synth fills the wheelhouse itself when it is missing or
 # stale (`make wheelhouse` does the same by hand) and fails with a clear message when it cannot.
-JOB2_WHEEL_PACKAGES = ("psycopg", "adbc-driver-postgresql", "adbc-driver-manager", "pyarrow")
+# DuckDB and ua-parser: the sessionized marts are built on DuckDB whatever the engine, with enrichment.
+JOB2_WHEEL_PACKAGES = ("psycopg", "adbc-driver-postgresql", "adbc-driver-manager", "pyarrow", "duckdb", "ua-parser",
+                       "ua-parser-builtins", "ua-parser-rs")  # fmt: skip
 WHEELHOUSE_DIR = "infra/cdk/wheelhouse"
 GLUE_WHEEL_PLATFORMS = ("manylinux2014_x86_64", "manylinux_2_17_x86_64", "manylinux_2_28_x86_64")
 

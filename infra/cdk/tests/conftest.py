@@ -47,6 +47,10 @@ STAND_IN_WHEELS = (
     "adbc_driver_postgresql-1.13.0-py3-none-manylinux_2_28_x86_64.whl",
     "psycopg-3.3.9-py3-none-any.whl",
     "pyarrow-26.0.1-cp311-cp311-manylinux_2_28_x86_64.whl",
+    "duckdb-2.0.0-cp311-cp311-manylinux_2_27_x86_64.manylinux_2_28_x86_64.whl",
+    "ua_parser-1.0.2-py3-none-any.whl",
+    "ua_parser_builtins-202610-py3-none-any.whl",
+    "ua_parser_rs-0.1.5-cp39-abi3-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
 )
 
 

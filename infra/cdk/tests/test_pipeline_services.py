@@ -178,7 +178,8 @@ def test_a_stale_wheelhouse_is_refetched(tmp_path):
 
     repo = repo_with_job2(tmp_path)
     assert missing_pins(job2_wheels(repo), repo) == []
-    (repo / WHEELHOUSE_DIR / STAND_IN_WHEELS[-1]).rename(repo / WHEELHOUSE_DIR / "pyarrow-25.0.0-cp311-cp311-manylinux_2_28_x86_64.whl")
+    pyarrow = next(w for w in STAND_IN_WHEELS if w.startswith("pyarrow-"))
+    (repo / WHEELHOUSE_DIR / pyarrow).rename(repo / WHEELHOUSE_DIR / "pyarrow-25.0.0-cp311-cp311-manylinux_2_28_x86_64.whl")
     assert missing_pins(job2_wheels(repo), repo) == ["pyarrow==26.0.1"]
 
 

@@ -1,0 +1,198 @@
+"""Sessions from hand-written click sequences (clickpipe_core/sessions.py): the 30-minute rule, midnight,
+late and out-of-order events, one-event sessions, a purchase with no view, bots, and bad user agents,
+referrers and UTM parameters; then the sessionized marts through Glue Job 2 into PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import sys
+import uuid
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from clickpipe_core import sessions as rules
+from clickpipe_core.lake_store import LocalStore
+from clickpipe_core.marts import RETENTION_WEEKLY, SESSION_FUNNEL_STEPS, SESSION_MARTS
+from glue_scripts.marts_engine import DuckDBMartEngine
+from support import run_job2
+
+sys.path.insert(0, str(Path(__file__).parent / "serving"))
+from serving_data import write_processed  # noqa: E402
+
+UTC = timezone.utc
+D0, D1, D2 = "2026-11-01", "2026-11-02", "2026-11-03"
+CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+
+
+def at(day: str, hh: int, mm: int, ss: int = 0) -> datetime:
+    d = date.fromisoformat(day)
+    return datetime(d.year, d.month, d.day, hh, mm, ss, tzinfo=UTC)
+
+
+def click(user, session, event_type, ts, page="/", *, referrer=None, ua=CHROME, props=None, ingest=None, n=[0]):
+    n[0] += 1
+    return {
+        "event_id": str(uuid.UUID(int=n[0], version=4)),
+        "user_id": user,
+        "session_id": session,
+        "event_type": event_type,
+        "page": page,
+        "referrer": referrer,
+        "device": "desktop",
+        "user_agent": ua,
+        "country": "US",
+        "ts": ts,
+        "properties": json.dumps(props) if props is not None else None,
+        "ingest_date": date.fromisoformat(ingest) if ingest else ts.date(),
+    }
+
+
+def buy(revenue, currency="USD"):
+    return {"order_id": "O1", "revenue": revenue, "currency": currency}
+
+
+def sequences() -> list[dict]:
+    """Each session of the fixture, listed out of order on purpose (files do not order events)."""
+    return [
+        # midnight: 23:50 .. 00:10 with 12-minute gaps is one session of D0
+        click("U1", "mid", "page_view", at(D1, 0, 10), "/cart"),
+        click("U1", "mid", "page_view", at(D0, 23, 50), "/?utm_source=news&utm_medium=email&utm_campaign=gift%20guide&utm_campaign=other"),
+        click("U1", "mid", "add_to_cart", at(D0, 23, 58), "/p/1"),
+        # a 35-minute gap cuts U2's session in two; the second part is 'split#2'
+        click("U2", "split", "page_view", at(D1, 10, 0), "/", referrer="https://www.google.com/"),
+        click("U2", "split", "page_view", at(D1, 10, 5), "/p/1"),
+        click("U2", "split", "page_view", at(D1, 10, 40), "/p/2"),
+        # one event: a bounce; its referrer is not a URL (direct) and its user agent is absurd
+        click("U3", "one", "page_view", at(D1, 12, 0), "/p/3", referrer="not a url", ua="¯\\_(ツ)_/¯ " + "x" * 2000),
+        # a purchase with no page view (the view was lost): a row all the same, converted
+        click("U4", "buy", "purchase", at(D1, 13, 0), "/checkout", ua="", props=buy(19.99)),
+        # out of order, with a purchase after checkout: the landing page is the earliest event
+        click("U5", "shop", "purchase", at(D1, 14, 9), "/checkout", props=buy(5.01)),
+        click("U5", "shop", "page_view", at(D1, 14, 0), "/c/shoes?gclid=abc", referrer="https://www.google.com/"),
+        click("U5", "shop", "checkout", at(D1, 14, 8), "/checkout"),
+        click("U5", "shop", "add_to_cart", at(D1, 14, 5), "/p/9"),
+        click("U5", "shop", "page_view", at(D1, 14, 4), "/p/9"),
+        click("U5", "shop", "page_view", at(D1, 14, 7), "/checkout"),
+        # two purchases in two currencies: revenue NULL, currency MIXED
+        click("U6", "mixed", "purchase", at(D1, 15, 0), "/checkout", props=buy(1, "USD")),
+        click("U6", "mixed", "purchase", at(D1, 15, 1), "/checkout", props=buy(2, "EUR")),
+        # a crawler: kept in sessions, flagged, left out of every other mart
+        *(click("bot-google", "crawl", "page_view", at(D1, 16, k), f"/p/{k}", ua=GOOGLEBOT) for k in range(5)),
+    ]
+
+
+@pytest.fixture
+def lake(tmp_path):
+    root = tmp_path / "lake"
+    write_processed(root, {"users": [], "transactions": [], "clicks": sequences()})
+    return root
+
+
+def derived(lake, days):
+    with DuckDBMartEngine(LocalStore(lake)) as engine:
+        engine.derive_sessions(days)
+        built = {m.name: engine.build(m).to_pylist() for m in SESSION_MARTS}
+    return {(r["user_id"], r["session_id"]): r for r in built["sessions"]}, built
+
+
+def test_window_days_are_each_day_and_its_neighbours():
+    assert rules.window_days([D1]) == [D0, D1, D2]
+    assert rules.window_days([D0, D2]) == ["2026-10-31", D0, D1, D2, "2026-11-04"]
+
+
+def test_sessions_by_the_rules(lake):
+    s, _ = derived(lake, [D0, D1])
+    mid = s[("U1", "mid")]
+    assert (mid["dt"], mid["events"], mid["page_views"], mid["duration_seconds"]) == (date(2026, 11, 1), 3, 2, 1200)
+    assert (mid["landing_page"], mid["exit_page"]) == ("/", "/cart")
+    assert (mid["channel"], mid["source"], mid["campaign"]) == ("email", "news", "gift guide")  # decoded, first wins
+    assert s[("U2", "split")]["events"] == 2 and s[("U2", "split#2")]["events"] == 1
+    assert s[("U2", "split")]["channel"] == "search" and s[("U2", "split#2")]["channel"] == "direct"
+    one = s[("U3", "one")]
+    assert one["bounce"] and one["events"] == 1 and one["channel"] == "direct" and one["device_class"] == "unknown"
+    lost = s[("U4", "buy")]
+    assert (lost["page_views"], lost["landing_page"], lost["converted"], lost["revenue"], lost["currency"]) == (
+        0, "/checkout", True, Decimal("19.99"), "USD")  # fmt: skip
+    assert (lost["browser"], lost["device_class"], lost["is_bot"]) == ("Unknown", "unknown", False)  # empty agent
+    shop = s[("U5", "shop")]
+    assert (shop["landing_page"], shop["exit_page"], shop["channel"], shop["page_views"]) == ("/c/shoes", "/checkout", "paid", 3)
+    assert shop["converted"] and shop["revenue"] == Decimal("5.01") and not shop["bounce"]
+    assert (s[("U6", "mixed")]["revenue"], s[("U6", "mixed")]["currency"]) == (None, "MIXED")
+    bot = s[("bot-google", "crawl")]
+    assert bot["is_bot"] and bot["device_class"] == "bot" and bot["events"] == 5
+
+
+def test_a_day_holds_the_sessions_that_start_on_it(lake):
+    only_d1, _ = derived(lake, [D1])
+    assert ("U1", "mid") not in only_d1  # its 00:10 event continues D0's session
+    assert {d["dt"] for d in only_d1.values()} == {date(2026, 11, 2)}
+    only_d0, _ = derived(lake, [D0])
+    assert set(only_d0) == {("U1", "mid")} and only_d0[("U1", "mid")]["events"] == 3  # D1's tail read too
+
+
+def test_a_late_event_rederives_its_session(lake):
+    # A late event of 'mid' (arrived two days later, within the late window) lands in event day D1.
+    extra = [click("U1", "mid", "page_view", at(D1, 0, 25), "/checkout", ingest=D2)]
+    write_processed(lake, {"users": [], "transactions": [], "clicks": extra})
+    s, _ = derived(lake, [D0])
+    assert (s[("U1", "mid")]["events"], s[("U1", "mid")]["exit_page"], s[("U1", "mid")]["duration_seconds"]) == (4, "/checkout", 2100)
+
+
+def test_the_marts_leave_bots_out_and_add_up(lake):
+    s, built = derived(lake, [D1])
+    people = [r for r in s.values() if not r["is_bot"]]
+    acquisition = built["acquisition_daily"]
+    assert sum(r["sessions"] for r in acquisition) == len(people) == sum(r["sessions"] for r in built["engagement_daily"])
+    assert sum(r["sessions"] for r in built["devices_daily"]) == len(people)
+    assert "bot" not in {r["device_class"] for r in built["devices_daily"]}
+    assert sum(r["conversions"] for r in acquisition) == sum(r["converted"] for r in people) == 3
+    paid = next(r for r in acquisition if r["channel"] == "paid")
+    assert (paid["revenue"], paid["revenue_currency"]) == (Decimal("5.01"), "USD")
+    direct = next(r for r in acquisition if r["channel"] == "direct")  # holds U6's MIXED session
+    assert (direct["revenue"], direct["revenue_currency"]) == (None, "MIXED")
+    funnel = {r["event_type"]: r for r in built["session_funnel_daily"]}
+    # only U5 goes view -> cart -> checkout -> purchase in order; U4 and U6 buy with no view
+    assert [funnel[t]["sessions"] for t in SESSION_FUNNEL_STEPS] == [len(people) - 2, 1, 1, 1]
+    assert funnel["purchase"]["rate_from_first"] == pytest.approx(1 / (len(people) - 2))
+    transitions = {(r["from_page"], r["to_page"]): r["transitions"] for r in built["page_transitions_daily"]}
+    # page views in event order within each session; none across split#2's 35-minute gap, none of the bot
+    assert transitions == {("/", "/p/1"): 1, ("/c/shoes", "/p/9"): 1, ("/p/9", "/checkout"): 1}
+    assert {r["day_transitions"] for r in built["page_transitions_daily"]} == {3}
+    paths = {r["path"]: (r["sessions"], r["day_sessions"]) for r in built["purchase_paths_daily"]}
+    assert paths == {"(no page view)": (2, 3), "/c/shoes → /p/9 → /checkout": (1, 3)}  # the view of /checkout once
+
+
+def test_weekly_cohorts_by_first_session(lake):
+    # U7 first came in the week of 2026-10-19 and came back to buy two weeks later (D1's week).
+    extra = [
+        click("U7", "old", "page_view", at("2026-10-20", 9, 0), "/"),
+        click("U7", "back", "page_view", at(D1, 9, 0), "/p/1", ingest="2026-11-04"),  # a file of its own
+        click("U7", "back", "purchase", at(D1, 9, 5), "/checkout", props=buy(3), ingest="2026-11-04"),
+    ]
+    write_processed(lake, {"users": [], "transactions": [], "clicks": extra})
+    with DuckDBMartEngine(LocalStore(lake)) as engine:
+        engine.derive_sessions(None)
+        rows = engine.build(RETENTION_WEEKLY).to_pylist()
+    got = {(str(r["cohort_week"]), r["weeks_since"]): (r["cohort_users"], r["users"], r["purchasers"]) for r in rows}
+    assert got == {
+        ("2026-10-19", 0): (1, 1, 0),
+        ("2026-10-19", 2): (1, 1, 1),
+        ("2026-10-26", 0): (1, 1, 0),  # U1: Sunday 2026-11-01 is in the ISO week of Monday 2026-10-26
+        ("2026-11-02", 0): (5, 5, 3),  # U2 .. U6, of whom U4, U5, U6 bought; U7 is 10-19's, the bot in none
+    }
+
+
+def test_job2_loads_the_session_marts_into_postgres(monkeypatch, pg_url, lake):
+    assert run_job2(monkeypatch, pg_url, lake, "sessions", [D0, D1, D2]) == 0
+    with psycopg.connect(pg_url) as con:
+        by_day = dict(con.execute("SELECT dt::text, COUNT(*) FROM marts.sessions GROUP BY 1").fetchall())
+        bots = con.execute("SELECT COUNT(*) FROM marts.sessions WHERE is_bot").fetchone()[0]
+        devices = con.execute("SELECT COALESCE(SUM(sessions), 0) FROM marts.devices_daily").fetchone()[0]
+        loads = dict(con.execute("SELECT partition, row_count FROM marts.partition_loads WHERE mart = 'sessions'").fetchall())
+    assert by_day == {D0: 1, D1: 7} and bots == 1 and devices == 7
+    assert loads == {D0: 1, D1: 7, D2: 0}  # an empty day is a loaded day with no rows
