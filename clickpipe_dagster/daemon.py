@@ -63,25 +63,26 @@ def dagster_process(argv: list[str], env: dict[str, str], log: Path):
     with open(log, "ab") as out:
         proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
                                 preexec_fn=_default_signals)  # fmt: skip
-    previous = _exit_on_sigterm()
+    restore_sigterm = _exit_on_sigterm()
     try:
         yield proc
     finally:
         stop(proc)
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        restore_sigterm()
 
 
 def _exit_on_sigterm():
-    """Turn SIGTERM into SystemExit (so ``finally`` blocks run); returns the handler it replaced, or
-    None where signals cannot be set (not the main thread)."""
+    """Turn SIGTERM into SystemExit (so ``finally`` blocks run); returns what puts the previous
+    handler back. Outside the main thread signals cannot be set, and nothing changes."""
     if threading.current_thread() is not threading.main_thread():
-        return None
+        return lambda: None
 
     def _exit(signum, frame):
         raise SystemExit(128 + signum)
 
-    return signal.signal(signal.SIGTERM, _exit)
+    previous = signal.signal(signal.SIGTERM, _exit)
+    # None: the previous handler was not set from Python; the default is the closest to it.
+    return lambda: signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
 
 def stop(proc: subprocess.Popen, grace: float = 30.0) -> None:
