@@ -25,6 +25,7 @@ import psycopg
 import pytest
 
 from clickpipe_dagster import daemon
+from clickpipe_dagster.dashboard.definition import DATASETS_USED
 from clickpipe_dagster.settings import Settings
 
 pytestmark = pytest.mark.daemon
@@ -146,9 +147,9 @@ def test_demo_then_dev_then_new_data_reaches_the_dashboard_and_a_backfill_launch
         for key in ("processed/users", "processed/transactions", "processed/clicks", "marts/daily_events", "marts/revenue_daily"):
             counts = _materializations(instance, key)
             assert counts and set(counts.values()) == {1}, (key, counts)  # each partition processed once
-        # the dashboard follows each load of the marts it shows, and nothing else
-        mart_runs = {r.run_id for key in ("marts/daily_events", "marts/revenue_daily")
-                     for r in instance.fetch_materializations(dg.AssetKey.from_user_string(key), limit=100).records}  # fmt: skip
+        # the dashboard follows each load of the marts its pages show, and nothing else
+        mart_runs = {r.run_id for name in DATASETS_USED
+                     for r in instance.fetch_materializations(dg.AssetKey.from_user_string(f"marts/{name}"), limit=100).records}  # fmt: skip
         assert 1 <= sum(_materializations(instance, "dashboard/dashboard").values()) <= len(mart_runs)
 
         # 3. `make dev` after `make demo` launches nothing: the sensors know every file

@@ -84,3 +84,23 @@ def test_a_backfill_that_rebuilt_the_marts_is_not_repeated_by_the_automation():
         tick = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
         tick = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
         assert "marts/daily_events" not in _requested(tick)
+
+
+def test_a_load_of_any_pages_mart_alone_reaches_the_dashboard():
+    """The dashboard follows every page's datasets: a load of an analytics mart (a session mart, or
+    weekly retention) with nothing else new brings its dataset, then the dashboard, each once."""
+    defs = build_definitions("local")
+    with dg.instance_for_test() as instance:
+        tick = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+        _report(instance, "dashboard/data_source")
+        tick = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
+        for mart, partition in (("acquisition_daily", "2026-11-02"), ("retention_weekly", None)):
+            _report(instance, f"marts/{mart}", partition)
+            tick = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
+            assert _requested(tick) == {f"dashboard/dataset_{mart}": {None}}, mart  # the dashboard waits for it
+            _report(instance, f"dashboard/dataset_{mart}")  # its run, done before the next tick
+            tick = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
+            assert _requested(tick) == {"dashboard/dashboard": {None}}, mart
+            _report(instance, "dashboard/dashboard")
+            tick = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
+            assert _requested(tick) == {}  # once per load

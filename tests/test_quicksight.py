@@ -36,6 +36,7 @@ from clickpipe_dagster.resources.quicksight import (
     QuickSightResource,
 )
 from clickpipe_dagster.resources.warehouse import LocalWarehouseResource
+from rehearsal.model_check import operation_problems
 
 ACCOUNT = "123456789012"  # moto's default account
 REGION = "us-east-1"
@@ -103,48 +104,231 @@ def _walk(node, key=None):
             yield from _walk(v, key)
 
 
-def test_the_definition_is_valid_for_the_api_model_and_consistent():
-    d = dash.dashboard_definition(USED)
-    assert not ParamValidator().validate(d, MODEL.shape_for("DashboardVersionDefinition")).has_errors()
+def _one(node: dict) -> tuple[str, dict]:
+    """The single member of a union structure: (its name, its value)."""
+    ((kind, value),) = node.items()
+    return kind, value
+
+
+# The column types (QuickSight's InputColumn types) each kind of field accepts.
+NUMERIC = {"INTEGER", "DECIMAL"}
+ACCEPTS = {
+    "NumericalMeasureField": NUMERIC,
+    "NumericalDimensionField": NUMERIC,
+    "CategoricalMeasureField": {"STRING"},
+    "CategoricalDimensionField": {"STRING"},
+    "DateMeasureField": {"DATETIME"},
+    "DateDimensionField": {"DATETIME"},
+    "TimeRangeFilter": {"DATETIME"},
+    "CategoryFilter": {"STRING"},
+}
+AGGREGATIONS = r"(?:sum|sumIf|max|min|avg|count|distinct_count)"
+
+
+def field_problems(d: dict) -> list[str]:
+    """Every way the Definition names a field its dataset does not have, or of a type its use does not
+    accept: one line each. A calculated field counts as a numeric measure when its expression aggregates
+    (then a visual must not aggregate it again); its expression may name only its dataset's columns (the
+    aggregated ones numeric) and declared parameters."""
+    import re
+
+    out: list[str] = []
     declared = {x["Identifier"] for x in d["DataSetIdentifierDeclarations"]}
-    assert declared == set(dash.DATASETS_USED)
-    calculated = {(c["DataSetIdentifier"], c["Name"]) for c in d["CalculatedFields"]}
-    # Every column named anywhere exists in its dataset (a mart column, or a calculated field of it).
-    columns = [v for k, v in _walk(d) if k in ("Column", "LinkToDataSetColumn")]
-    assert columns
-    for c in columns:
-        ds = c["DataSetIdentifier"]
-        assert ds in declared
-        assert c["ColumnName"] in [n for n, _ in DATASETS_BY_NAME[ds].columns] or (ds, c["ColumnName"]) in calculated, c
-    # Ids are unique and every reference resolves.
-    sheet = d["Sheets"][0]
-    visual_ids = [next(iter(v.values()))["VisualId"] for v in sheet["Visuals"]]
-    assert len(set(visual_ids)) == len(visual_ids) == len(dash.VISUALS) <= 75
-    assert visual_ids == [v.id for v in dash.VISUALS]
+    parameters = {_one(p)[1]["Name"] for p in d["ParameterDeclarations"]}
+    calculated: dict[tuple[str, str], str] = {}
+    for c in d["CalculatedFields"]:
+        ds, expr = c["DataSetIdentifier"], c["Expression"]
+        calculated[(ds, c["Name"])] = expr
+        types = dict(DATASETS_BY_NAME[ds].columns) if ds in DATASETS_BY_NAME else {}
+        for name in re.findall(r"(?<!\$)\{(\w+)\}", expr):
+            if name not in types:
+                out.append(f"calculated field {c['Name']}: {{{name}}} is not a column of {ds}")
+        for name in re.findall(AGGREGATIONS + r"\(\{(\w+)\}", expr):
+            if types.get(name, "DECIMAL") not in NUMERIC:
+                out.append(f"calculated field {c['Name']}: aggregates {name}, a {types[name]} column")
+        for name in re.findall(r"\$\{(\w+)\}", expr):
+            if name not in parameters:
+                out.append(f"calculated field {c['Name']}: parameter {name} is not declared")
+
+    def column_type(col: dict) -> str | None:
+        ds, name = col.get("DataSetIdentifier"), col["ColumnName"]
+        if ds not in declared:
+            out.append(f"{name}: data set {ds} is not declared")
+            return None
+        if (ds, name) in calculated:
+            return "AGGREGATED" if re.search(AGGREGATIONS + r"\(", calculated[(ds, name)]) else "CALCULATED"
+        types = dict(DATASETS_BY_NAME[ds].columns)
+        if name not in types:
+            out.append(f"{ds}.{name} is not a column of the data set")
+        return types.get(name)
+
+    for kind, node in _walk(d):
+        if kind in ACCEPTS and isinstance(node, dict) and "Column" in node:
+            t = column_type(node["Column"])
+            where = f"{kind} {node.get('FieldId') or node.get('FilterId')} on {node['Column']['ColumnName']}"
+            if t == "AGGREGATED":
+                if kind != "NumericalMeasureField":
+                    out.append(f"{where}: an aggregated calculated field is a measure only")
+                elif "AggregationFunction" in node:
+                    out.append(f"{where}: aggregates an aggregated calculated field again")
+            elif t is not None and t not in ACCEPTS[kind]:
+                out.append(f"{where}: a {t} column, {kind} takes {sorted(ACCEPTS[kind])}")
+        elif kind == "ColumnSort":
+            t = column_type(node["SortBy"])
+            numeric = "NumericalAggregationFunction" in (node.get("AggregationFunction") or {})
+            if t is not None and numeric and t not in NUMERIC:
+                out.append(f"ColumnSort on {node['SortBy']['ColumnName']}: a numerical aggregation of a {t} column")
+        elif kind == "LinkToDataSetColumn":
+            t = column_type(node)
+            if t is not None and t != "STRING":
+                out.append(f"a string parameter's values linked to {node['ColumnName']}, a {t} column")
+    return out
+
+
+@pytest.fixture(scope="module")
+def definition():
+    return dash.dashboard_definition(USED)
+
+
+def test_the_definition_passes_the_api_model_for_create_dashboard_and_create_analysis(definition):
+    for shape in ("DashboardVersionDefinition", "AnalysisDefinition"):
+        report = ParamValidator().validate(definition, MODEL.shape_for(shape))
+        assert not report.has_errors(), report.generate_report()
+    # and the checks botocore leaves to the service (patterns, lengths, enums), on both requests
+    account = {"AwsAccountId": ACCOUNT, "Name": "clickpipe", "Definition": definition}
+    assert operation_problems(MODEL, "CreateDashboard", {**account, "DashboardId": "clickpipe-dashboard"}) == []
+    assert operation_problems(MODEL, "CreateAnalysis", {**account, "AnalysisId": "clickpipe-analysis"}) == []
+
+
+def test_create_analysis_takes_the_same_definition_through_botocore():
+    """moto has no create_analysis: botocore validates the request (and the session's model check its
+    patterns) before the Stubber answers it."""
+    client = boto3.client("quicksight", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
+    params = {"AwsAccountId": ACCOUNT, "AnalysisId": "clickpipe-analysis", "Name": "clickpipe",
+              "Definition": dash.dashboard_definition(USED)}  # fmt: skip
+    with Stubber(client) as stub:
+        stub.add_response("create_analysis", {"AnalysisId": "clickpipe-analysis", "CreationStatus": "CREATION_IN_PROGRESS"}, params)
+        assert client.create_analysis(**params)["CreationStatus"] == "CREATION_IN_PROGRESS"
+        stub.assert_no_pending_responses()
+
+
+def test_every_field_exists_in_its_dataset_with_a_type_its_visual_accepts(definition):
+    assert field_problems(definition) == []
+    named = [v for k, v in _walk(definition) if k in ACCEPTS and isinstance(v, dict) and "Column" in v]
+    # every dataset the sheets need is read by some field
+    assert {v["Column"]["DataSetIdentifier"] for v in named} == set(dash.DATASETS_USED)
+
+
+@pytest.mark.parametrize(
+    "where, change, problem",
+    [
+        ("channel-sessions", lambda f: f["Column"].update(ColumnName="channel"),
+         "NumericalMeasureField channel-sessions on channel: a STRING column"),
+        ("channel", lambda f: f["Column"].update(ColumnName="sessions"),
+         "CategoricalDimensionField channel on sessions: a INTEGER column"),
+        ("cohort-week", lambda f: f["Column"].update(ColumnName="weeks_since"),
+         "DateDimensionField cohort-week on weeks_since: a INTEGER column"),
+        ("transition-from", lambda f: f["Column"].update(ColumnName="from_path"),
+         "page_transitions_daily.from_path is not a column"),
+        ("device-class", lambda f: f["Column"].update(DataSetIdentifier="sessions"),
+         "data set sessions is not declared"),
+        ("cohort-share", lambda f: f.update(AggregationFunction={"SimpleNumericalAggregation": "SUM"}),
+         "aggregates an aggregated calculated field again"),
+    ],
+)  # fmt: skip
+def test_the_field_check_catches_a_wrong_field(where, change, problem):
+    d = dash.dashboard_definition(USED)
+    fields = [v for k, v in _walk(d) if k.endswith(("MeasureField", "DimensionField")) and v["FieldId"] == where]
+    assert len(fields) == 1, where
+    change(fields[0])
+    assert any(problem in p for p in field_problems(d)), field_problems(d)
+
+
+def test_the_field_check_catches_a_wrong_calculated_field():
+    d = dash.dashboard_definition(USED)
+    share = next(c for c in d["CalculatedFields"] if c["Name"] == "cohort_share")
+    share["Expression"] = share["Expression"].replace("{purchasers}", "{buyers}").replace("CohortMeasure", "Measure")
+    problems = field_problems(d)
+    assert any("{buyers} is not a column of retention_weekly" in p for p in problems)
+    assert any("parameter Measure is not declared" in p for p in problems)
+    rate = next(c for c in d["CalculatedFields"] if c["Name"] == "devices_bounce_rate")
+    rate["Expression"] = "sum({browser}) / sum({sessions})"
+    assert any("aggregates browser, a STRING column" in p for p in field_problems(d))
+
+
+def test_the_sheets_are_the_local_pages_with_the_same_visuals_and_titles(definition):
+    sheets = definition["Sheets"]
+    assert [(s["SheetId"], s["Name"]) for s in sheets] == [(s.id, s.name) for s in dash.SHEETS]
+    assert [s.id for s in dash.SHEETS] == ["overview", "acquisition", "engagement", "retention", "paths"]
+    all_ids: list[str] = []
+    for sheet, spec in zip(sheets, dash.SHEETS):
+        visuals = [_one(v) for v in sheet["Visuals"]]
+        assert [v["VisualId"] for _, v in visuals] == [s.id for s in spec.visuals] and len(visuals) <= 75
+        for (_, v), s in zip(visuals, spec.visuals):
+            assert v["Title"]["FormatText"]["PlainText"] == s.title
+            assert v.get("Subtitle", {}).get("FormatText", {}).get("PlainText", "") == s.subtitle
+        all_ids += [v["VisualId"] for _, v in visuals]
+    assert len(all_ids) == len(set(all_ids)) == len(dash.ALL_VISUALS)
+    kinds = {v["VisualId"]: k for s in sheets for k, v in map(_one, s["Visuals"])}
+    assert kinds["cohorts"] == "HeatMapVisual" and kinds["transitions"] == kinds["purchase-paths"] == "TableVisual"
+
+
+def test_the_definition_is_consistent(definition):
+    d = definition
+    # Field ids are unique; every sort, series and label option names a field of its own visual.
     defined = [v["FieldId"] for k, v in _walk(d) if k.endswith(("MeasureField", "DimensionField"))]
-    assert len(defined) == len(set(defined)) == 20
-    sorted_fields = {v["FieldSort"]["FieldId"] for k, vs in _walk(d) if k == "RowSort" for v in vs}
-    series_fields = {s["FieldSeriesItem"]["FieldId"] for k, vs in _walk(d) if k == "Series" for s in vs}
-    option_fields = {o["FieldId"] for k, vs in _walk(d) if k == "SelectedFieldOptions" for o in vs}
-    assert sorted_fields and series_fields and option_fields
-    assert sorted_fields | series_fields | option_fields <= set(defined)
-    elements = sheet["Layouts"][0]["Configuration"]["GridLayout"]["Elements"]
-    assert sorted(e["ElementId"] for e in elements) == sorted(visual_ids)
-    rows: dict[int, int] = {}
-    for e in elements:
-        assert 1 <= e["RowSpan"] <= 21 and 1 <= e["ColumnSpan"] <= 36  # maxima botocore does not check
-        rows[e["RowIndex"]] = rows.get(e["RowIndex"], 0) + e["ColumnSpan"]
-    assert set(rows.values()) == {36}  # every row fills the 36-column grid exactly
-    parameters = {next(iter(p.values()))["Name"] for p in d["ParameterDeclarations"]}
+    assert len(defined) == len(set(defined)) > 40
+    for sheet in d["Sheets"]:
+        for visual in sheet["Visuals"]:
+            kind, v = _one(visual)
+            own = {x["FieldId"] for k, x in _walk(v) if k.endswith(("MeasureField", "DimensionField"))}
+            referenced = {x["FieldSort"]["FieldId"] for k, xs in _walk(v) if k.endswith(("RowSort", "CategorySort", "ColumnSort", "Sort"))
+                          and isinstance(xs, list) for x in xs if "FieldSort" in x}  # fmt: skip
+            referenced |= {s["FieldSeriesItem"]["FieldId"] for k, xs in _walk(v) if k == "Series" for s in xs}
+            referenced |= {o["FieldId"] for k, xs in _walk(v) if k == "SelectedFieldOptions" for o in xs}
+            assert referenced <= own, (v["VisualId"], referenced - own)
+    # Each sheet's grid holds its visuals, every row fills the 36 columns exactly.
+    for sheet in d["Sheets"]:
+        elements = sheet["Layouts"][0]["Configuration"]["GridLayout"]["Elements"]
+        assert sorted(e["ElementId"] for e in elements) == sorted(_one(v)[1]["VisualId"] for v in sheet["Visuals"])
+        rows: dict[int, int] = {}
+        for e in elements:
+            assert 1 <= e["RowSpan"] <= 21 and 1 <= e["ColumnSpan"] <= 36  # maxima botocore does not check
+            rows[e["RowIndex"]] = rows.get(e["RowIndex"], 0) + e["ColumnSpan"]
+        assert set(rows.values()) == {36}, sheet["SheetId"]
+    # Parameters: every declared one is used, every used one declared; control ids unique across sheets.
+    parameters = {_one(p)[1]["Name"] for p in d["ParameterDeclarations"]}
     referenced = {v for k, v in _walk(d) if k in ("Parameter", "ParameterName", "SourceParameterName")}
-    assert referenced == parameters
-    filter_ids = {f[next(iter(f))]["FilterId"] for g in d["FilterGroups"] for f in g["Filters"]}
-    assert {c[next(iter(c))]["SourceFilterId"] for c in sheet["FilterControls"]} <= filter_ids
+    expressions = " ".join(c["Expression"] for c in d["CalculatedFields"])
+    assert referenced | {p for p in parameters if "${" + p + "}" in expressions} == parameters
+    controls = [_one(c)[1] for s in d["Sheets"] for c in s.get("ParameterControls", []) + s.get("FilterControls", [])]
+    control_ids = [c.get("ParameterControlId") or c.get("FilterControlId") for c in controls]
+    assert len(control_ids) == len(set(control_ids))
+    filter_ids = {_one(f)[1]["FilterId"] for g in d["FilterGroups"] for f in g["Filters"]}
+    assert {_one(c)[1]["SourceFilterId"] for s in d["Sheets"] for c in s.get("FilterControls", [])} <= filter_ids
+    # Filter scopes name sheets that exist and visuals on that sheet.
+    on_sheet = {s["SheetId"]: {_one(v)[1]["VisualId"] for v in s["Visuals"]} for s in d["Sheets"]}
     for g in d["FilterGroups"]:
         for scope in g["ScopeConfiguration"]["SelectedSheets"]["SheetVisualScopingConfigurations"]:
-            assert scope["SheetId"] == sheet["SheetId"] and set(scope.get("VisualIds", [])) <= set(visual_ids)
-    # The date range applies across datasets by column name and type: every used dataset has dt as a date.
-    assert all(("dt", "DATETIME") in DATASETS_BY_NAME[n].columns for n in dash.DATASETS_USED)
+            assert scope["SheetId"] in on_sheet and set(scope.get("VisualIds", [])) <= on_sheet[scope["SheetId"]]
+
+
+def test_the_date_range_filters_every_daily_visual_and_not_the_cohorts(definition):
+    group = next(g for g in definition["FilterGroups"] if g["FilterGroupId"] == "date-range")
+    assert group["CrossDataset"] == "ALL_DATASETS"  # applies to every data set with a dt of the same type
+    scopes = group["ScopeConfiguration"]["SelectedSheets"]["SheetVisualScopingConfigurations"]
+    assert {(s["SheetId"], s["Scope"]) for s in scopes} == {(s, "ALL_VISUALS") for s in ("overview", "acquisition", "engagement", "paths")}
+    # every data set those sheets read has dt as a date, so the one filter reaches each of their visuals
+    for sheet in definition["Sheets"]:
+        read = {v["Column"]["DataSetIdentifier"] for k, v in _walk(sheet["Visuals"]) if k in ACCEPTS and "Column" in v}
+        dated = sheet["SheetId"] != "retention"
+        assert all((("dt", "DATETIME") in DATASETS_BY_NAME[ds].columns) == dated for ds in read), (sheet["SheetId"], read)
+        pickers = {_one(c)[1]["SourceParameterName"] for c in sheet["ParameterControls"] if "DateTimePicker" in c}
+        assert pickers == ({dash.P_DATE_FROM, dash.P_DATE_TO} if dated else set())
+    retention = next(s for s in definition["Sheets"] if s["SheetId"] == "retention")
+    (measure,) = [_one(c)[1] for c in retention["ParameterControls"]]
+    assert measure["SourceParameterName"] == dash.P_COHORT_MEASURE and measure["SelectableValues"]["Values"] == ["users", "purchasers"]
+    assert set(dash.COHORT_MEASURES) <= {n for n, _ in DATASETS_BY_NAME["retention_weekly"].columns}
 
 
 def test_the_local_page_has_every_visual_of_the_definition():
@@ -152,8 +336,10 @@ def test_the_local_page_has_every_visual_of_the_definition():
 
     html = (page.HERE / "page.html").read_text()
     js = (page.HERE / "page.js").read_text()
-    for v in dash.VISUALS:
+    for v in dash.ALL_VISUALS:
         assert f'id="{v.id}"' in html or f'"{v.id}"' in js, v.id
+    for sheet in dash.SHEETS:
+        assert f'id="page-{sheet.id}"' in html and f'id="tab-{sheet.id}"' in html, sheet.id
 
 
 def test_the_definition_digest_changes_with_the_definition_only():

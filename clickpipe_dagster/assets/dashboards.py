@@ -5,8 +5,9 @@
 - ``dashboard/dataset_<mart>``: one dataset per mart table, downstream of its ``marts/*`` asset, with
   a check ``refresh_succeeded`` that reports the SPICE ingestion started after each load (locally
   the columns are checked against the live table and nothing needs refreshing).
-- ``dashboard/dashboard``: the dashboard of ``dashboard/definition.py`` (QuickSight; locally the HTML page
-  ``$CLICKPIPE_HOME/dashboard/index.html``, rendered from every loaded day).
+- ``dashboard/dashboard``: the dashboard of ``dashboard/definition.py``, downstream of every page's dataset
+  (QuickSight, one sheet per page; locally the HTML page ``$CLICKPIPE_HOME/dashboard/index.html``, one tab
+  per page, rendered from every loaded day).
 
 The ``dashboards`` resource decides which (``environments.resources_for``). Datasets and the
 dashboard run again after each upstream load (their automation conditions, evaluated by the one
@@ -123,16 +124,18 @@ def dashboard_datasets(context, dashboards: DashboardsResource, warehouse: Wareh
     group_name=GROUP,
     kinds={"quicksight", "html"},
     owners=OWNERS,
-    deps=[DATASETS_BY_NAME[name].asset for name in definition.DATASETS_USED],
+    deps=[DATASETS_BY_NAME[name].asset for name in definition.DATASETS_USED],  # every page's
     automation_condition=AFTER_LOAD,
     freshness_policy=automation.DASHBOARD_FRESHNESS,
     description=(
-        "What the business looks at every morning: events, sessions, orders and revenue, day by day. "
-        "The dashboard (dashboard/definition.py): KPI tiles, events per day by type, revenue per day, the "
-        "session funnel, top pages; date-range, event-type and currency controls. AWS: a QuickSight dashboard, "
-        "published for the configured principal. Local: a self-contained HTML page with every loaded day "
-        "($CLICKPIPE_HOME/dashboard/index.html; `clickpipe dashboard` serves it), with four more pages over the "
-        "sessionized marts: Acquisition, Engagement, Retention and Paths."
+        "What the business looks at every morning: events, sessions, orders and revenue, day by day, and where "
+        "sessions come from, how they go, who comes back and the paths to a purchase. "
+        "The dashboard (dashboard/definition.py), five pages: Overview (KPI tiles, events per day by type, revenue "
+        "per day, the session funnel, top pages), Acquisition, Engagement, Retention (a weekly cohort heat map) and "
+        "Paths; date-range, event-type, currency and cohort-measure controls. It follows a load of any page's "
+        "dataset. AWS: a QuickSight dashboard with one sheet per page, published for the configured principal. "
+        "Local: a self-contained HTML page with every loaded day ($CLICKPIPE_HOME/dashboard/index.html; "
+        "`clickpipe dashboard` serves it), one tab per page."
     ),
 )
 def dashboard(dashboards: DashboardsResource, warehouse: WarehouseResource) -> dg.MaterializeResult:

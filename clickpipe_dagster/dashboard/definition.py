@@ -1,22 +1,27 @@
 """The dashboard, defined once: its visuals, and the QuickSight ``Definition`` built from them.
 
-One sheet, top to bottom:
+Five sheets, the pages of the local dashboard, with the same visual ids and titles:
 
-- KPI tiles: events, sessions, orders, revenue in the selected currency, conversion (view → purchase)
-- events per day, one line per event type
-- revenue per day in the selected currency | the session funnel (sessions → viewed → carted → purchased)
-- top pages over the selected days
+- **Overview**: KPI tiles (events, sessions, orders, revenue in the selected currency, conversion view →
+  purchase), events per day by event type, revenue per day | the session funnel, the top pages.
+- **Acquisition**: sessions and conversions by channel | sessions by device class (a donut), sources and
+  campaigns (a table with bounce rate, conversion rate and revenue in the selected currency).
+- **Engagement**: sessions per duration bucket with pages per session (bars and a line) | the funnel over
+  whole sessions, devices × browsers × operating systems (a table).
+- **Retention**: the weekly cohort heat map (rows: the week of first visit, columns: weeks since, colour:
+  the share of the cohort active that week, or who bought that week: the "Cohort measure" control).
+- **Paths**: the most frequent page → next page moves, and the most common paths to purchase (tables).
 
-Controls: a date range (From/To, applies to every visual: all four daily datasets have ``dt``), an
-event-type filter (the events tile and chart), and a currency (the revenue tile and chart; amounts
-are never converted between currencies).
+Controls: a date range (From/To on every sheet but Retention; one cross-dataset filter on ``dt``, which
+every daily dataset has, scoped to those sheets), an event-type filter (the events tile and chart), a
+currency (the revenue tile and chart, the campaigns' revenue; amounts are never converted between
+currencies), and the cohort measure (users or purchasers).
 
-The local page (``page.py``) draws the same visuals with the same ids and titles from ``VISUALS``, and
-four more pages (Acquisition, Engagement, Retention, Paths) from ``ANALYTICS_VISUALS`` over the
-sessionized marts; those are not QuickSight sheets yet.
-This module is pure data (no AWS call): ``dashboard_definition(arns)`` returns the ``Definition``
-for ``create_dashboard``/``update_dashboard``; botocore validates it against the API model in the
-tests, and ``tests/test_quicksight.py`` checks every field it names exists in its dataset.
+The local page (``page.py``) draws the same visuals with the same ids and titles (``VISUALS`` on its
+Overview, ``ANALYTICS_VISUALS`` on the other four pages). This module is pure data (no AWS call):
+``dashboard_definition(arns)`` returns the ``Definition`` for ``create_dashboard``/``update_dashboard``;
+the tests validate it against QuickSight's API model and check that every field a visual names exists
+in its dataset with a type that visual accepts.
 """
 
 from __future__ import annotations
@@ -26,10 +31,11 @@ import json
 from dataclasses import dataclass
 
 SHEET_ID = "overview"
-DATASETS_USED = ("daily_events", "funnel_daily", "revenue_daily", "top_pages_daily")
+OVERVIEW_DATASETS = ("daily_events", "funnel_daily", "revenue_daily", "top_pages_daily")
 
 # Parameter names: letters and digits only (QuickSight's rule).
-P_DATE_FROM, P_DATE_TO, P_CURRENCY = "DateFrom", "DateTo", "Currency"
+P_DATE_FROM, P_DATE_TO, P_CURRENCY, P_COHORT_MEASURE = "DateFrom", "DateTo", "Currency", "CohortMeasure"
+COHORT_MEASURES = ("users", "purchasers")  # columns of retention_weekly; the heat map's colour is their share
 DEFAULT_RANGE_DAYS = 90  # QuickSight opens on the last 90 days; the local page on every loaded day
 
 
@@ -53,8 +59,7 @@ TOP_PAGES = VisualSpec("top-pages", "Top pages", "page views over the selected d
 KPIS = (KPI_EVENTS, KPI_SESSIONS, KPI_ORDERS, KPI_REVENUE, KPI_CONVERSION)
 VISUALS = (*KPIS, EVENTS_BY_TYPE, REVENUE_TREND, FUNNEL, TOP_PAGES)
 
-# The analytics pages of the local dashboard (Acquisition, Engagement, Retention, Paths), over the
-# sessionized marts. Not QuickSight sheets yet: the Definition above is the Overview sheet only.
+# The analytics pages (Acquisition, Engagement, Retention, Paths), over the sessionized marts.
 CHANNELS = VisualSpec("channels", "Sessions by channel", "sessions and conversions over the selected days; bots left out")
 DEVICES = VisualSpec("devices", "Sessions by device", "device class from the user agent (ua-parser)")
 CAMPAIGNS = VisualSpec("campaigns", "Sources and campaigns", "by sessions over the selected days")
@@ -70,6 +75,28 @@ PURCHASE_PATHS = VisualSpec("purchase-paths", "Paths to purchase", "the last fou
 ANALYTICS_VISUALS = (CHANNELS, DEVICES, CAMPAIGNS, DURATIONS, SESSION_FUNNEL, BROWSERS, COHORTS, TRANSITIONS, PURCHASE_PATHS)
 ANALYTICS_DATASETS = ("acquisition_daily", "engagement_daily", "devices_daily", "session_funnel_daily",
                       "page_transitions_daily", "purchase_paths_daily", "retention_weekly")  # fmt: skip
+DATASETS_USED = (*OVERVIEW_DATASETS, *ANALYTICS_DATASETS)  # every page's: the dashboard asset depends on them all
+
+
+@dataclass(frozen=True)
+class SheetSpec:
+    id: str  # also the local page's tab (#id)
+    name: str
+    title: str
+    visuals: tuple[VisualSpec, ...]
+    date_range: bool = True  # the From/To controls and the date filter apply to it
+
+
+SHEETS = (
+    SheetSpec(SHEET_ID, "Overview", "clickpipe: clicks, funnel and revenue", VISUALS),
+    SheetSpec("acquisition", "Acquisition", "Where sessions come from", (CHANNELS, DEVICES, CAMPAIGNS)),
+    SheetSpec("engagement", "Engagement", "How long sessions last and how far they go", (DURATIONS, SESSION_FUNNEL, BROWSERS)),
+    SheetSpec("retention", "Retention", "Who comes back, week after week", (COHORTS,), date_range=False),
+    SheetSpec("paths", "Paths", "Where people go next, and the way to a purchase", (TRANSITIONS, PURCHASE_PATHS)),
+)
+ALL_VISUALS = tuple(v for sheet in SHEETS for v in sheet.visuals)
+DATE_RANGE_SHEETS = tuple(sheet.id for sheet in SHEETS if sheet.date_range)
+assert set(ALL_VISUALS) == {*VISUALS, *ANALYTICS_VISUALS}, "every visual is on one sheet"
 
 FUNNEL_STEPS = (  # (column of funnel_daily, label)
     ("sessions", "All sessions"),
@@ -147,18 +174,51 @@ def _kpi(spec: VisualSpec, value: dict) -> dict:
     }
 
 
-def _scope(visual_ids: list[str] | None) -> dict:
+def _scope(visual_ids: list[str] | None, sheet_ids: tuple[str, ...] = (SHEET_ID,)) -> dict:
     if visual_ids is None:
-        conf = {"SheetId": SHEET_ID, "Scope": "ALL_VISUALS"}
+        confs = [{"SheetId": sheet, "Scope": "ALL_VISUALS"} for sheet in sheet_ids]
     else:
-        conf = {"SheetId": SHEET_ID, "Scope": "SELECTED_VISUALS", "VisualIds": visual_ids}
-    return {"SelectedSheets": {"SheetVisualScopingConfigurations": [conf]}}
+        confs = [{"SheetId": sheet, "Scope": "SELECTED_VISUALS", "VisualIds": visual_ids} for sheet in sheet_ids]
+    return {"SelectedSheets": {"SheetVisualScopingConfigurations": confs}}
+
+
+def _measure(field_id: str, ds: str, calculated: str, fmt: dict) -> dict:
+    """A measure on an aggregated calculated field (it aggregates itself: no AggregationFunction)."""
+    return {"NumericalMeasureField": {"FieldId": field_id, "Column": _column(ds, calculated), "FormatConfiguration": fmt}}
+
+
+def _labels(labels: dict[str, str]) -> dict:
+    return {"SelectedFieldOptions": [{"FieldId": f, "CustomLabel": label} for f, label in labels.items()]}
+
+
+def _table(spec: VisualSpec, group_by: list[dict], values: list[dict], sort_by: str, rows: int, labels: dict[str, str]) -> dict:
+    return {
+        "TableVisual": {
+            "VisualId": spec.id,
+            "Title": _title(spec),
+            "Subtitle": _subtitle(spec),
+            "ChartConfiguration": {
+                "FieldWells": {"TableAggregatedFieldWells": {"GroupBy": group_by, "Values": values}},
+                "SortConfiguration": {
+                    "RowSort": [{"FieldSort": {"FieldId": sort_by, "Direction": "DESC"}}],
+                    "PaginationConfiguration": {"PageSize": rows, "PageNumber": 1},
+                },
+                "FieldOptions": _labels(labels),
+            },
+        }
+    }
+
+
+def _by_column(ds: str, column: str) -> dict:
+    """Sort categories by a column of their rows (its minimum), ascending: steps and buckets in order."""
+    by = {"SortBy": _column(ds, column), "Direction": "ASC"}
+    return {"ColumnSort": {**by, "AggregationFunction": {"NumericalAggregationFunction": {"SimpleNumericalAggregation": "MIN"}}}}
 
 
 # -- the visuals -----------------------------------------------------------------------------------------
 
 
-def _visuals() -> list[dict]:
+def _overview_visuals() -> list[dict]:
     conversion = {
         "NumericalMeasureField": {
             "FieldId": "conversion",
@@ -287,15 +347,202 @@ def _visuals() -> list[dict]:
     ]
 
 
-def _layout() -> list[dict]:
-    """A 36-column grid: the KPI row, the events chart, revenue | funnel, the top-pages table."""
-    rows = [
-        [(KPI_EVENTS, 7), (KPI_SESSIONS, 7), (KPI_ORDERS, 7), (KPI_REVENUE, 8), (KPI_CONVERSION, 7)],
-        [(EVENTS_BY_TYPE, 36)],
-        [(REVENUE_TREND, 22), (FUNNEL, 14)],
-        [(TOP_PAGES, 36)],
-    ]
-    heights = [5, 12, 12, 14]
+# Aggregated calculated fields: (dataset, name, expression). Rates are ratios of sums, so they stay right
+# over any selection of days; a share of a day total repeated on each row of its day counts that total
+# once per day (max at the dt level, then summed).
+CALCULATED_FIELDS = (
+    ("funnel_daily", "conversion", "sum({purchase_sessions}) / sum({viewed_sessions})"),
+    ("acquisition_daily", "acquisition_bounce_rate", "sum({bounces}) / sum({sessions})"),
+    ("acquisition_daily", "acquisition_conversion_rate", "sum({conversions}) / sum({sessions})"),
+    ("acquisition_daily", "acquisition_revenue", "sumIf({revenue}, {revenue_currency} = ${%s})" % P_CURRENCY),
+    ("engagement_daily", "pages_per_session", "sum({page_views}) / sum({sessions})"),
+    ("devices_daily", "devices_bounce_rate", "sum({bounces}) / sum({sessions})"),
+    ("retention_weekly", "cohort_share",
+     "ifelse(${%s} = 'purchasers', sum({purchasers}), sum({users})) / sum({cohort_users})" % P_COHORT_MEASURE),
+    ("page_transitions_daily", "transition_share", "sum({transitions}) / sum(max({day_transitions}, [{dt}]))"),
+    ("purchase_paths_daily", "path_share", "sum({sessions}) / sum(max({day_sessions}, [{dt}]))"),
+)  # fmt: skip
+
+
+def _acquisition_visuals() -> list[dict]:
+    acq = "acquisition_daily"
+    channels = {
+        "BarChartVisual": {
+            "VisualId": CHANNELS.id,
+            "Title": _title(CHANNELS),
+            "Subtitle": _subtitle(CHANNELS),
+            "ChartConfiguration": {
+                "FieldWells": {
+                    "BarChartAggregatedFieldWells": {
+                        "Category": [_category("channel", acq, "channel")],
+                        "Values": [_sum("channel-sessions", acq, "sessions"), _sum("channel-conversions", acq, "conversions")],
+                    }
+                },
+                "SortConfiguration": {"CategorySort": [{"FieldSort": {"FieldId": "channel-sessions", "Direction": "DESC"}}]},
+                "Orientation": "HORIZONTAL",
+                "BarsArrangement": "CLUSTERED",
+                "Legend": {"Visibility": "VISIBLE", "Position": "BOTTOM"},
+            },
+        }
+    }
+    devices = {
+        "PieChartVisual": {
+            "VisualId": DEVICES.id,
+            "Title": _title(DEVICES),
+            "Subtitle": _subtitle(DEVICES),
+            "ChartConfiguration": {
+                "FieldWells": {
+                    "PieChartAggregatedFieldWells": {
+                        "Category": [_category("device-class", "devices_daily", "device_class")],
+                        "Values": [_sum("device-sessions", "devices_daily", "sessions")],
+                    }
+                },
+                "SortConfiguration": {"CategorySort": [{"FieldSort": {"FieldId": "device-sessions", "Direction": "DESC"}}]},
+                "DonutOptions": {"ArcOptions": {"ArcThickness": "MEDIUM"}},
+                "Legend": {"Visibility": "VISIBLE", "Position": "RIGHT"},
+            },
+        }
+    }
+    campaigns = _table(
+        CAMPAIGNS,
+        [_category("campaign-channel", acq, "channel"), _category("campaign-source", acq, "source"),
+         _category("campaign-name", acq, "campaign")],
+        [_sum("campaign-sessions", acq, "sessions"), _measure("campaign-bounce-rate", acq, "acquisition_bounce_rate", _percent(1)),
+         _sum("campaign-conversions", acq, "conversions"),
+         _measure("campaign-conversion-rate", acq, "acquisition_conversion_rate", _percent(1)),
+         _measure("campaign-revenue", acq, "acquisition_revenue", _number(2))],
+        sort_by="campaign-sessions",
+        rows=15,
+        labels={"campaign-channel": "Channel", "campaign-source": "Source", "campaign-name": "Campaign",
+                "campaign-sessions": "Sessions", "campaign-bounce-rate": "Bounce rate", "campaign-conversions": "Conversions",
+                "campaign-conversion-rate": "Conversion", "campaign-revenue": "Revenue (selected currency)"},
+    )  # fmt: skip
+    return [channels, devices, campaigns]
+
+
+def _engagement_visuals() -> list[dict]:
+    eng, funnel = "engagement_daily", "session_funnel_daily"
+    durations = {
+        "ComboChartVisual": {
+            "VisualId": DURATIONS.id,
+            "Title": _title(DURATIONS),
+            "Subtitle": _subtitle(DURATIONS),
+            "ChartConfiguration": {
+                "FieldWells": {
+                    "ComboChartAggregatedFieldWells": {
+                        "Category": [_category("duration-bucket", eng, "duration_bucket")],
+                        "BarValues": [_sum("duration-sessions", eng, "sessions")],
+                        "LineValues": [_measure("duration-pages", eng, "pages_per_session", _number(2))],
+                    }
+                },
+                "SortConfiguration": {"CategorySort": [_by_column(eng, "bucket_order")]},
+                # bars on the primary axis, the line on the secondary one (a combo chart's default)
+                "SecondaryYAxisLabelOptions": {"Visibility": "VISIBLE", "AxisLabelOptions": [{"CustomLabel": "pages per session"}]},
+                "Legend": {"Visibility": "VISIBLE", "Position": "BOTTOM"},
+            },
+        }
+    }
+    session_funnel = {
+        "FunnelChartVisual": {
+            "VisualId": SESSION_FUNNEL.id,
+            "Title": _title(SESSION_FUNNEL),
+            "Subtitle": _subtitle(SESSION_FUNNEL),
+            "ChartConfiguration": {
+                "FieldWells": {
+                    "FunnelChartAggregatedFieldWells": {
+                        "Category": [_category("funnel-step", funnel, "event_type")],
+                        "Values": [_sum("funnel-step-sessions", funnel, "sessions")],
+                    }
+                },
+                "SortConfiguration": {"CategorySort": [_by_column(funnel, "step")]},
+                "DataLabelOptions": {"Visibility": "VISIBLE", "MeasureDataLabelStyle": "VALUE_AND_PERCENTAGE_BY_FIRST_STAGE"},
+            },
+        }
+    }
+    dev = "devices_daily"
+    browsers = _table(
+        BROWSERS,
+        [_category("browser-device", dev, "device_class"), _category("browser-name", dev, "browser"), _category("browser-os", dev, "os")],
+        [_sum("browser-sessions", dev, "sessions"), _sum("browser-users", dev, "users"),
+         _measure("browser-bounce-rate", dev, "devices_bounce_rate", _percent(1)), _sum("browser-conversions", dev, "conversions")],
+        sort_by="browser-sessions",
+        rows=15,
+        labels={"browser-device": "Device", "browser-name": "Browser", "browser-os": "OS", "browser-sessions": "Sessions",
+                "browser-users": "Users", "browser-bounce-rate": "Bounce rate", "browser-conversions": "Conversions"},
+    )  # fmt: skip
+    return [durations, session_funnel, browsers]
+
+
+def _retention_visuals() -> list[dict]:
+    ret = "retention_weekly"
+    cohorts = {
+        "HeatMapVisual": {
+            "VisualId": COHORTS.id,
+            "Title": _title(COHORTS),
+            "Subtitle": _subtitle(COHORTS),
+            "ChartConfiguration": {
+                "FieldWells": {
+                    "HeatMapAggregatedFieldWells": {
+                        "Rows": [{"DateDimensionField": {"FieldId": "cohort-week", "Column": _column(ret, "cohort_week"),
+                                                         "DateGranularity": "WEEK"}}],
+                        "Columns": [{"NumericalDimensionField": {"FieldId": "cohort-weeks-since", "Column": _column(ret, "weeks_since")}}],
+                        "Values": [_measure("cohort-share", ret, "cohort_share", _percent(0))],
+                    }
+                },
+                "SortConfiguration": {
+                    "HeatMapRowSort": [{"FieldSort": {"FieldId": "cohort-week", "Direction": "ASC"}}],
+                    "HeatMapColumnSort": [{"FieldSort": {"FieldId": "cohort-weeks-since", "Direction": "ASC"}}],
+                    "HeatMapRowItemsLimitConfiguration": {"ItemsLimit": 104, "OtherCategories": "EXCLUDE"},
+                    "HeatMapColumnItemsLimitConfiguration": {"ItemsLimit": 104, "OtherCategories": "EXCLUDE"},
+                },
+                "RowLabelOptions": {"Visibility": "VISIBLE", "AxisLabelOptions": [{"CustomLabel": "Cohort (week of first visit)"}]},
+                "ColumnLabelOptions": {"Visibility": "VISIBLE", "AxisLabelOptions": [{"CustomLabel": "Weeks since"}]},
+                "ColorScale": {
+                    "ColorFillType": "GRADIENT",
+                    "Colors": [{"Color": "#EAF0FB", "DataValue": 0.0}, {"Color": "#2F6FDF", "DataValue": 1.0}],
+                },
+                "DataLabels": {"Visibility": "VISIBLE"},
+                "Legend": {"Visibility": "VISIBLE", "Position": "RIGHT"},
+            },
+        }
+    }  # fmt: skip
+    return [cohorts]
+
+
+def _paths_visuals() -> list[dict]:
+    tr, pp = "page_transitions_daily", "purchase_paths_daily"
+    transitions = _table(
+        TRANSITIONS,
+        [_category("transition-from", tr, "from_page"), _category("transition-to", tr, "to_page")],
+        [_sum("transition-count", tr, "transitions"), _measure("transition-share", tr, "transition_share", _percent(1)),
+         _sum("transition-sessions", tr, "sessions")],
+        sort_by="transition-count",
+        rows=20,
+        labels={"transition-from": "From", "transition-to": "Next page", "transition-count": "Transitions",
+                "transition-share": "Share", "transition-sessions": "Sessions"},
+    )  # fmt: skip
+    purchase_paths = _table(
+        PURCHASE_PATHS,
+        [_category("path", pp, "path")],
+        [_sum("path-purchases", pp, "sessions"), _measure("path-share", pp, "path_share", _percent(1))],
+        sort_by="path-purchases",
+        rows=10,
+        labels={"path": "Last pages before buying", "path-purchases": "Purchases", "path-share": "Share"},
+    )
+    return [transitions, purchase_paths]
+
+
+SHEET_VISUALS = {
+    SHEET_ID: _overview_visuals,
+    "acquisition": _acquisition_visuals,
+    "engagement": _engagement_visuals,
+    "retention": _retention_visuals,
+    "paths": _paths_visuals,
+}
+
+
+def _grid(rows: list[list[tuple[VisualSpec, int]]], heights: list[int]) -> list[dict]:
+    """A 36-column grid, row by row: (visual, columns it spans) and each row's height."""
     elements, row_index = [], 0
     for row, height in zip(rows, heights):
         column = 0
@@ -313,6 +560,23 @@ def _layout() -> list[dict]:
             column += span
         row_index += height
     return [{"Configuration": {"GridLayout": {"Elements": elements}}}]
+
+
+LAYOUTS = {  # sheet id -> the grid's rows and their heights
+    SHEET_ID: (
+        [
+            [(KPI_EVENTS, 7), (KPI_SESSIONS, 7), (KPI_ORDERS, 7), (KPI_REVENUE, 8), (KPI_CONVERSION, 7)],
+            [(EVENTS_BY_TYPE, 36)],
+            [(REVENUE_TREND, 22), (FUNNEL, 14)],
+            [(TOP_PAGES, 36)],
+        ],
+        [5, 12, 12, 14],
+    ),
+    "acquisition": ([[(CHANNELS, 22), (DEVICES, 14)], [(CAMPAIGNS, 36)]], [12, 15]),
+    "engagement": ([[(DURATIONS, 22), (SESSION_FUNNEL, 14)], [(BROWSERS, 36)]], [12, 15]),
+    "retention": ([[(COHORTS, 36)]], [18]),
+    "paths": ([[(TRANSITIONS, 36)], [(PURCHASE_PATHS, 36)]], [18, 12]),
+}
 
 
 def _parameters(default_currency: str) -> list[dict]:
@@ -340,17 +604,25 @@ def _parameters(default_currency: str) -> list[dict]:
                 "DefaultValues": {"StaticValues": [default_currency]},
             }
         },
+        {
+            "StringParameterDeclaration": {
+                "ParameterValueType": "SINGLE_VALUED",
+                "Name": P_COHORT_MEASURE,
+                "DefaultValues": {"StaticValues": [COHORT_MEASURES[0]]},
+            }
+        },
     ]
 
 
 def _filter_groups() -> list[dict]:
     return [
         {
-            # Every daily dataset has dt: one date range for all of them.
+            # Every daily dataset has dt (a date): one date range for all of them, on every sheet that has
+            # the From/To controls (retention_weekly has no dt: its sheet shows every loaded week).
             "FilterGroupId": "date-range",
             "CrossDataset": "ALL_DATASETS",
             "Status": "ENABLED",
-            "ScopeConfiguration": _scope(None),
+            "ScopeConfiguration": _scope(None, DATE_RANGE_SHEETS),
             "Filters": [
                 {
                     "TimeRangeFilter": {
@@ -387,7 +659,7 @@ def _filter_groups() -> list[dict]:
             "FilterGroupId": "currency",
             "CrossDataset": "SINGLE_DATASET",
             "Status": "ENABLED",
-            "ScopeConfiguration": _scope([KPI_REVENUE.id, REVENUE_TREND.id]),
+            "ScopeConfiguration": _scope([KPI_REVENUE.id, REVENUE_TREND.id]),  # the campaigns' revenue: a calculated field
             "Filters": [
                 {
                     "CategoryFilter": {
@@ -407,31 +679,67 @@ def _filter_groups() -> list[dict]:
     ]
 
 
-def _controls() -> tuple[list[dict], list[dict]]:
-    parameter_controls = [
-        {"DateTimePicker": {"ParameterControlId": "control-date-from", "Title": "From", "SourceParameterName": P_DATE_FROM}},
-        {"DateTimePicker": {"ParameterControlId": "control-date-to", "Title": "To", "SourceParameterName": P_DATE_TO}},
-        {
-            "Dropdown": {
-                "ParameterControlId": "control-currency",
-                "Title": "Currency",
-                "SourceParameterName": P_CURRENCY,
-                "Type": "SINGLE_SELECT",
-                "SelectableValues": {"LinkToDataSetColumn": _column("revenue_daily", "currency")},
+def _controls(sheet: SheetSpec) -> tuple[list[dict], list[dict]]:
+    """The sheet's parameter and filter controls (control ids are unique across the sheets)."""
+    parameter_controls, filter_controls = [], []
+    if sheet.date_range:
+        parameter_controls += [
+            {"DateTimePicker": {"ParameterControlId": f"{sheet.id}-date-from", "Title": "From", "SourceParameterName": P_DATE_FROM}},
+            {"DateTimePicker": {"ParameterControlId": f"{sheet.id}-date-to", "Title": "To", "SourceParameterName": P_DATE_TO}},
+        ]
+    if sheet.id in (SHEET_ID, "acquisition"):
+        parameter_controls.append(
+            {
+                "Dropdown": {
+                    "ParameterControlId": f"{sheet.id}-currency",
+                    "Title": "Currency",
+                    "SourceParameterName": P_CURRENCY,
+                    "Type": "SINGLE_SELECT",
+                    "SelectableValues": {"LinkToDataSetColumn": _column("revenue_daily", "currency")},
+                }
             }
-        },
-    ]
-    filter_controls = [
-        {
-            "Dropdown": {
-                "FilterControlId": "control-event-types",
-                "Title": "Event types",
-                "SourceFilterId": "event-types-filter",
-                "Type": "MULTI_SELECT",
+        )
+    if sheet.id == "retention":
+        parameter_controls.append(
+            {
+                "Dropdown": {
+                    "ParameterControlId": "retention-measure",
+                    "Title": "Cohort measure",
+                    "SourceParameterName": P_COHORT_MEASURE,
+                    "Type": "SINGLE_SELECT",
+                    "SelectableValues": {"Values": list(COHORT_MEASURES)},
+                }
             }
-        }
-    ]
+        )
+    if sheet.id == SHEET_ID:
+        filter_controls.append(
+            {
+                "Dropdown": {
+                    "FilterControlId": "control-event-types",
+                    "Title": "Event types",
+                    "SourceFilterId": "event-types-filter",
+                    "Type": "MULTI_SELECT",
+                }
+            }
+        )
     return parameter_controls, filter_controls
+
+
+def _sheet(sheet: SheetSpec) -> dict:
+    parameter_controls, filter_controls = _controls(sheet)
+    visuals = SHEET_VISUALS[sheet.id]()
+    out = {
+        "SheetId": sheet.id,
+        "Name": sheet.name,
+        "Title": sheet.title,
+        "Visuals": visuals,
+        "ParameterControls": parameter_controls,
+        "Layouts": _grid(*LAYOUTS[sheet.id]),
+        "ContentType": "INTERACTIVE",
+    }
+    if filter_controls:
+        out["FilterControls"] = filter_controls
+    return out
 
 
 def dashboard_definition(data_set_arns: dict[str, str], *, default_currency: str = "USD") -> dict:
@@ -439,30 +747,12 @@ def dashboard_definition(data_set_arns: dict[str, str], *, default_currency: str
     missing = [d for d in DATASETS_USED if d not in data_set_arns]
     if missing:
         raise ValueError(f"the dashboard needs datasets {', '.join(missing)}")
-    parameter_controls, filter_controls = _controls()
     return {
         "DataSetIdentifierDeclarations": [{"Identifier": d, "DataSetArn": data_set_arns[d]} for d in DATASETS_USED],
-        "CalculatedFields": [
-            {
-                "DataSetIdentifier": "funnel_daily",
-                "Name": "conversion",
-                "Expression": "sum({purchase_sessions}) / sum({viewed_sessions})",
-            }
-        ],
+        "CalculatedFields": [{"DataSetIdentifier": ds, "Name": name, "Expression": expr} for ds, name, expr in CALCULATED_FIELDS],
         "ParameterDeclarations": _parameters(default_currency),
         "FilterGroups": _filter_groups(),
-        "Sheets": [
-            {
-                "SheetId": SHEET_ID,
-                "Name": "Overview",
-                "Title": "clickpipe: clicks, funnel and revenue",
-                "Visuals": _visuals(),
-                "ParameterControls": parameter_controls,
-                "FilterControls": filter_controls,
-                "Layouts": _layout(),
-                "ContentType": "INTERACTIVE",
-            }
-        ],
+        "Sheets": [_sheet(sheet) for sheet in SHEETS],
         "AnalysisDefaults": {
             "DefaultNewSheetConfiguration": {
                 "InteractiveLayoutConfiguration": {

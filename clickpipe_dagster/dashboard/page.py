@@ -56,7 +56,7 @@ QUERIES = {
     ),
     "purchase_paths_daily": "SELECT dt, path_rank, path, sessions, day_sessions FROM marts.purchase_paths_daily ORDER BY dt, path_rank",
 }
-assert set(QUERIES) == {*definition.DATASETS_USED, *definition.ANALYTICS_DATASETS} - {"retention_weekly"}
+assert set(QUERIES) == set(definition.DATASETS_USED) - {"retention_weekly"}
 # Marts replaced whole: embedded as they are, not part of the days the date filter offers.
 WHOLE_QUERIES = {
     "retention_weekly": (
@@ -94,7 +94,7 @@ def collect(warehouse, *, default_currency: str = "USD", now: datetime | None = 
         ) from None
     for name in QUERIES:
         days = {row[0] for row in marts[name]["rows"]}
-        if name in definition.DATASETS_USED:
+        if name in definition.OVERVIEW_DATASETS:
             # The Overview tells a loaded empty day (0) from a day never loaded (a gap). The session marts
             # also load the empty days around the data (their days read the neighbours): those widen nothing.
             days |= {r["partition"] for r in loads if r["mart"] == name}
