@@ -2,7 +2,7 @@
 
 - ``datasets.py``: one dataset per RDS mart table (columns and types from the mart contract).
 - ``definition.py``: the visuals (ids and titles both renderings use) and the QuickSight dashboard
-  ``Definition`` (sheet, KPI tiles, charts, table, filters, controls, layout), in one module to review.
+  ``Definition`` (five sheets: visuals, calculated fields, filters, controls, layouts), in one module to review.
 - ``page.py`` + ``page.html``/``page.js``/``page.css``: the local rendering, a self-contained HTML page
   with Chart.js (``vendor/``) and the marts embedded as JSON.
 """

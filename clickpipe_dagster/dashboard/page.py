@@ -4,7 +4,7 @@ The page carries everything it needs: the marts read from PostgreSQL as JSON, Ch
 (``vendor/chart.umd.min.js``, inlined), the CSS and the filter/chart code (``page.css``,
 ``page.js``). It opens from disk with no network; a Content-Security-Policy forbids any fetch.
 Filters (date range, event types, currency) run in plain JavaScript over the embedded rows. Five
-pages, as tabs: Overview (the QuickSight sheet's visuals), Acquisition, Engagement, Retention (a
+pages, as tabs (the QuickSight sheets): Overview, Acquisition, Engagement, Retention (a
 cohort heat map) and Paths (transition tables), the last four over the sessionized marts.
 
 Written atomically (temporary file, then rename): a reader never sees half a page.
