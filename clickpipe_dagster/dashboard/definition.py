@@ -160,18 +160,20 @@ def _category(field_id: str, ds: str, column: str) -> dict:
     return {"CategoricalDimensionField": {"FieldId": field_id, "Column": _column(ds, column)}}
 
 
+def _visual(kind: str, spec: VisualSpec, configuration: dict) -> dict:
+    """A visual of the given kind (``"BarChartVisual"``, ...) with the spec's id, title and subtitle."""
+    return {kind: {"VisualId": spec.id, "Title": _title(spec), "Subtitle": _subtitle(spec), "ChartConfiguration": configuration}}
+
+
+def _sort(field_id: str, direction: str = "DESC") -> dict:
+    return {"FieldSort": {"FieldId": field_id, "Direction": direction}}
+
+
 def _kpi(spec: VisualSpec, value: dict) -> dict:
-    return {
-        "KPIVisual": {
-            "VisualId": spec.id,
-            "Title": _title(spec),
-            "Subtitle": _subtitle(spec),
-            "ChartConfiguration": {
-                "FieldWells": {"Values": [value]},
-                "KPIOptions": {"PrimaryValueDisplayType": "ACTUAL"},
-            },
-        }
-    }
+    return _visual("KPIVisual", spec, {
+        "FieldWells": {"Values": [value]},
+        "KPIOptions": {"PrimaryValueDisplayType": "ACTUAL"},
+    })
 
 
 def _scope(visual_ids: list[str] | None, sheet_ids: tuple[str, ...] = (SHEET_ID,)) -> dict:
@@ -192,21 +194,14 @@ def _labels(labels: dict[str, str]) -> dict:
 
 
 def _table(spec: VisualSpec, group_by: list[dict], values: list[dict], sort_by: str, rows: int, labels: dict[str, str]) -> dict:
-    return {
-        "TableVisual": {
-            "VisualId": spec.id,
-            "Title": _title(spec),
-            "Subtitle": _subtitle(spec),
-            "ChartConfiguration": {
-                "FieldWells": {"TableAggregatedFieldWells": {"GroupBy": group_by, "Values": values}},
-                "SortConfiguration": {
-                    "RowSort": [{"FieldSort": {"FieldId": sort_by, "Direction": "DESC"}}],
-                    "PaginationConfiguration": {"PageSize": rows, "PageNumber": 1},
-                },
-                "FieldOptions": _labels(labels),
-            },
-        }
-    }
+    return _visual("TableVisual", spec, {
+        "FieldWells": {"TableAggregatedFieldWells": {"GroupBy": group_by, "Values": values}},
+        "SortConfiguration": {
+            "RowSort": [_sort(sort_by)],
+            "PaginationConfiguration": {"PageSize": rows, "PageNumber": 1},
+        },
+        "FieldOptions": _labels(labels),
+    })
 
 
 def _by_column(ds: str, column: str) -> dict:
@@ -226,114 +221,68 @@ def _overview_visuals() -> list[dict]:
             "FormatConfiguration": _percent(1),
         }
     }
-    events_by_type = {
-        "LineChartVisual": {
-            "VisualId": EVENTS_BY_TYPE.id,
-            "Title": _title(EVENTS_BY_TYPE),
-            "ChartConfiguration": {
-                "FieldWells": {
-                    "LineChartAggregatedFieldWells": {
-                        "Category": [_day("events-day", "daily_events")],
-                        "Values": [_sum("events-sum", "daily_events", "events")],
-                        "Colors": [_category("events-type", "daily_events", "event_type")],
-                    }
-                },
-                "Type": "LINE",
-                "Legend": {"Visibility": "VISIBLE", "Position": "RIGHT"},
-            },
-        }
-    }
-    revenue_trend = {
-        "LineChartVisual": {
-            "VisualId": REVENUE_TREND.id,
-            "Title": _title(REVENUE_TREND),
-            "Subtitle": _subtitle(REVENUE_TREND),
-            "ChartConfiguration": {
-                "FieldWells": {
-                    "LineChartAggregatedFieldWells": {
-                        "Category": [_day("revenue-day", "revenue_daily")],
-                        "Values": [
-                            _sum("revenue-sum", "revenue_daily", "revenue", decimals=2),
-                            _sum("revenue-orders", "revenue_daily", "orders"),
-                        ],
-                    }
-                },
-                "Type": "LINE",
-                "Series": [
-                    {
-                        "FieldSeriesItem": {
-                            "FieldId": "revenue-orders",
-                            "AxisBinding": "SECONDARY_YAXIS",
-                        }
-                    }
+    events_by_type = _visual("LineChartVisual", EVENTS_BY_TYPE, {
+        "FieldWells": {
+            "LineChartAggregatedFieldWells": {
+                "Category": [_day("events-day", "daily_events")],
+                "Values": [_sum("events-sum", "daily_events", "events")],
+                "Colors": [_category("events-type", "daily_events", "event_type")],
+            }
+        },
+        "Type": "LINE",
+        "Legend": {"Visibility": "VISIBLE", "Position": "RIGHT"},
+    })
+    revenue_trend = _visual("LineChartVisual", REVENUE_TREND, {
+        "FieldWells": {
+            "LineChartAggregatedFieldWells": {
+                "Category": [_day("revenue-day", "revenue_daily")],
+                "Values": [
+                    _sum("revenue-sum", "revenue_daily", "revenue", decimals=2),
+                    _sum("revenue-orders", "revenue_daily", "orders"),
                 ],
-                "Legend": {"Visibility": "VISIBLE", "Position": "BOTTOM"},
+            }
+        },
+        "Type": "LINE",
+        "Series": [{"FieldSeriesItem": {"FieldId": "revenue-orders", "AxisBinding": "SECONDARY_YAXIS"}}],
+        "Legend": {"Visibility": "VISIBLE", "Position": "BOTTOM"},
+    })
+    funnel = _visual("BarChartVisual", FUNNEL, {
+        "FieldWells": {
+            "BarChartAggregatedFieldWells": {
+                "Values": [_sum(f"funnel-{col}", "funnel_daily", col) for col, _ in FUNNEL_STEPS],
+            }
+        },
+        "Orientation": "HORIZONTAL",
+        "BarsArrangement": "CLUSTERED",
+        "DataLabels": {"Visibility": "VISIBLE"},
+        "Legend": {"Visibility": "VISIBLE", "Position": "BOTTOM"},
+    })
+    top_pages = _table(
+        TOP_PAGES,
+        [_category("top-page", "top_pages_daily", "page")],
+        [
+            _sum("top-views", "top_pages_daily", "views"),
+            _sum("top-sessions", "top_pages_daily", "sessions"),
+            {
+                "DateMeasureField": {
+                    "FieldId": "top-days",
+                    "Column": _column("top_pages_daily", "dt"),
+                    "AggregationFunction": "DISTINCT_COUNT",
+                }
             },
-        }
-    }
-    funnel = {
-        "BarChartVisual": {
-            "VisualId": FUNNEL.id,
-            "Title": _title(FUNNEL),
-            "Subtitle": _subtitle(FUNNEL),
-            "ChartConfiguration": {
-                "FieldWells": {
-                    "BarChartAggregatedFieldWells": {
-                        "Values": [_sum(f"funnel-{col}", "funnel_daily", col) for col, _ in FUNNEL_STEPS],
-                    }
-                },
-                "Orientation": "HORIZONTAL",
-                "BarsArrangement": "CLUSTERED",
-                "DataLabels": {"Visibility": "VISIBLE"},
-                "Legend": {"Visibility": "VISIBLE", "Position": "BOTTOM"},
+            {
+                "NumericalMeasureField": {
+                    "FieldId": "top-best-rank",
+                    "Column": _column("top_pages_daily", "page_rank"),
+                    "AggregationFunction": {"SimpleNumericalAggregation": "MIN"},
+                }
             },
-        }
-    }
-    top_pages = {
-        "TableVisual": {
-            "VisualId": TOP_PAGES.id,
-            "Title": _title(TOP_PAGES),
-            "Subtitle": _subtitle(TOP_PAGES),
-            "ChartConfiguration": {
-                "FieldWells": {
-                    "TableAggregatedFieldWells": {
-                        "GroupBy": [_category("top-page", "top_pages_daily", "page")],
-                        "Values": [
-                            _sum("top-views", "top_pages_daily", "views"),
-                            _sum("top-sessions", "top_pages_daily", "sessions"),
-                            {
-                                "DateMeasureField": {
-                                    "FieldId": "top-days",
-                                    "Column": _column("top_pages_daily", "dt"),
-                                    "AggregationFunction": "DISTINCT_COUNT",
-                                }
-                            },
-                            {
-                                "NumericalMeasureField": {
-                                    "FieldId": "top-best-rank",
-                                    "Column": _column("top_pages_daily", "page_rank"),
-                                    "AggregationFunction": {"SimpleNumericalAggregation": "MIN"},
-                                }
-                            },
-                        ],
-                    }
-                },
-                "SortConfiguration": {
-                    "RowSort": [{"FieldSort": {"FieldId": "top-views", "Direction": "DESC"}}],
-                    "PaginationConfiguration": {"PageSize": 15, "PageNumber": 1},
-                },
-                "FieldOptions": {
-                    "SelectedFieldOptions": [
-                        {"FieldId": "top-page", "CustomLabel": "Page"},
-                        {"FieldId": "top-views", "CustomLabel": "Views"},
-                        {"FieldId": "top-sessions", "CustomLabel": "Sessions"},
-                        {"FieldId": "top-days", "CustomLabel": "Days in top 50"},
-                        {"FieldId": "top-best-rank", "CustomLabel": "Best rank"},
-                    ]
-                },
-            },
-        }
-    }
+        ],
+        sort_by="top-views",
+        rows=15,
+        labels={"top-page": "Page", "top-views": "Views", "top-sessions": "Sessions", "top-days": "Days in top 50",
+                "top-best-rank": "Best rank"},
+    )  # fmt: skip
     return [
         _kpi(KPI_EVENTS, _sum("kpi-events-sum", "daily_events", "events")),
         _kpi(KPI_SESSIONS, _sum("kpi-sessions-sum", "funnel_daily", "sessions")),
@@ -366,43 +315,29 @@ CALCULATED_FIELDS = (
 
 def _acquisition_visuals() -> list[dict]:
     acq = "acquisition_daily"
-    channels = {
-        "BarChartVisual": {
-            "VisualId": CHANNELS.id,
-            "Title": _title(CHANNELS),
-            "Subtitle": _subtitle(CHANNELS),
-            "ChartConfiguration": {
-                "FieldWells": {
-                    "BarChartAggregatedFieldWells": {
-                        "Category": [_category("channel", acq, "channel")],
-                        "Values": [_sum("channel-sessions", acq, "sessions"), _sum("channel-conversions", acq, "conversions")],
-                    }
-                },
-                "SortConfiguration": {"CategorySort": [{"FieldSort": {"FieldId": "channel-sessions", "Direction": "DESC"}}]},
-                "Orientation": "HORIZONTAL",
-                "BarsArrangement": "CLUSTERED",
-                "Legend": {"Visibility": "VISIBLE", "Position": "BOTTOM"},
-            },
-        }
-    }
-    devices = {
-        "PieChartVisual": {
-            "VisualId": DEVICES.id,
-            "Title": _title(DEVICES),
-            "Subtitle": _subtitle(DEVICES),
-            "ChartConfiguration": {
-                "FieldWells": {
-                    "PieChartAggregatedFieldWells": {
-                        "Category": [_category("device-class", "devices_daily", "device_class")],
-                        "Values": [_sum("device-sessions", "devices_daily", "sessions")],
-                    }
-                },
-                "SortConfiguration": {"CategorySort": [{"FieldSort": {"FieldId": "device-sessions", "Direction": "DESC"}}]},
-                "DonutOptions": {"ArcOptions": {"ArcThickness": "MEDIUM"}},
-                "Legend": {"Visibility": "VISIBLE", "Position": "RIGHT"},
-            },
-        }
-    }
+    channels = _visual("BarChartVisual", CHANNELS, {
+        "FieldWells": {
+            "BarChartAggregatedFieldWells": {
+                "Category": [_category("channel", acq, "channel")],
+                "Values": [_sum("channel-sessions", acq, "sessions"), _sum("channel-conversions", acq, "conversions")],
+            }
+        },
+        "SortConfiguration": {"CategorySort": [_sort("channel-sessions")]},
+        "Orientation": "HORIZONTAL",
+        "BarsArrangement": "CLUSTERED",
+        "Legend": {"Visibility": "VISIBLE", "Position": "BOTTOM"},
+    })
+    devices = _visual("PieChartVisual", DEVICES, {
+        "FieldWells": {
+            "PieChartAggregatedFieldWells": {
+                "Category": [_category("device-class", "devices_daily", "device_class")],
+                "Values": [_sum("device-sessions", "devices_daily", "sessions")],
+            }
+        },
+        "SortConfiguration": {"CategorySort": [_sort("device-sessions")]},
+        "DonutOptions": {"ArcOptions": {"ArcThickness": "MEDIUM"}},
+        "Legend": {"Visibility": "VISIBLE", "Position": "RIGHT"},
+    })
     campaigns = _table(
         CAMPAIGNS,
         [_category("campaign-channel", acq, "channel"), _category("campaign-source", acq, "source"),
@@ -422,43 +357,29 @@ def _acquisition_visuals() -> list[dict]:
 
 def _engagement_visuals() -> list[dict]:
     eng, funnel = "engagement_daily", "session_funnel_daily"
-    durations = {
-        "ComboChartVisual": {
-            "VisualId": DURATIONS.id,
-            "Title": _title(DURATIONS),
-            "Subtitle": _subtitle(DURATIONS),
-            "ChartConfiguration": {
-                "FieldWells": {
-                    "ComboChartAggregatedFieldWells": {
-                        "Category": [_category("duration-bucket", eng, "duration_bucket")],
-                        "BarValues": [_sum("duration-sessions", eng, "sessions")],
-                        "LineValues": [_measure("duration-pages", eng, "pages_per_session", _number(2))],
-                    }
-                },
-                "SortConfiguration": {"CategorySort": [_by_column(eng, "bucket_order")]},
-                # bars on the primary axis, the line on the secondary one (a combo chart's default)
-                "SecondaryYAxisLabelOptions": {"Visibility": "VISIBLE", "AxisLabelOptions": [{"CustomLabel": "pages per session"}]},
-                "Legend": {"Visibility": "VISIBLE", "Position": "BOTTOM"},
-            },
-        }
-    }
-    session_funnel = {
-        "FunnelChartVisual": {
-            "VisualId": SESSION_FUNNEL.id,
-            "Title": _title(SESSION_FUNNEL),
-            "Subtitle": _subtitle(SESSION_FUNNEL),
-            "ChartConfiguration": {
-                "FieldWells": {
-                    "FunnelChartAggregatedFieldWells": {
-                        "Category": [_category("funnel-step", funnel, "event_type")],
-                        "Values": [_sum("funnel-step-sessions", funnel, "sessions")],
-                    }
-                },
-                "SortConfiguration": {"CategorySort": [_by_column(funnel, "step")]},
-                "DataLabelOptions": {"Visibility": "VISIBLE", "MeasureDataLabelStyle": "VALUE_AND_PERCENTAGE_BY_FIRST_STAGE"},
-            },
-        }
-    }
+    durations = _visual("ComboChartVisual", DURATIONS, {
+        "FieldWells": {
+            "ComboChartAggregatedFieldWells": {
+                "Category": [_category("duration-bucket", eng, "duration_bucket")],
+                "BarValues": [_sum("duration-sessions", eng, "sessions")],
+                "LineValues": [_measure("duration-pages", eng, "pages_per_session", _number(2))],
+            }
+        },
+        "SortConfiguration": {"CategorySort": [_by_column(eng, "bucket_order")]},
+        # bars on the primary axis, the line on the secondary one (a combo chart's default)
+        "SecondaryYAxisLabelOptions": {"Visibility": "VISIBLE", "AxisLabelOptions": [{"CustomLabel": "pages per session"}]},
+        "Legend": {"Visibility": "VISIBLE", "Position": "BOTTOM"},
+    })
+    session_funnel = _visual("FunnelChartVisual", SESSION_FUNNEL, {
+        "FieldWells": {
+            "FunnelChartAggregatedFieldWells": {
+                "Category": [_category("funnel-step", funnel, "event_type")],
+                "Values": [_sum("funnel-step-sessions", funnel, "sessions")],
+            }
+        },
+        "SortConfiguration": {"CategorySort": [_by_column(funnel, "step")]},
+        "DataLabelOptions": {"Visibility": "VISIBLE", "MeasureDataLabelStyle": "VALUE_AND_PERCENTAGE_BY_FIRST_STAGE"},
+    })
     dev = "devices_daily"
     browsers = _table(
         BROWSERS,
@@ -475,37 +396,30 @@ def _engagement_visuals() -> list[dict]:
 
 def _retention_visuals() -> list[dict]:
     ret = "retention_weekly"
-    cohorts = {
-        "HeatMapVisual": {
-            "VisualId": COHORTS.id,
-            "Title": _title(COHORTS),
-            "Subtitle": _subtitle(COHORTS),
-            "ChartConfiguration": {
-                "FieldWells": {
-                    "HeatMapAggregatedFieldWells": {
-                        "Rows": [{"DateDimensionField": {"FieldId": "cohort-week", "Column": _column(ret, "cohort_week"),
-                                                         "DateGranularity": "WEEK"}}],
-                        "Columns": [{"NumericalDimensionField": {"FieldId": "cohort-weeks-since", "Column": _column(ret, "weeks_since")}}],
-                        "Values": [_measure("cohort-share", ret, "cohort_share", _percent(0))],
-                    }
-                },
-                "SortConfiguration": {
-                    "HeatMapRowSort": [{"FieldSort": {"FieldId": "cohort-week", "Direction": "ASC"}}],
-                    "HeatMapColumnSort": [{"FieldSort": {"FieldId": "cohort-weeks-since", "Direction": "ASC"}}],
-                    "HeatMapRowItemsLimitConfiguration": {"ItemsLimit": 104, "OtherCategories": "EXCLUDE"},
-                    "HeatMapColumnItemsLimitConfiguration": {"ItemsLimit": 104, "OtherCategories": "EXCLUDE"},
-                },
-                "RowLabelOptions": {"Visibility": "VISIBLE", "AxisLabelOptions": [{"CustomLabel": "Cohort (week of first visit)"}]},
-                "ColumnLabelOptions": {"Visibility": "VISIBLE", "AxisLabelOptions": [{"CustomLabel": "Weeks since"}]},
-                "ColorScale": {
-                    "ColorFillType": "GRADIENT",
-                    "Colors": [{"Color": "#EAF0FB", "DataValue": 0.0}, {"Color": "#2F6FDF", "DataValue": 1.0}],
-                },
-                "DataLabels": {"Visibility": "VISIBLE"},
-                "Legend": {"Visibility": "VISIBLE", "Position": "RIGHT"},
-            },
-        }
-    }  # fmt: skip
+    cohorts = _visual("HeatMapVisual", COHORTS, {
+        "FieldWells": {
+            "HeatMapAggregatedFieldWells": {
+                "Rows": [{"DateDimensionField": {"FieldId": "cohort-week", "Column": _column(ret, "cohort_week"),
+                                                 "DateGranularity": "WEEK"}}],
+                "Columns": [{"NumericalDimensionField": {"FieldId": "cohort-weeks-since", "Column": _column(ret, "weeks_since")}}],
+                "Values": [_measure("cohort-share", ret, "cohort_share", _percent(0))],
+            }
+        },
+        "SortConfiguration": {
+            "HeatMapRowSort": [_sort("cohort-week", "ASC")],
+            "HeatMapColumnSort": [_sort("cohort-weeks-since", "ASC")],
+            "HeatMapRowItemsLimitConfiguration": {"ItemsLimit": 104, "OtherCategories": "EXCLUDE"},
+            "HeatMapColumnItemsLimitConfiguration": {"ItemsLimit": 104, "OtherCategories": "EXCLUDE"},
+        },
+        "RowLabelOptions": {"Visibility": "VISIBLE", "AxisLabelOptions": [{"CustomLabel": "Cohort (week of first visit)"}]},
+        "ColumnLabelOptions": {"Visibility": "VISIBLE", "AxisLabelOptions": [{"CustomLabel": "Weeks since"}]},
+        "ColorScale": {
+            "ColorFillType": "GRADIENT",
+            "Colors": [{"Color": "#EAF0FB", "DataValue": 0.0}, {"Color": "#2F6FDF", "DataValue": 1.0}],
+        },
+        "DataLabels": {"Visibility": "VISIBLE"},
+        "Legend": {"Visibility": "VISIBLE", "Position": "RIGHT"},
+    })  # fmt: skip
     return [cohorts]
 
 
