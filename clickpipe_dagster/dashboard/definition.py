@@ -297,8 +297,9 @@ def _overview_visuals() -> list[dict]:
 
 
 # Aggregated calculated fields: (dataset, name, expression). Rates are ratios of sums, so they stay right
-# over any selection of days; a share of a day total repeated on each row of its day counts that total
-# once per day (max at the dt level, then summed).
+# over any selection of days. A share of a day total repeated on each row of its day counts that total
+# once per day (a level-aware max at dt, then summed) over the days the row's move or path is in the
+# day's top list: the local page's share when it is in every selected day's top list.
 CALCULATED_FIELDS = (
     ("funnel_daily", "conversion", "sum({purchase_sessions}) / sum({viewed_sessions})"),
     ("acquisition_daily", "acquisition_bounce_rate", "sum({bounces}) / sum({sessions})"),
