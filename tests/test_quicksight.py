@@ -331,6 +331,27 @@ def test_the_date_range_filters_every_daily_visual_and_not_the_cohorts(definitio
     assert set(dash.COHORT_MEASURES) <= {n for n, _ in DATASETS_BY_NAME["retention_weekly"].columns}
 
 
+def test_a_sheet_has_a_control_for_each_parameter_its_visuals_depend_on(definition):
+    """The Currency decides the revenue tile and chart (a filter) and the campaigns' revenue (a calculated
+    field); the cohort measure decides the heat map's colour: the sheets showing them offer the control."""
+    import re
+
+    calculated = {(c["DataSetIdentifier"], c["Name"]): set(re.findall(r"\$\{(\w+)\}", c["Expression"])) for c in definition["CalculatedFields"]}
+    filtered: dict[str, set[str]] = {}  # sheet -> parameters its filters use
+    for g in definition["FilterGroups"]:
+        used = {v for k, v in _walk(g["Filters"]) if k in ("Parameter", "ParameterName")}
+        for scope in g["ScopeConfiguration"]["SelectedSheets"]["SheetVisualScopingConfigurations"]:
+            filtered.setdefault(scope["SheetId"], set()).update(used)
+    for sheet in definition["Sheets"]:
+        needed = set(filtered.get(sheet["SheetId"], set()))
+        for k, v in _walk(sheet["Visuals"]):
+            if k in ACCEPTS and "Column" in v:
+                needed |= calculated.get((v["Column"]["DataSetIdentifier"], v["Column"]["ColumnName"]), set())
+        offered = {_one(c)[1]["SourceParameterName"] for c in sheet["ParameterControls"]}
+        assert offered == needed, sheet["SheetId"]
+    assert any(dash.P_CURRENCY in n for n in calculated.values()) and any(dash.P_COHORT_MEASURE in n for n in calculated.values())
+
+
 def test_the_local_page_has_every_visual_of_the_definition():
     from clickpipe_dagster.dashboard import page
 

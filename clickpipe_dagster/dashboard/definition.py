@@ -85,11 +85,12 @@ class SheetSpec:
     title: str
     visuals: tuple[VisualSpec, ...]
     date_range: bool = True  # the From/To controls and the date filter apply to it
+    currency: bool = False  # a Currency control (amounts in one currency, never converted)
 
 
 SHEETS = (
-    SheetSpec(SHEET_ID, "Overview", "clickpipe: clicks, funnel and revenue", VISUALS),
-    SheetSpec("acquisition", "Acquisition", "Where sessions come from", (CHANNELS, DEVICES, CAMPAIGNS)),
+    SheetSpec(SHEET_ID, "Overview", "clickpipe: clicks, funnel and revenue", VISUALS, currency=True),
+    SheetSpec("acquisition", "Acquisition", "Where sessions come from", (CHANNELS, DEVICES, CAMPAIGNS), currency=True),
     SheetSpec("engagement", "Engagement", "How long sessions last and how far they go", (DURATIONS, SESSION_FUNNEL, BROWSERS)),
     SheetSpec("retention", "Retention", "Who comes back, week after week", (COHORTS,), date_range=False),
     SheetSpec("paths", "Paths", "Where people go next, and the way to a purchase", (TRANSITIONS, PURCHASE_PATHS)),
@@ -602,7 +603,7 @@ def _controls(sheet: SheetSpec) -> tuple[list[dict], list[dict]]:
             {"DateTimePicker": {"ParameterControlId": f"{sheet.id}-date-from", "Title": "From", "SourceParameterName": P_DATE_FROM}},
             {"DateTimePicker": {"ParameterControlId": f"{sheet.id}-date-to", "Title": "To", "SourceParameterName": P_DATE_TO}},
         ]
-    if sheet.id in (SHEET_ID, "acquisition"):
+    if sheet.currency:
         parameter_controls.append(
             {
                 "Dropdown": {
