@@ -270,7 +270,10 @@ class Emulator:
             data = [{"id": q.id, "state": q.state, "reused": q.reused, "bytes": q.bytes_scanned} for q in self.athena.queries.values()]
         elif path == "/rehearsal/quicksight":
             data = {"ingestions": list(self.quicksight.ingestions.values()), "data_sets": sorted(self.quicksight.sets),
-                    "dashboards": {k: {"published": d["published"], "versions": [v["Status"] for v in d["versions"]]} for k, d in self.quicksight.dashboards.items()}}  # fmt: skip
+                    "dashboards": {k: {"published": d["published"], "versions": [v["Status"] for v in d["versions"]],
+                                       "sheets": [s["Name"] for s in d["versions"][d["published"] - 1]["Sheets"]],
+                                       "errors": [e for v in d["versions"] for e in v.get("Errors", [])]}
+                                   for k, d in self.quicksight.dashboards.items()}}  # fmt: skip
         else:
             data = {"error": f"no such control endpoint {path}"}
         out = json.dumps(data, default=str).encode()

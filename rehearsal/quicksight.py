@@ -8,7 +8,8 @@ created. A SPICE ingestion really reads its table: it connects to the data sourc
 its own service role) with TLS required, selects the data set's input columns from its schema and
 table, and reports the rows it read; a missing table or column is a FAILED ingestion with
 QuickSight's error type. A dashboard version fails when its definition names a data set that does
-not exist.
+not exist, or a field its data set does not have or of a type its use does not accept
+(``rehearsal.definition_check``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import copy
 import threading
 import time
 
+from rehearsal.definition_check import PARAMETER_PROBLEM, field_problems
 from rehearsal.template import ACCOUNT, REGION
 
 QS = f"arn:aws:quicksight:{REGION}:{ACCOUNT}"
@@ -166,17 +168,35 @@ class QuickSightStore:
 
     # -- dashboards --------------------------------------------------------------------------------
 
+    def _definition_errors(self, definition: dict) -> list[dict]:
+        """What QuickSight refuses when it builds the version: a data set that does not exist, a field its
+        data set (as created here) does not have or of a type its use does not accept, an undeclared
+        parameter (``rehearsal.definition_check``; the error types are the closest of the API's enum)."""
+        declarations = definition.get("DataSetIdentifierDeclarations", [])
+        missing = [d["DataSetArn"] for d in declarations if d["DataSetArn"].rsplit("/", 1)[1] not in self.sets]
+        if missing:
+            return [{"Type": "DATA_SET_NOT_FOUND", "Message": f"data set {a} does not exist"} for a in missing]
+        columns = {}
+        for d in declarations:
+            (table,) = self.sets[d["DataSetArn"].rsplit("/", 1)[1]]["PhysicalTableMap"].values()
+            columns[d["Identifier"]] = {c["Name"]: c["Type"] for c in table["RelationalTable"]["InputColumns"]}
+        return [
+            {"Type": "PARAMETER_NOT_FOUND" if PARAMETER_PROBLEM in problem else "COLUMN_TYPE_MISMATCH", "Message": problem}
+            for problem in field_problems(definition, columns)
+        ]
+
     def _version(self, dash: dict, p: dict, status: str) -> dict:
         number = len(dash["versions"]) + 1
-        missing = [d["DataSetArn"] for d in (p.get("Definition") or {}).get("DataSetIdentifierDeclarations", [])
-                   if d["DataSetArn"].rsplit("/", 1)[1] not in self.sets]  # fmt: skip
+        definition = p.get("Definition") or {}
+        errors = self._definition_errors(definition)
         version = {
             "VersionNumber": number, "Arn": f"{dash['Arn']}/version/{number}", "Description": p.get("VersionDescription"),
-            "Status": status.replace("SUCCESSFUL", "FAILED") if missing else status, "CreatedTime": time.time(),
-            "DataSetArns": [d["DataSetArn"] for d in (p.get("Definition") or {}).get("DataSetIdentifierDeclarations", [])],
+            "Status": status.replace("SUCCESSFUL", "FAILED") if errors else status, "CreatedTime": time.time(),
+            "DataSetArns": [d["DataSetArn"] for d in definition.get("DataSetIdentifierDeclarations", [])],
+            "Sheets": [{"SheetId": s["SheetId"], "Name": s.get("Name")} for s in definition.get("Sheets", [])],
         }  # fmt: skip
-        if missing:
-            version["Errors"] = [{"Type": "DATA_SET_NOT_FOUND", "Message": f"data set {a} does not exist"} for a in missing]
+        if errors:
+            version["Errors"] = errors
         dash["versions"].append(version)
         return version
 

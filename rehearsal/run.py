@@ -213,6 +213,10 @@ def rehearse(cdk_out: Path, workdir: Path, *, invocations: int = 3) -> dict:
         check("every SPICE ingestion read its mart over TLS", ok, {k: (v["IngestionStatus"], (v.get("RowInfo") or v.get("ErrorInfo"))) for k, v in last.items()})
         check("the dashboard is published", any(v == "CREATION_SUCCESSFUL" or v == "UPDATE_SUCCESSFUL" for d in qs["dashboards"].values() for v in d["versions"]),
               qs["dashboards"])  # fmt: skip
+        pages = [s.name for s in __import__("clickpipe_dagster.dashboard.definition", fromlist=["SHEETS"]).SHEETS]
+        check("the published dashboard has every page as a sheet, each field found in its data set with its type",
+              [d["sheets"] for d in qs["dashboards"].values()] == [pages] and not any(d["errors"] for d in qs["dashboards"].values()),
+              {k: (d["sheets"], d["errors"]) for k, d in qs["dashboards"].items()})  # fmt: skip
         report["mart_rows"] = counts
         probes = deny_probes(stack, client, role_creds, outputs)
         audit = json.loads(urllib.request.urlopen(f"{endpoint}/rehearsal/audit").read())

@@ -36,6 +36,9 @@ from clickpipe_dagster.resources.quicksight import (
     QuickSightResource,
 )
 from clickpipe_dagster.resources.warehouse import LocalWarehouseResource
+from rehearsal import definition_check
+from rehearsal.definition_check import ACCEPTS
+from rehearsal.definition_check import walk as _walk
 from rehearsal.model_check import operation_problems
 
 ACCOUNT = "123456789012"  # moto's default account
@@ -94,95 +97,15 @@ def record_calls(client) -> list[str]:
 # -- the Definition, reviewed as data -------------------------------------------------------------------
 
 
-def _walk(node, key=None):
-    if isinstance(node, dict):
-        for k, v in node.items():
-            yield k, v
-            yield from _walk(v, k)
-    elif isinstance(node, list):
-        for v in node:
-            yield from _walk(v, key)
-
-
 def _one(node: dict) -> tuple[str, dict]:
     """The single member of a union structure: (its name, its value)."""
     ((kind, value),) = node.items()
     return kind, value
 
 
-# The column types (QuickSight's InputColumn types) each kind of field accepts.
-NUMERIC = {"INTEGER", "DECIMAL"}
-ACCEPTS = {
-    "NumericalMeasureField": NUMERIC,
-    "NumericalDimensionField": NUMERIC,
-    "CategoricalMeasureField": {"STRING"},
-    "CategoricalDimensionField": {"STRING"},
-    "DateMeasureField": {"DATETIME"},
-    "DateDimensionField": {"DATETIME"},
-    "TimeRangeFilter": {"DATETIME"},
-    "CategoryFilter": {"STRING"},
-}
-AGGREGATIONS = r"(?:sum|sumIf|max|min|avg|count|distinct_count)"
-
-
 def field_problems(d: dict) -> list[str]:
-    """Every way the Definition names a field its dataset does not have, or of a type its use does not
-    accept: one line each. A calculated field counts as a numeric measure when its expression aggregates
-    (then a visual must not aggregate it again); its expression may name only its dataset's columns (the
-    aggregated ones numeric) and declared parameters."""
-    import re
-
-    out: list[str] = []
-    declared = {x["Identifier"] for x in d["DataSetIdentifierDeclarations"]}
-    parameters = {_one(p)[1]["Name"] for p in d["ParameterDeclarations"]}
-    calculated: dict[tuple[str, str], str] = {}
-    for c in d["CalculatedFields"]:
-        ds, expr = c["DataSetIdentifier"], c["Expression"]
-        calculated[(ds, c["Name"])] = expr
-        types = dict(DATASETS_BY_NAME[ds].columns) if ds in DATASETS_BY_NAME else {}
-        for name in re.findall(r"(?<!\$)\{(\w+)\}", expr):
-            if name not in types:
-                out.append(f"calculated field {c['Name']}: {{{name}}} is not a column of {ds}")
-        for name in re.findall(AGGREGATIONS + r"\(\{(\w+)\}", expr):
-            if types.get(name, "DECIMAL") not in NUMERIC:
-                out.append(f"calculated field {c['Name']}: aggregates {name}, a {types[name]} column")
-        for name in re.findall(r"\$\{(\w+)\}", expr):
-            if name not in parameters:
-                out.append(f"calculated field {c['Name']}: parameter {name} is not declared")
-
-    def column_type(col: dict) -> str | None:
-        ds, name = col.get("DataSetIdentifier"), col["ColumnName"]
-        if ds not in declared:
-            out.append(f"{name}: data set {ds} is not declared")
-            return None
-        if (ds, name) in calculated:
-            return "AGGREGATED" if re.search(AGGREGATIONS + r"\(", calculated[(ds, name)]) else "CALCULATED"
-        types = dict(DATASETS_BY_NAME[ds].columns)
-        if name not in types:
-            out.append(f"{ds}.{name} is not a column of the data set")
-        return types.get(name)
-
-    for kind, node in _walk(d):
-        if kind in ACCEPTS and isinstance(node, dict) and "Column" in node:
-            t = column_type(node["Column"])
-            where = f"{kind} {node.get('FieldId') or node.get('FilterId')} on {node['Column']['ColumnName']}"
-            if t == "AGGREGATED":
-                if kind != "NumericalMeasureField":
-                    out.append(f"{where}: an aggregated calculated field is a measure only")
-                elif "AggregationFunction" in node:
-                    out.append(f"{where}: aggregates an aggregated calculated field again")
-            elif t is not None and t not in ACCEPTS[kind]:
-                out.append(f"{where}: a {t} column, {kind} takes {sorted(ACCEPTS[kind])}")
-        elif kind == "ColumnSort":
-            t = column_type(node["SortBy"])
-            numeric = "NumericalAggregationFunction" in (node.get("AggregationFunction") or {})
-            if t is not None and numeric and t not in NUMERIC:
-                out.append(f"ColumnSort on {node['SortBy']['ColumnName']}: a numerical aggregation of a {t} column")
-        elif kind == "LinkToDataSetColumn":
-            t = column_type(node)
-            if t is not None and t != "STRING":
-                out.append(f"a string parameter's values linked to {node['ColumnName']}, a {t} column")
-    return out
+    """``rehearsal.definition_check.field_problems`` with the columns of the mart contract."""
+    return definition_check.field_problems(d, {ds.name: dict(ds.columns) for ds in DATASETS})
 
 
 @pytest.fixture(scope="module")
@@ -329,6 +252,42 @@ def test_the_date_range_filters_every_daily_visual_and_not_the_cohorts(definitio
     (measure,) = [_one(c)[1] for c in retention["ParameterControls"]]
     assert measure["SourceParameterName"] == dash.P_COHORT_MEASURE and measure["SelectableValues"]["Values"] == ["users", "purchasers"]
     assert set(dash.COHORT_MEASURES) <= {n for n, _ in DATASETS_BY_NAME["retention_weekly"].columns}
+
+
+def test_the_rehearsal_stand_in_fails_a_version_whose_fields_its_data_sets_lack():
+    """The rehearsal's QuickSight store checks the Definition against the data sets created on it (not the
+    contract): the dashboard's passes; a data set without a column the sheets read, a measure on a
+    string, or an undeclared parameter fails the version with QuickSight's error types."""
+    from rehearsal.quicksight import QuickSightStore
+
+    res = QuickSightResource(**SETTINGS, aws_account_id=ACCOUNT, import_mode="DIRECT_QUERY")  # no SPICE read
+    store = QuickSightStore(read_secret=lambda arn: {}, log=lambda *a: None)
+    for ds in DATASETS:
+        store.handle("CreateDataSet", {"AwsAccountId": ACCOUNT, **res.data_set_request(ds)})
+    want = res.dashboard_request()
+
+    def version(definition):
+        store.handle("CreateDashboard", {**want, "Definition": definition})
+        return store.handle("DescribeDashboard", {"DashboardId": want["DashboardId"]})["Dashboard"]["Version"]
+
+    good = version(want["Definition"])
+    assert good["Status"] == "CREATION_SUCCESSFUL" and "Errors" not in good
+    assert [s["Name"] for s in good["Sheets"]] == [s.name for s in dash.SHEETS]
+
+    wrong = dash.dashboard_definition(USED)
+    next(v for k, v in _walk(wrong) if k == "NumericalMeasureField" and v["FieldId"] == "device-sessions")["Column"]["ColumnName"] = "browser"
+    next(c for c in wrong["CalculatedFields"] if c["Name"] == "cohort_share")["Expression"] += " * ${Scale}"
+    failed = version(wrong)
+    assert failed["Status"] == "CREATION_FAILED"
+    assert {(e["Type"], e["Message"].split(":")[0]) for e in failed["Errors"]} == {
+        ("COLUMN_TYPE_MISMATCH", "NumericalMeasureField device-sessions on browser"),
+        ("PARAMETER_NOT_FOUND", "calculated field cohort_share"),
+    }
+
+    table = store.sets[res.data_set_id("retention_weekly")]["PhysicalTableMap"]["retention-weekly"]["RelationalTable"]
+    table["InputColumns"] = [c for c in table["InputColumns"] if c["Name"] != "weeks_since"]  # edited in the console
+    errors = version(want["Definition"])["Errors"]
+    assert errors and all("weeks_since" in e["Message"] for e in errors)
 
 
 def test_a_sheet_has_a_control_for_each_parameter_its_visuals_depend_on(definition):

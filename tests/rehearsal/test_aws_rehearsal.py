@@ -20,4 +20,4 @@ def test_raw_files_and_clicks_reach_the_dashboard_on_the_rehearsed_stack(cdk_out
     failed = {name: c["detail"] for name, c in report["checks"].items() if not c["ok"]}
     assert not failed, json.dumps(failed, indent=2, default=str)[:6000]
     marts = [n for n in report["checks"] if n.startswith("mart ")]
-    assert len(marts) == len(MARTS) and len(report["checks"]) >= 13 + len(MARTS)  # every stage was reached and checked
+    assert len(marts) == len(MARTS) and len(report["checks"]) >= 14 + len(MARTS)  # every stage was reached and checked
