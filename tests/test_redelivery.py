@@ -272,6 +272,40 @@ def test_the_s3_lock_takes_turns_with_conditional_writes(s3_bucket):
         assert held["owner"] != "gone"
 
 
+def test_the_s3_lease_is_renewed_while_held_and_a_lost_lease_fails_the_holder(s3_bucket):
+    """A holder that runs for longer than its lease keeps it (renewed every third of the lease);
+    a holder whose lease another writer took over is told so when it leaves, not silently."""
+    import json
+    import time
+
+    import pytest
+
+    from clickpipe_core.lake_store import LakeLockLost, S3Store
+
+    client, bucket = s3_bucket
+    store = S3Store(client, bucket, "lake")
+    order = []
+
+    def second():
+        with store.lock("job1-clicks", lease_seconds=0.9, poll_seconds=0.05):
+            order.append("second")
+
+    with store.lock("job1-clicks", lease_seconds=0.9):
+        t = threading.Thread(target=second)
+        t.start()
+        time.sleep(3.0)  # three leases long: the waiter would take over a lease that was not renewed
+        order.append("first")
+    t.join(timeout=60)
+    assert order == ["first", "second"]
+
+    with pytest.raises(LakeLockLost, match="taken over by another writer"):
+        with store.lock("job1-clicks", lease_seconds=0.9):
+            client.put_object(Bucket=bucket, Key="lake/.locks/job1-clicks.lock", Body=json.dumps({"owner": "other", "expires": time.time() + 60}).encode())
+            time.sleep(1.0)  # the next renewal finds the ETag changed
+    held = json.loads(client.get_object(Bucket=bucket, Key="lake/.locks/job1-clicks.lock")["Body"].read())
+    assert held["owner"] == "other", "the holder that lost the lease must not delete the new holder's lease"
+
+
 def test_a_run_killed_while_it_holds_the_lock_releases_it_and_a_rerun_repairs(local_store, tmp_path):
     """kill -9 in the middle of publishing (lock held, dedup state of the day already replaced):
     the lock is free at once (the kernel drops a dead holder's flock), and re-runs account for
