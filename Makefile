@@ -45,9 +45,9 @@ demo: $(VENV)/.installed-base
 ##   pytest     every test of tests/ but the two below (the Spark parity tests included)
 ##   daemon     the automation scenario on the real Dagster daemon and webserver (mostly waiting on its cadences)
 ##   cdk        the CDK app's tests (infra/cdk/.venv)
-##   rehearsal  the AWS rehearsal (`make aws-rehearsal`: mostly waiting on the emulators and the Firehose buffer)
+##   rehearsal  the AWS rehearsal (`make aws-rehearsal`: each Glue run starts its own Spark in the emulator)
 ## Every part runs to its end; each log is printed whole as the part ends (and kept in $(TEST_LOGS)), then a
-## table of each part's result, wall and CPU time. The exit status is non-zero if any part failed.
+## table of each part's result and wall time. The exit status is non-zero if any part failed.
 ## PYTEST_ADDOPTS reaches every pytest run, e.g. PYTEST_ADDOPTS=--durations=30 make test.
 TEST_LOGS := $(CURDIR)/.test-logs
 test: $(VENV)/.installed-test $(CDK_VENV)/.installed chromium postgresql

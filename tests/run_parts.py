@@ -1,11 +1,11 @@
 """Run the parts of ``make test`` side by side and report each one.
 
 ``python tests/run_parts.py --logs DIR NAME=COMMAND ...`` starts every COMMAND at once (``bash -c``,
-each in its own process group, its output in ``DIR/NAME.log``). The slow parts mostly wait (the
-Dagster daemon's cadences, the emulators, the Firehose buffer), so they overlap with the CPU-bound
-tests instead of following them. As each part ends, its whole log is printed in one piece (never
-interleaved with another's) with its result; at the end a table gives every part's result, wall
-time and CPU time, and the last line adds up the test counts of the pytest summaries. Every part
+each in its own process group, its output in ``DIR/NAME.log``). The daemon scenario mostly waits
+on the Dagster daemon's cadences and the rehearsal on its emulators and Glue runs, so their waits
+overlap with the other parts' work instead of following it. As each part ends, its whole log is printed in one piece (never
+interleaved with another's) with its result; at the end a table gives every part's result and
+wall time, and the last line adds up the test counts of the pytest summaries. Every part
 runs to its end whatever the others do; the exit status is 1 if any part failed.
 """
 
@@ -34,7 +34,6 @@ class Part:
     proc: subprocess.Popen | None = None
     started: float = 0.0
     wall: float = 0.0
-    cpu: float = 0.0
     status: int | None = None
     counts: dict[str, int] = field(default_factory=dict)
 
@@ -63,9 +62,8 @@ def start(part: Part) -> None:
     part.started = time.monotonic()
 
 
-def finish(part: Part, status: int, rusage) -> None:
+def finish(part: Part, status: int) -> None:
     part.wall = time.monotonic() - part.started
-    part.cpu = rusage.ru_utime + rusage.ru_stime  # the part and every process it waited for
     part.status = os.waitstatus_to_exitcode(status)
     text = part.log.read_text(errors="replace")
     part.counts = pytest_counts(text)
@@ -97,9 +95,9 @@ def run(parts: list[Part]) -> int:
     previous = signal.signal(signal.SIGTERM, interrupted)
     try:
         while any(p.status is None for p in parts):
-            pid, status, rusage = os.wait4(-1, 0)
+            pid, status = os.wait()
             if pid in by_pid:
-                finish(by_pid[pid], status, rusage)
+                finish(by_pid[pid], status)
     except KeyboardInterrupt:
         print("\ninterrupted: stopping every part", file=sys.stderr, flush=True)
         stop_all(parts, signal.SIGINT)
@@ -110,12 +108,12 @@ def run(parts: list[Part]) -> int:
         signal.signal(signal.SIGTERM, previous)
 
     total: dict[str, int] = {}
-    print(f"\n{'part':<12}{'result':<10}{'wall s':>8}{'CPU s':>8}  tests")
+    print(f"\n{'part':<12}{'result':<10}{'wall s':>8}  tests")
     for p in parts:
         for k, v in p.counts.items():
             total[k] = total.get(k, 0) + v
         tests = ", ".join(f"{v} {k}" for k, v in p.counts.items()) or "-"
-        print(f"{p.name:<12}{'passed' if p.ok else 'FAILED':<10}{p.wall:>8.0f}{p.cpu:>8.0f}  {tests}")
+        print(f"{p.name:<12}{'passed' if p.ok else 'FAILED':<10}{p.wall:>8.0f}  {tests}")
     failed_parts = [p.name for p in parts if not p.ok]
     print(f"all parts in {time.monotonic() - t0:.0f} s wall; "
           + (f"FAILED: {', '.join(failed_parts)}" if failed_parts else "every part passed"))  # fmt: skip
