@@ -41,11 +41,21 @@ $(VENV)/.installed-bench: $(VENV)/.installed-test
 demo: $(VENV)/.installed-base
 	$(BIN)/clickpipe demo
 
-## test: set up .venv with the test extras and run the test suite, the CDK app's tests, then the AWS rehearsal
-test: $(VENV)/.installed-test $(CDK_VENV)/.installed chromium
-	$(BIN)/python -m pytest
-	$(CDK_BIN)/python -m pytest $(CDK_DIR)/tests
-	$(MAKE) --no-print-directory aws-rehearsal
+## test: the full suite, what CI runs: set up both venvs, then run its parts side by side (tests/run_parts.py):
+##   pytest     every test of tests/ but the two below (the Spark parity tests included)
+##   daemon     the automation scenario on the real Dagster daemon and webserver (mostly waiting on its cadences)
+##   cdk        the CDK app's tests (infra/cdk/.venv)
+##   rehearsal  the AWS rehearsal (`make aws-rehearsal`: each Glue run starts its own Spark in the emulator)
+## Every part runs to its end; each log is printed whole as the part ends (and kept in $(TEST_LOGS)), then a
+## table of each part's result and wall time. The exit status is non-zero if any part failed.
+## PYTEST_ADDOPTS reaches every pytest run, e.g. PYTEST_ADDOPTS=--durations=30 make test.
+TEST_LOGS := $(CURDIR)/.test-logs
+test: $(VENV)/.installed-test $(CDK_VENV)/.installed chromium postgresql
+	@$(BIN)/python tests/run_parts.py --logs $(TEST_LOGS) \
+	  'pytest=$(BIN)/python -m pytest -m "not daemon and not rehearsal"' \
+	  'daemon=$(BIN)/python -m pytest -m daemon' \
+	  'cdk=$(CDK_BIN)/python -m pytest $(CDK_DIR)/tests' \
+	  'rehearsal=$(MAKE) --no-print-directory aws-rehearsal'
 
 ## aws-rehearsal: the CLICKPIPE_ENV=aws path end to end on emulators, every call under its own role from
 ## the synthesized template (rehearsal/README.md). Synthesizes the stack with a short Firehose buffer.
@@ -62,7 +72,8 @@ postgresql:
 	  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql openssl >/dev/null; \
 	} || { echo "postgresql is missing and could not be installed: run 'apt-get install postgresql' as root" >&2; exit 1; }
 
-## test-fast: the inner loop: every test but the Spark parity tests, the daemon scenario and the CDK app's
+## test-fast: the inner loop: every test of tests/ but the Spark parity tests (marker spark), the daemon scenario
+## (daemon) and the AWS rehearsal (rehearsal); the CDK app's tests are `make cdk-test`
 test-fast: $(VENV)/.installed-test chromium
 	$(BIN)/python -m pytest -m "not spark and not daemon and not rehearsal" -q
 

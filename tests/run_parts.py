@@ -1,0 +1,140 @@
+"""Run the parts of ``make test`` side by side and report each one.
+
+``python tests/run_parts.py --logs DIR NAME=COMMAND ...`` starts every COMMAND at once (``bash -c``,
+each in its own process group, its output in ``DIR/NAME.log``). The daemon scenario mostly waits
+on the Dagster daemon's cadences and the rehearsal on its emulators and Glue runs, so their waits
+overlap with the other parts' work instead of following it. As each part ends, its whole log is printed in one piece (never
+interleaved with another's) with its result; at the end a table gives every part's result and
+wall time, and the last line adds up the test counts of the pytest summaries. Every part
+runs to its end whatever the others do; the exit status is 1 if any part failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# pytest's closing line, e.g. "==== 2 failed, 340 passed, 13 deselected in 312.40s (0:05:12) ===="
+PYTEST_SUMMARY = re.compile(r"^=+ (.+) in [\d.]+s( \([\d:]+\))? =+$")
+COUNT = re.compile(r"(\d+) (passed|failed|errors?|skipped|xfailed|xpassed|deselected)")
+
+
+@dataclass
+class Part:
+    name: str
+    command: str
+    log: Path
+    proc: subprocess.Popen | None = None
+    started: float = 0.0
+    wall: float = 0.0
+    status: int | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 0
+
+
+def pytest_counts(text: str) -> dict[str, int]:
+    """Test counts from every pytest closing line in ``text`` (a part may run pytest more than once)."""
+    counts: dict[str, int] = {}
+    for line in text.splitlines():
+        m = PYTEST_SUMMARY.match(line.strip())
+        if m:
+            for n, kind in COUNT.findall(m.group(1)):
+                kind = "error" if kind.startswith("error") else kind
+                counts[kind] = counts.get(kind, 0) + int(n)
+    return counts
+
+
+def start(part: Part) -> None:
+    part.log.parent.mkdir(parents=True, exist_ok=True)
+    with open(part.log, "wb") as out:
+        part.proc = subprocess.Popen(["bash", "-c", part.command], stdout=out, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    part.started = time.monotonic()
+
+
+def finish(part: Part, status: int) -> None:
+    part.wall = time.monotonic() - part.started
+    part.status = os.waitstatus_to_exitcode(status)
+    text = part.log.read_text(errors="replace")
+    part.counts = pytest_counts(text)
+    bar = "#" * 100
+    print(f"\n{bar}\n# {part.name}: {part.command}\n{bar}", flush=True)
+    sys.stdout.write(text if text.endswith("\n") or not text else text + "\n")
+    print(f"# {part.name}: {'passed' if part.ok else f'FAILED (exit {part.status})'} in {part.wall:.0f} s (log: {part.log})", flush=True)
+
+
+def stop_all(parts: list[Part], sig: int) -> None:
+    for p in parts:
+        if p.proc is not None and p.status is None:
+            try:
+                os.killpg(p.proc.pid, sig)
+            except ProcessLookupError:
+                pass
+
+
+def run(parts: list[Part]) -> int:
+    t0 = time.monotonic()
+    for p in parts:
+        start(p)
+        print(f"started {p.name}: {p.command}  (log: {p.log})", flush=True)
+    by_pid = {p.proc.pid: p for p in parts}
+
+    def interrupted(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupted)
+    try:
+        while any(p.status is None for p in parts):
+            pid, status = os.wait()
+            if pid in by_pid:
+                finish(by_pid[pid], status)
+    except KeyboardInterrupt:
+        print("\ninterrupted: stopping every part", file=sys.stderr, flush=True)
+        stop_all(parts, signal.SIGINT)
+        time.sleep(5)
+        stop_all(parts, signal.SIGKILL)
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+    total: dict[str, int] = {}
+    print(f"\n{'part':<12}{'result':<10}{'wall s':>8}  tests")
+    for p in parts:
+        for k, v in p.counts.items():
+            total[k] = total.get(k, 0) + v
+        tests = ", ".join(f"{v} {k}" for k, v in p.counts.items()) or "-"
+        print(f"{p.name:<12}{'passed' if p.ok else 'FAILED':<10}{p.wall:>8.0f}  {tests}")
+    failed_parts = [p.name for p in parts if not p.ok]
+    print(f"all parts in {time.monotonic() - t0:.0f} s wall; "
+          + (f"FAILED: {', '.join(failed_parts)}" if failed_parts else "every part passed"))  # fmt: skip
+    failed = total.get("failed", 0) + total.get("error", 0)
+    print(f"tests: {total.get('passed', 0)} passed, {failed} failed" + (f", {total['skipped']} skipped" if total.get("skipped") else ""))
+    return 1 if failed_parts else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--logs", required=True, type=Path, help="directory for one NAME.log per part")
+    ap.add_argument("parts", nargs="+", metavar="NAME=COMMAND")
+    args = ap.parse_args(argv)
+    parts = []
+    for spec in args.parts:
+        name, sep, command = spec.partition("=")
+        if not sep or not name.isidentifier() or not command.strip():
+            ap.error(f"{spec!r} is not NAME=COMMAND")
+        parts.append(Part(name, command, args.logs / f"{name}.log"))
+    return run(parts)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

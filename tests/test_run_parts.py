@@ -1,0 +1,45 @@
+"""``make test``'s runner (tests/run_parts.py): every part runs to its end whatever the others do,
+each log comes out whole, and the exit status and the closing lines name each part's result."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+RUNNER = Path(__file__).with_name("run_parts.py")
+
+
+def run(tmp_path, *parts: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(RUNNER), "--logs", str(tmp_path / "logs"), *parts],
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+
+
+def test_a_failing_part_does_not_stop_the_others_and_fails_the_run(tmp_path):
+    done = run(
+        tmp_path,
+        "first=echo '==== 1 failed, 2 passed in 0.50s ===='; exit 1",
+        "slow=sleep 1; echo line one; echo line two; echo '==== 3 passed, 1 skipped in 1.00s (0:00:01) ===='",
+        "plain=touch " + str(tmp_path / "ran"),
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert (tmp_path / "ran").exists()  # started although another part failed
+    out = done.stdout
+    assert "line one\nline two\n" in out  # a part's log comes out in one piece
+    assert (tmp_path / "logs" / "slow.log").read_text().startswith("line one")
+    table = out[out.index("\npart ") + 1:]
+    assert [line.split()[:2] for line in table.splitlines()[1:4]] == [["first", "FAILED"], ["slow", "passed"], ["plain", "passed"]]
+    assert "FAILED: first" in table
+    assert out.rstrip().splitlines()[-1] == "tests: 5 passed, 1 failed, 1 skipped"
+
+
+def test_every_part_passing_exits_zero(tmp_path):
+    done = run(tmp_path, "a=echo '== 4 passed, 2 deselected in 0.10s =='", "b=true")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "every part passed" in done.stdout
+    assert done.stdout.rstrip().splitlines()[-1] == "tests: 4 passed, 0 failed"
+
+
+def test_a_part_that_is_not_name_equals_command_is_refused(tmp_path):
+    done = run(tmp_path, "no command here")
+    assert done.returncode == 2 and "is not NAME=COMMAND" in done.stderr
