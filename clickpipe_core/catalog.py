@@ -104,7 +104,8 @@ def duckdb_select(ds: Dataset, files: list[str]) -> str:
     """A SELECT with the table's columns and types over ``files`` (paths or globs that match).
 
     With no files it is an empty relation with the same columns, so a view over a dataset that
-    has no data yet still exists and answers queries (with no rows).
+    has no data yet still exists and answers queries (with no rows). A derived column a file lacks
+    (written before it existed) reads as NULL.
     """
     columns = duckdb_columns(ds)
     if not files:
@@ -117,7 +118,14 @@ def duckdb_select(ds: Dataset, files: list[str]) -> str:
     else:
         options = ", hive_partitioning = false"
     paths = "[" + ", ".join(DUCKDB.literal(f) for f in files) + "]"
-    return f"SELECT {projection} FROM read_parquet({paths}{options})"
+    source = f"read_parquet({paths}{options})"
+    if ds.derived_columns:
+        # Files written before a derived column existed lack it: read by name, and a column no file
+        # has yet comes from an empty relation that has every derived column, so it is NULL.
+        derived = dict(duckdb_columns(ds))
+        empty = empty_select([(c, derived[c]) for c in ds.derived_column_names])
+        source = f"(SELECT * FROM read_parquet({paths}{options}, union_by_name = true) UNION ALL BY NAME {empty})"
+    return f"SELECT {projection} FROM {source}"
 
 
 def duckdb_view_sql(ds: Dataset, files: list[str]) -> str:

@@ -106,6 +106,13 @@ class DuckDBEngine(job1.Engine):
         finally:
             self.con.unregister(f"__arrow_{name}")
 
+    def from_arrow(self, name: str, table) -> str:
+        self.con.register(f"__arrow_{name}", table)
+        try:
+            return self.table(name, f"SELECT * FROM __arrow_{name}")
+        finally:
+            self.con.unregister(f"__arrow_{name}")
+
     def parquet(self, name: str, keys: list[str]) -> str:
         paths = "[" + ", ".join(DUCKDB.literal(str(self.local_path(k))) for k in keys) + "]"
         return self.view(name, f"SELECT * FROM read_parquet({paths})")

@@ -219,8 +219,7 @@ class DuckDBMartEngine(MartEngine):
     def derive_sessions(self, days: list[str] | None) -> None:
         """The derived tables ``sessions`` (those starting on ``days``; every one when None) and
         ``session_events`` (their events), from the clicks of the days around them
-        (``clickpipe_core/sessions.py``). The distinct user agents and landings are parsed once each in
-        Python and joined back."""
+        (``clickpipe_core/sessions.py``), with Job 1's enrichment columns (``_enriched_clicks``)."""
         from clickpipe_core import sessions as rules
 
         ds = get_dataset("clicks")
@@ -228,14 +227,9 @@ class DuckDBMartEngine(MartEngine):
         self._registered["clicks"] = keys
         con = self.con
         try:
-            con.execute(f"CREATE OR REPLACE VIEW session_clicks AS {catalog.duckdb_select(ds, [self._local_path(k) for k in keys])}")
+            con.execute(f"CREATE OR REPLACE VIEW processed_clicks AS {catalog.duckdb_select(ds, [self._local_path(k) for k in keys])}")
+            con.execute(f"CREATE OR REPLACE VIEW session_clicks AS {self._enriched_clicks(ds)}")
             con.execute(f"CREATE OR REPLACE TEMP TABLE session_events AS {rules.session_events_sql()}")
-            agents = [r[0] for r in con.execute("SELECT DISTINCT user_agent FROM session_events").fetchall()]
-            con.register("user_agents", rules.user_agent_table(agents))
-            landings = con.execute(
-                "SELECT DISTINCT arg_min(page, seq), arg_min(referrer, seq) FROM session_events GROUP BY user_id, session_key"
-            ).fetchall()
-            con.register("acquisitions", rules.acquisition_table(landings))
             con.execute(f"CREATE OR REPLACE TEMP TABLE sessions AS {rules.sessions_sql(days)}")
             # then only the events of those sessions (the marts that read events need no day filter)
             con.execute(
@@ -251,6 +245,27 @@ class DuckDBMartEngine(MartEngine):
             raise MartBuildError(f"sessions cannot be derived for {which} from processed clicks: {_reason(e)}") from None
         self._days = days
         self._read.setdefault("clicks", set()).update(keys)
+
+    def _enriched_clicks(self, ds: Dataset) -> str:
+        """The view ``processed_clicks`` with Job 1's enrichment columns on every row: a file written
+        before Job 1 enriched has them NULL, and those rows are enriched here by the same rules
+        (``enrichment.lookup_tables``, ``enrichment.enrich_sql``), so old days need no re-run."""
+        from clickpipe_core import enrichment
+
+        old = f"(SELECT * FROM processed_clicks WHERE {enrichment.ENRICHMENT_NULL_MARKER} IS NULL)"
+        if not self.con.execute(f"SELECT count(*) FROM {old} r").fetchone()[0]:
+            return "SELECT * FROM processed_clicks"
+        agents_sql, pairs_sql = enrichment.distinct_inputs_sql(f"{old} r")
+        agents, acquisitions = enrichment.lookup_tables(
+            [r[0] for r in self.con.execute(agents_sql).fetchall()], [tuple(r) for r in self.con.execute(pairs_sql).fetchall()]
+        )
+        self.con.register("old_click_agents", agents)
+        self.con.register("old_click_acquisitions", acquisitions)
+        columns = [n for n, _ in catalog.duckdb_columns(ds) if n not in ds.derived_column_names]
+        return (
+            f"SELECT * FROM processed_clicks WHERE {enrichment.ENRICHMENT_NULL_MARKER} IS NOT NULL UNION ALL BY NAME "
+            + enrichment.enrich_sql(old, "old_click_agents", "old_click_acquisitions", columns)
+        )
 
     def _create_view(self, ds: Dataset, keys: list[str]) -> None:
         self.con.execute(catalog.duckdb_view_sql(ds, [self._local_path(k) for k in keys]))
@@ -291,8 +306,13 @@ class SparkMartEngine(MartEngine):
         reader = self.spark.read
         if ds.partition_columns:  # dt=… / event_type=… come from the directories, as text
             reader = reader.option("basePath", self._base(ds))
+        if ds.derived_columns:  # files written before a derived column existed lack it: merge the schemas
+            reader = reader.option("mergeSchema", "true")
         df = reader.parquet(*paths)
-        df.selectExpr(*(f"CAST({n} AS {t}) AS {n}" for n, t in columns)).createOrReplaceTempView(catalog.table_name(ds))
+        present = set(df.columns)
+        df.selectExpr(*(f"CAST({n if n in present else 'NULL'} AS {t}) AS {n}" for n, t in columns)).createOrReplaceTempView(
+            catalog.table_name(ds)
+        )
 
     def _run(self, sql: str) -> pa.Table:
         from pyspark.sql.pandas.types import to_arrow_schema

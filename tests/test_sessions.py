@@ -12,6 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import psycopg
+import pyarrow.parquet as pq
 import pytest
 
 from clickpipe_core import sessions as rules
@@ -141,6 +142,23 @@ def test_a_late_event_rederives_its_session(lake):
     write_processed(lake, {"users": [], "transactions": [], "clicks": extra})
     s, _ = derived(lake, [D0])
     assert (s[("U1", "mid")]["events"], s[("U1", "mid")]["exit_page"], s[("U1", "mid")]["duration_seconds"]) == (4, "/checkout", 2100)
+
+
+def test_days_written_before_job1_enriched_give_the_same_sessions(lake, tmp_path):
+    """Processed files without the enrichment columns (written before Job 1 enriched) read as NULL
+    there and are enriched by Job 2 with the same rules: the same sessions and marts, also when
+    old and new files meet in one session."""
+    old = tmp_path / "old-lake"
+    write_processed(old, {"users": [], "transactions": [], "clicks": sequences()}, enrich=False)
+    late = [click("U1", "mid", "page_view", at(D1, 0, 25), "/checkout", ingest=D2)]
+    for root, enrich in ((lake, True), (old, True)):  # the late event arrives after the upgrade
+        write_processed(root, {"users": [], "transactions": [], "clicks": late}, enrich=enrich)
+    assert not any("browser" in pq.read_schema(f).names for f in (old / "processed" / "clicks" / f"dt={D0}").rglob("*.parquet"))
+    new_sessions, new_marts = derived(lake, [D0, D1])
+    old_sessions, old_marts = derived(old, [D0, D1])
+    assert old_sessions == new_sessions
+    assert {m: sorted(map(repr, rows)) for m, rows in old_marts.items()} == {m: sorted(map(repr, rows)) for m, rows in new_marts.items()}
+    assert old_sessions[("U1", "mid")]["events"] == 4 and old_sessions[("bot-google", "crawl")]["is_bot"]
 
 
 def test_the_marts_leave_bots_out_and_add_up(lake):
