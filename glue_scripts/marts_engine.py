@@ -28,6 +28,7 @@ from clickpipe_core import catalog, layout, processed_probe
 from clickpipe_core.checks import arrow_schema as contract_schema
 from clickpipe_core.errors import MartBuildError, ProcessedZoneError
 from clickpipe_core.contracts import Dataset, get_dataset
+from clickpipe_core.dialect import DUCKDB
 from clickpipe_core.lake_store import LocalStore, S3Store
 from clickpipe_core.marts import Mart
 from clickpipe_core.runtime import Runtime
@@ -55,6 +56,7 @@ class MartEngine:
         self._days: list[str] | None = None
         self._read: dict[str, set[str]] = {}  # dataset -> every file read so far
         self._sessions: DuckDBMartEngine | None = None
+        self.sessions_published: dict[str, int] = {}  # day -> sessions published to processed/sessions/
 
     @property
     def files_read(self) -> dict[str, int]:
@@ -141,10 +143,14 @@ class MartEngine:
         """The rows of ``sql`` over the registered tables (small results)."""
         return self._run(sql)
 
-    def build_days(self, marts: list[Mart], sources: list[str], days: list[str]) -> tuple[dict[str, list[pa.Table]], dict[str, str]]:
+    def build_days(
+        self, marts: list[Mart], sources: list[str], days: list[str], *, publish_sessions: bool = False
+    ) -> tuple[dict[str, list[pa.Table]], dict[str, str]]:
         """Daily marts for ``days``: (mart -> tables, day -> why it could not be built). All days are
         built at once; when that fails, one day at a time, so that one bad day costs only itself.
-        Sessionized marts are built on DuckDB whatever this engine is (``session_engine``)."""
+        Sessionized marts are built on DuckDB whatever this engine is (``session_engine``); with
+        ``publish_sessions`` the sessions of the days built are also published to the processed zone
+        (``DuckDBMartEngine.publish_sessions``: rows per day in ``sessions_published``)."""
         from clickpipe_core.errors import ClickpipeError
 
         try:
@@ -153,10 +159,12 @@ class MartEngine:
             if plain:
                 self.register(sources, days=days)
                 built.update({m.name: [self.build(m)] for m in plain})
-            if len(plain) < len(marts):
+            if len(plain) < len(marts) or publish_sessions:
                 sessions = self.session_engine()
                 sessions.derive_sessions(days)
                 built.update({m.name: [sessions.build(m)] for m in marts if m.sessionized})
+                if publish_sessions:
+                    self.sessions_published.update(sessions.publish_sessions(days))
             return {m.name: built[m.name] for m in marts}, {}
         except ClickpipeError as e:
             if len(days) == 1:
@@ -164,7 +172,7 @@ class MartEngine:
         tables: dict[str, list[pa.Table]] = {m.name: [] for m in marts}
         failures: dict[str, str] = {}
         for day in days:
-            built, failed = self.build_days(marts, sources, [day])
+            built, failed = self.build_days(marts, sources, [day], publish_sessions=publish_sessions)
             failures.update(failed)
             for name, parts in built.items():
                 tables[name] += parts
@@ -245,6 +253,29 @@ class DuckDBMartEngine(MartEngine):
             raise MartBuildError(f"sessions cannot be derived for {which} from processed clicks: {_reason(e)}") from None
         self._days = days
         self._read.setdefault("clicks", set()).update(keys)
+
+    def publish_sessions(self, days: list[str]) -> dict[str, int]:
+        """Write the derived ``sessions`` of each of ``days`` as ``processed/sessions/dt=D/sessions.parquet``
+        (``catalog.SESSIONS_TABLE``'s columns and types, in key order; a day without sessions gets a
+        file with none), each staged then replaced whole (ARCHITECTURE.md, rule 3); returns the rows
+        per day. Called after ``derive_sessions(days)``."""
+        table = catalog.SESSIONS_TABLE
+        staging = self.store.staging_dir()
+        columns = ", ".join(f"CAST({n} AS {catalog.LOGICAL_TYPES[t].duckdb}) AS {n}" for n, t in table.processed_columns)
+        published = {}
+        try:
+            for day in days:
+                target = staging / f"sessions-{day}.parquet"
+                self.con.execute(
+                    f"COPY (SELECT {columns} FROM sessions WHERE dt = CAST(? AS DATE) ORDER BY user_id, session_id) "
+                    f"TO {DUCKDB.literal(str(target))} (FORMAT parquet, COMPRESSION snappy)",
+                    [day],
+                )
+                published[day] = self.con.execute("SELECT count(*) FROM sessions WHERE dt = CAST(? AS DATE)", [day]).fetchone()[0]
+                self.store.put_file(target, layout.sessions_key(day), move=True)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return published
 
     def _enriched_clicks(self, ds: Dataset) -> str:
         """The view ``processed_clicks`` with Job 1's enrichment columns on every row: a file written

@@ -185,7 +185,7 @@ class Processing(Construct):
                         resources=[storage.pipes.arn_for_objects(GLUE_PACKAGES_PREFIX + n) for n in self.job2_wheel_names],
                     )
                 )
-            self._grant_lake(self.job2_role, read=[layout.processed], write=[])
+            self._grant_lake(self.job2_role, read=[layout.processed], write=[layout.processed_sessions])
             self.job2_role.add_to_policy(
                 iam.PolicyStatement(sid="ReadRdsSecret", actions=["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"], resources=[rds.secret_arn])
             )
