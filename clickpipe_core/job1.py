@@ -71,8 +71,10 @@ class PartitionResult:
     dt_partitions: list[str] = field(default_factory=list)
     snapshot_rows: int | None = None
     checks: list[dict] = field(default_factory=list)
-    # Ingest days whose outcome this run's deliveries changed (re-delivery), processed again after it.
+    # Ingest days whose outcome this run's deliveries changed (re-delivery), processed again after it,
+    # and the counts of each such run (what Dagster records on that day's partition).
     reprocessed: list[str] = field(default_factory=list)
+    reprocessed_results: dict[str, dict] = field(default_factory=dict)
 
     def metadata(self) -> dict:
         md = {
@@ -92,6 +94,7 @@ class PartitionResult:
             md["snapshot_rows"] = self.snapshot_rows
         if self.reprocessed:
             md["reprocessed"] = self.reprocessed
+            md["reprocessed_results"] = self.reprocessed_results
         return md
 
 
@@ -210,6 +213,10 @@ def run_partition(engine: Engine, ds: Dataset, ingest_date: str, objects: list |
         result = _run_once(engine, ds, ingest_date, objects)
         for day in result.reprocessed:
             again = _run_once(engine.fresh(), ds, day, None)
+            result.reprocessed_results[day] = {
+                "rows_in": again.rows_in, "rows_out": again.rows_out, "rows_quarantined": again.quarantined,
+                "duplicates_dropped": again.duplicates, "dt_partitions": again.dt_partitions,
+            }  # fmt: skip
             result.messages.append(
                 f"processed ingest_date {day} again: keys this partition delivered decide its records "
                 f"({ds.redelivery} delivery wins); {again.rows_out} row(s) out, {again.duplicates} duplicate(s)"

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
+from clickpipe_core.errors import EnvironmentFault
+
 # Staging a killed run left behind is swept by the next run that stages: at once when its owner
 # (named in the entry: host, pid, process start) is provably gone, after this long otherwise (an
 # entry of another host, or of an older release, whose owner cannot be checked from here).
@@ -26,10 +28,17 @@ STALE_STAGING_SECONDS = 24 * 3600
 # Writers of shared state (the users snapshot, the dedup state) hold the lake's lock of that state
 # (``lock``). Locally an fcntl lock on a file under ``.locks/`` (released by the kernel when its
 # holder dies); on S3 a lease object created with ``If-None-Match: *`` and taken over, once expired,
-# with ``If-Match`` on the expired lease's ETag, so that exactly one writer wins either way.
+# with ``If-Match`` on the expired lease's ETag, so that exactly one writer wins either way. A live
+# holder renews its lease every third of its length, so a run may take any time while a killed
+# holder blocks the others for one lease at most.
 LOCKS = ".locks"
-LOCK_LEASE_SECONDS = 3600.0
+LOCK_LEASE_SECONDS = 300.0
 LOCK_POLL_SECONDS = 0.5
+
+
+class LakeLockLost(EnvironmentFault):
+    """The holder of an S3 lease could not renew it in time and another writer took it over (the
+    run stalled: the machine, not the data); the message says to run the partition again."""
 
 
 def _process_start(pid: int) -> str | None:
@@ -289,8 +298,12 @@ class S3Store:
         """Hold the lake's lock ``name`` (blocking) with S3 conditional writes: the lease object
         ``.locks/<name>.lock`` is created with ``If-None-Match: *`` (only one PUT can create it); a
         lease past its expiry (its holder was killed) is taken over with ``If-Match`` on its ETag
-        (only one of several waiters replaces it). The holder deletes its lease when done."""
+        (only one of several waiters replaces it). While the body runs, a thread renews the lease
+        (``If-Match`` on the ETag it last wrote) every third of ``lease_seconds``; if another writer
+        took it over meanwhile (the holder stalled past its expiry), leaving the body raises
+        ``LakeLockLost``. The holder deletes its lease when done."""
         import json
+        import threading
 
         from botocore.exceptions import ClientError
 
@@ -300,10 +313,12 @@ class S3Store:
         def refused(e: ClientError) -> bool:
             return e.response.get("Error", {}).get("Code") in ("PreconditionFailed", "ConditionalRequestConflict", "NoSuchKey")
 
+        def lease() -> bytes:
+            return json.dumps({"owner": owner, "expires": time.time() + lease_seconds}).encode()
+
         while True:
-            lease = json.dumps({"owner": owner, "expires": time.time() + lease_seconds}).encode()
             try:
-                self.client.put_object(Bucket=self.bucket, Key=key, Body=lease, IfNoneMatch="*")
+                etag = self.client.put_object(Bucket=self.bucket, Key=key, Body=lease(), IfNoneMatch="*")["ETag"]
                 break
             except ClientError as e:
                 if not refused(e):
@@ -312,7 +327,7 @@ class S3Store:
                 held = self.client.get_object(Bucket=self.bucket, Key=key)
                 expires = json.loads(held["Body"].read()).get("expires", 0)
                 if expires < time.time():
-                    self.client.put_object(Bucket=self.bucket, Key=key, Body=lease, IfMatch=held["ETag"])
+                    etag = self.client.put_object(Bucket=self.bucket, Key=key, Body=lease(), IfMatch=held["ETag"])["ETag"]
                     break
             except ClientError as e:
                 if not refused(e):
@@ -321,13 +336,35 @@ class S3Store:
             except ValueError:  # not a lease of ours: wait for it to expire by age
                 pass
             time.sleep(poll_seconds)
+
+        done, lost = threading.Event(), []
+
+        def renew(etag: str) -> None:
+            while not done.wait(lease_seconds / 3):
+                try:
+                    etag = self.client.put_object(Bucket=self.bucket, Key=key, Body=lease(), IfMatch=etag)["ETag"]
+                except ClientError as e:
+                    if refused(e):
+                        lost.append(time.time())
+                        return
+                    # a passing S3 error: try again at the next beat, well before the lease expires
+
+        renewer = threading.Thread(target=renew, args=(etag,), name=f"lease-{name}", daemon=True)
+        renewer.start()
         try:
             yield
         finally:
+            done.set()
+            renewer.join()
             with contextlib.suppress(ClientError):
                 held = self.client.get_object(Bucket=self.bucket, Key=key)
                 if json.loads(held["Body"].read()).get("owner") == owner:
                     self.client.delete_object(Bucket=self.bucket, Key=key)
+        if lost:
+            raise LakeLockLost(
+                f"the lake lock {name!r} ({self.url(f'{LOCKS}/{name}.lock')}) was taken over by another writer: this run "
+                f"stalled past its {lease_seconds:.0f} s lease; run the partition again"
+            )
 
 
 def open_store(uri: str, *, s3_client=None) -> LocalStore | S3Store:

@@ -62,14 +62,15 @@ def engine_module(name: str):
 
 
 def combine_metadata(parts: list[dict]) -> dict:
-    """Counts add up, lists join, reason counts merge."""
+    """Counts add up, lists join, reason counts merge; a day processed again is described by its
+    latest run."""
     out: dict = {}
     for md in parts:
         for k, v in md.items():
             if isinstance(v, dict):
                 merged = out.setdefault(k, {})
                 for rk, rv in v.items():
-                    merged[rk] = merged.get(rk, 0) + rv
+                    merged[rk] = rv if isinstance(rv, dict) else merged.get(rk, 0) + rv
             elif isinstance(v, list):
                 out[k] = sorted(set(out.get(k, [])) | set(v)) if k == "dt_partitions" else out.get(k, []) + v
             elif isinstance(v, (int, float)):

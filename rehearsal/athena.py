@@ -52,6 +52,14 @@ def _text(value) -> str | None:
     return str(value)
 
 
+def tables_named(sql: str, con=None) -> set[str]:
+    """The tables a query reads, by DuckDB's parser: not a CTE's name, nothing inside a comment or a
+    string literal; a qualified name by its last part (the query's database is the context's)."""
+    import duckdb
+
+    return (con or duckdb.connect()).get_table_names(sql)
+
+
 def substitute(sql: str, params: list[str]) -> str:
     """Replace each ``?`` outside quotes with the next parameter's SQL text."""
     out, it, quote = [], iter(params), None
@@ -149,17 +157,14 @@ class AthenaEngine:
         import duckdb
 
         glue, s3 = self._clients(creds)
-        # Athena reads the definition of each table the query names (glue:GetTable as the caller);
-        # a name that is no table (a CTE's) is not in the catalog.
-        names = {n.strip('"').split(".")[-1] for n in re.findall(r'(?:FROM|JOIN)\s+("?[A-Za-z_][\w."]*)', q.text, re.I)}
-        names -= {n.strip('"') for n in re.findall(r'(?:WITH|,)\s*("?[A-Za-z_]\w*"?)\s+AS\s*\(', q.text, re.I)}
+        # Athena reads the definition of each table the query names (glue:GetTable as the caller).
+        con = duckdb.connect()
         tables = []
-        for name in sorted(names):
+        for name in sorted(tables_named(q.text, con)):
             try:
                 tables.append(glue.get_table(DatabaseName=database, Name=name)["Table"])
             except glue.exceptions.EntityNotFoundException:
                 continue
-        con = duckdb.connect()
         con.execute("SET TimeZone = 'UTC'")
         scanned = 0
         with tempfile.TemporaryDirectory(dir=self.workdir) as tmp:

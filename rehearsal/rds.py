@@ -6,6 +6,11 @@ aws-rehearsal`` installs it when missing) with a self-signed certificate, on 127
 port. ``initdb`` refuses to run as root (CI runs as root), so as root the server runs as the
 ``postgres`` user the package creates. ``pg_hba.conf`` has ``hostssl`` lines only: a client that
 does not ask for TLS is refused, as RDS refuses it.
+
+A *guard* process (``python -m rehearsal.rds --guard <owner pid> <root>``, started with the server)
+stops the server and removes its directory once the process that started it is gone without
+calling ``stop`` (a rehearsal killed mid-run, or a ``kill -9``): such a server otherwise outlives
+every client. It exits as soon as the directory is gone (``stop`` ran).
 """
 
 from __future__ import annotations
@@ -16,8 +21,13 @@ import secrets
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
+import time
 from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+GUARD_INTERVAL = 1.0
 
 
 def _bin_dir() -> Path:
@@ -47,15 +57,10 @@ class TlsPostgres:
         self.as_root = os.geteuid() == 0
 
     def _run(self, *cmd: str, input: str | None = None) -> str:
-        command = list(cmd)
-        if self.as_root:
-            command = ["runuser", "-u", "postgres", "--", *command]
-        done = subprocess.run(command, capture_output=True, text=True, input=input)
-        if done.returncode:
-            raise RuntimeError(f"{' '.join(cmd[:2])} failed: {done.stderr.strip() or done.stdout.strip()}")
-        return done.stdout
+        return _run_as_server_user(list(cmd), as_root=self.as_root, input=input)
 
     def start(self) -> "TlsPostgres":
+        _start_guard(self.root)
         self.sockets.mkdir(parents=True)
         if self.as_root:
             shutil.chown(self.root, "postgres")
@@ -86,8 +91,58 @@ class TlsPostgres:
         return f"postgresql://{self.user}:{self.password}@{self.host}:{self.port}/{database or self.database}?sslmode={sslmode}"
 
     def stop(self) -> None:
+        _stop(self.root, self.bin, as_root=self.as_root, mode="fast")
+
+
+def _run_as_server_user(command: list[str], *, as_root: bool, input: str | None = None) -> str:
+    """Run a PostgreSQL tool; as root, as the ``postgres`` user (initdb and the server refuse root)."""
+    if as_root:
+        command = ["runuser", "-u", "postgres", "--", *command]
+    done = subprocess.run(command, capture_output=True, text=True, input=input)
+    if done.returncode:
+        raise RuntimeError(f"{' '.join(command[:2])} failed: {done.stderr.strip() or done.stdout.strip()}")
+    return done.stdout
+
+
+def _stop(root: Path, bin_dir: Path, *, as_root: bool, mode: str) -> None:
+    """Stop the server of ``root`` if it runs, then remove ``root``."""
+    if (root / "data" / "postmaster.pid").exists():
         try:
-            self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
+            _run_as_server_user([str(bin_dir / "pg_ctl"), "-D", str(root / "data"), "-m", mode, "-w", "stop"], as_root=as_root)
         except RuntimeError:
             pass
-        shutil.rmtree(self.root, ignore_errors=True)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _start_guard(root: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)}
+    subprocess.Popen(
+        [sys.executable, "-m", "rehearsal.rds", "--guard", str(os.getpid()), str(root)],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True, close_fds=True, cwd="/", env=env,
+    )  # fmt: skip
+
+
+def guard(owner: int, root: Path, *, interval: float = GUARD_INTERVAL) -> None:
+    """Wait while ``owner`` lives and ``root`` exists; if the owner went first, stop its server."""
+    while root.exists() and _alive(owner):
+        time.sleep(interval)
+    if root.exists():
+        _stop(root, _bin_dir(), as_root=os.geteuid() == 0, mode="immediate")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--guard":
+        guard(int(sys.argv[2]), Path(sys.argv[3]))
+    else:
+        sys.exit("usage: python -m rehearsal.rds --guard OWNER_PID ROOT")

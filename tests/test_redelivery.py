@@ -20,6 +20,7 @@ from click_fixtures import at, event, put_object
 from clickpipe_core import layout
 from clickpipe_core.contracts import CLICKS, DEDUP_WINDOW_DAYS, TRANSACTIONS, USERS
 from clickpipe_core.lake_store import LocalStore
+from clickpipe_dagster.resources.glue import LocalGlueJobsResource
 from glue_scripts.duckdb_engine import run_partition
 from support import run_job2
 from test_crash_hygiene import HERE, ROOT, frozen_run, wait_for
@@ -271,6 +272,40 @@ def test_the_s3_lock_takes_turns_with_conditional_writes(s3_bucket):
         assert held["owner"] != "gone"
 
 
+def test_the_s3_lease_is_renewed_while_held_and_a_lost_lease_fails_the_holder(s3_bucket):
+    """A holder that runs for longer than its lease keeps it (renewed every third of the lease);
+    a holder whose lease another writer took over is told so when it leaves, not silently."""
+    import json
+    import time
+
+    import pytest
+
+    from clickpipe_core.lake_store import LakeLockLost, S3Store
+
+    client, bucket = s3_bucket
+    store = S3Store(client, bucket, "lake")
+    order = []
+
+    def second():
+        with store.lock("job1-clicks", lease_seconds=0.9, poll_seconds=0.05):
+            order.append("second")
+
+    with store.lock("job1-clicks", lease_seconds=0.9):
+        t = threading.Thread(target=second)
+        t.start()
+        time.sleep(3.0)  # three leases long: the waiter would take over a lease that was not renewed
+        order.append("first")
+    t.join(timeout=60)
+    assert order == ["first", "second"]
+
+    with pytest.raises(LakeLockLost, match="taken over by another writer"):
+        with store.lock("job1-clicks", lease_seconds=0.9):
+            client.put_object(Bucket=bucket, Key="lake/.locks/job1-clicks.lock", Body=json.dumps({"owner": "other", "expires": time.time() + 60}).encode())
+            time.sleep(1.0)  # the next renewal finds the ETag changed
+    held = json.loads(client.get_object(Bucket=bucket, Key="lake/.locks/job1-clicks.lock")["Body"].read())
+    assert held["owner"] == "other", "the holder that lost the lease must not delete the new holder's lease"
+
+
 def test_a_run_killed_while_it_holds_the_lock_releases_it_and_a_rerun_repairs(local_store, tmp_path):
     """kill -9 in the middle of publishing (lock held, dedup state of the day already replaced):
     the lock is free at once (the kernel drops a dead holder's flock), and re-runs account for
@@ -309,3 +344,32 @@ def test_a_redelivery_withdrawn_by_a_new_upload_gives_the_key_back_to_the_older_
     rows = {r["transaction_id"]: r for o in local_store.list("processed/transactions/") for r in pq.read_table(local_store.path(o.key)).to_pylist()}
     assert (rows["T1"]["status"], str(rows["T1"]["ingest_date"])) == ("pending", D1)
     assert_ledgers(local_store, TRANSACTIONS, {D1: {"f": TX_RAW[D1]}, D2: {"f": without}})
+
+
+def test_dagster_records_the_neighbour_day_a_redelivery_processed_again(tmp_path):
+    """D2 re-delivers T1 of D1 (newest wins): Job 1 processes D1 again, and its partition gets a
+    materialization with D1's new counts, so the UI and the marts of D1's days see the change."""
+    import dagster as dg
+
+    from clickpipe_dagster.resources.lake import LocalLakeResource
+    from test_dagster_assets import materialize
+
+    resources = {"lake": LocalLakeResource(root=str(tmp_path / "lake")), "glue": LocalGlueJobsResource()}
+    store = resources["lake"].store()
+    store.put_bytes(
+        (",".join(USERS.column_names) + "\nU1,Ann Lee,,US,2025-01-01,free\nU2,Bo,,DE,2025-01-01,pro\n").encode(),
+        layout.raw_batch_key("users", D1, "users.csv"),
+    )
+    for day in (D1, D2):
+        store.put_bytes(_transactions(TX_RAW[day]), layout.raw_batch_key("transactions", day, "extract.csv"))
+    key = dg.AssetKey(["processed", "transactions"])
+    with dg.instance_for_test() as instance:
+        assert materialize(resources, None, ["processed/users"], instance).success
+        assert materialize(resources, D1, ["processed/transactions"], instance).success
+        assert materialize(resources, D2, ["processed/transactions"], instance).success
+        records = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=key, asset_partitions=[D1]), limit=5).records
+        assert len(records) == 2, "D1 was materialized once by its own run and once when D2 processed it again"
+        latest = records[0].asset_materialization.metadata
+        assert latest["reprocessed_by"].value == D2
+        assert latest["rows_out"].value == latest["dagster/row_count"].value == 1  # T2 only: T1 went to D2
+        assert latest["duplicates_dropped"].value == 1

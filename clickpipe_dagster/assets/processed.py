@@ -183,6 +183,25 @@ def partition_metadata(lake: LakeResource, ds: Dataset, day: str, result: dict, 
     return md
 
 
+def report_reprocessed(context: dg.AssetExecutionContext, key: dg.AssetKey, days: list[str], results: dict[str, dict]) -> None:
+    """Record a materialization of each ingest day outside this run that Job 1 processed again
+    because this run's re-deliveries changed its records (ARCHITECTURE.md, rule 9): its partition
+    then shows its new counts, and what reads it (the marts of its days) sees an update."""
+    again = {day: (d, counts) for d in days for day, counts in (results[d].get("reprocessed_results") or {}).items() if day not in days}
+    for day, (by, counts) in sorted(again.items()):
+        md = {
+            "dagster/row_count": counts["rows_out"],
+            **{k: counts[k] for k in ("rows_in", "rows_out", "rows_quarantined", "duplicates_dropped")},
+            "read_mode": f"the whole day again: re-deliveries in ingest day {by} decide some of its records",
+            "reprocessed_by": by,
+        }
+        previous = _previous(context.instance, key, day) or {}
+        if previous.get("raw_cursor") is not None:  # what the day had read stays what it had read
+            md["raw_cursor"] = previous["raw_cursor"]
+        context.log_event(dg.AssetMaterialization(asset_key=key, partition=day, metadata=md))
+        context.log.info(f"{key.to_user_string()} {day} processed again: {counts['rows_out']} row(s) out")
+
+
 def job1_results(report: JobReport, key: dg.AssetKey, days: list[str]) -> dict[str, dict]:
     """Each day's own numbers from the job's report (older jobs reported one total)."""
     md = report.materializations.get(key, {})
@@ -325,6 +344,7 @@ def _partitioned_processed(dataset: str, deps: list, condition, how: str):
                 if raw_cursor is not None:
                     md["raw_cursor"] = raw_cursor
                 context.add_asset_metadata(md, partition_key=d)
+            report_reprocessed(context, keys.processed(dataset), days, results)
             yield dg.MaterializeResult(metadata={"partitions": f"{days[0]} .. {days[-1]}" if len(days) > 1 else days[0]})
             yield from report.checks
             yield quarantine_share_check(context, ds, results, quarantined)
