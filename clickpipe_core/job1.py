@@ -1,5 +1,5 @@
 """Glue Job 1's pipeline, written once for every engine: read -> classify -> quarantine -> dedup ->
-write -> check -> publish.
+enrich (a dataset's derived columns: the clicks' ``enrichment.py``) -> write -> check -> publish.
 
 ``run_partition`` takes an ``Engine`` and the raw objects to process (by default every object of
 the partition) and does the rest: every rule (``cleaning.py``'s SQL in the engine's dialect),
