@@ -11,6 +11,8 @@ rows, the newest-snapshot-wins merge and the output projection are SQL here too.
 
 from __future__ import annotations
 
+import re
+
 from clickpipe_core.contracts import CONTROL_CHARACTERS, LATE_WINDOW_DAYS, QUARANTINE_COLUMNS, Column, Dataset, minor_units
 from clickpipe_core.dialect import Dialect
 
@@ -125,7 +127,11 @@ ANY_CONTROL = "__any_control"  # the record-level flag of any_control_character
 
 def control_character_rule(col: Column, d: Dialect) -> tuple[str, str, str]:
     """Text holding a control character PostgreSQL cannot store or the contract does not allow
-    (``contracts.CONTROL_CHARACTERS``); the detail names the first one and its position, not the text."""
+    (``contracts.CONTROL_CHARACTERS``); the detail names the first one and its position, not the text.
+
+    Only records that may hold one are searched: for a column with an allowed set, its values
+    outside the set (no allowed value holds a control character); for the others, records whose
+    ``any_control_character`` flag is set."""
     n = f"n_{col.name}"
     clean_prefix = f"length(regexp_extract({n}, {d.literal('^[^' + CONTROL_CHARACTERS[1:-1] + ']*')}, 0))"
     code = d.char_code(f"substr({n}, {clean_prefix} + 1, 1)")
@@ -133,18 +139,32 @@ def control_character_rule(col: Column, d: Dialect) -> tuple[str, str, str]:
         f"concat({d.literal(f'{col.name} holds control character U+')}, lpad(upper(hex({code})), 4, '0'), "
         f"{d.literal(' at character ')}, {d.cast(clean_prefix + ' + 1', 'string')})"
     )
+    if col.allowed:
+        assert not any(re.search(CONTROL_CHARACTERS, v) for v in col.allowed), f"{col.name}: an allowed value holds a control character"
+        may_hold = f"{n} NOT IN ({', '.join(d.literal(v) for v in col.allowed)})"
+    else:
+        may_hold = ANY_CONTROL
     return (
-        f"{ANY_CONTROL} AND {n} IS NOT NULL AND {d.contains_match(n, CONTROL_CHARACTERS)}",
+        f"{may_hold} AND {n} IS NOT NULL AND {d.contains_match(n, CONTROL_CHARACTERS)}",
         f"control_character_{col.name}",
         detail,
     )
 
 
-def any_control_character(ds: Dataset, d: Dialect) -> str:
-    """Whether any text field of the record holds a control character: one match over the record
-    instead of one per field, so that clean records (nearly all) pay once."""
-    texts = [f"n_{c.name}" for c in ds.columns if c.type == "string"]
-    return d.contains_match(f"concat_ws('', {', '.join(texts)})", CONTROL_CHARACTERS) if texts else "false"
+def any_control_character(ds: Dataset, d: Dialect, raw_line: str | None = None) -> str:
+    """Whether a text field without an allowed set may hold a control character: one match over
+    the record instead of one per field, so that clean records (nearly all) pay once.
+
+    ``raw_line`` (a JSON-lines record's raw line): a JSON string holds a control character only as
+    an escape (``\\u0001``, ``\\b``, ``\\f``; a raw one makes the line malformed in both engines'
+    parsers), so a line without a backslash holds none and is not searched."""
+    texts = [f"n_{c.name}" for c in ds.columns if c.type == "string" and not c.allowed]
+    if not texts:
+        return "false"
+    match = d.contains_match(f"concat_ws('', {', '.join(texts)})", CONTROL_CHARACTERS)
+    if raw_line is None:
+        return match
+    return f"CASE WHEN contains({raw_line}, {d.literal(chr(92))}) THEN {match} ELSE false END"
 
 
 def precision_rule(col: Column, currencies: tuple[str, ...], d: Dialect) -> tuple[str, str, str]:
@@ -287,7 +307,7 @@ WITH normalized AS (
     {normalized}
   FROM {source}
 ), typed AS (
-  SELECT *, {typed}, {any_control_character(ds, d)} AS {ANY_CONTROL} FROM normalized
+  SELECT *, {typed}, {any_control_character(ds, d, "__record" if "__record" in carry else None)} AS {ANY_CONTROL} FROM normalized
 ), checked AS (
   SELECT *, {reason} AS reason FROM typed
 )
@@ -360,15 +380,21 @@ def clean_sql(ds: Dataset, d: Dialect, classified: str, dropped: str, ingest_dat
     )
 
 
-def dedup_state_sql(ds: Dataset, d: Dialect, classified: str, seen: str | None, source: str) -> str:
+def dedup_state_sql(ds: Dataset, d: Dialect, classified: str, dropped: str, seen: str | None, source: str) -> str:
     """A source's dedup state: each key its clean records deliver, once, with the source's name
-    and the source whose delivery won over it (``beaten_by``; NULL when this source keeps it)."""
+    and the source whose delivery won over it (``beaten_by``; NULL when this source keeps it).
+
+    Once per key without grouping every record by its key: the clean records less the later
+    occurrences of a key repeated in this partition (``dropped`` as ``WITHIN_PARTITION``, few)
+    hold each key exactly once (its first occurrence)."""
     text = d.type("string")
     beaten = "s.src" if seen else f"CAST(NULL AS {text})"
     join = f"LEFT JOIN {seen} s ON s.key = k.key" if seen else ""
     return f"""
 SELECT k.key, CAST({d.literal(source)} AS {text}) AS src, {beaten} AS beaten_by
-FROM (SELECT DISTINCT t_{ds.key} AS key FROM {classified} WHERE reason IS NULL) k {join}"""
+FROM (SELECT c.t_{ds.key} AS key FROM {classified} c
+      LEFT JOIN {dropped} r ON r.__ord = c.__ord AND r.why = {d.literal(WITHIN_PARTITION)}
+      WHERE c.reason IS NULL AND r.__ord IS NULL) k {join}"""
 
 
 # -- snapshots (users) -------------------------------------------------------------------------------

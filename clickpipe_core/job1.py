@@ -283,7 +283,8 @@ class _Run:
         staged, data_files, distinct_keys = self._write(classified, dropped, groups, quarantine)
         if ds.dedup_across_partitions and result.rows_in > result.quarantined:  # clean keys to record
             target = self.staging / "out" / "dedup_state.parquet"
-            e.write(cleaning.dedup_state_sql(ds, self.d, classified, seen, layout.source_name(self.day)), target, order_by=["key"])
+            # In no particular order (like the processed files): its readers group or join by key.
+            e.write(cleaning.dedup_state_sql(ds, self.d, classified, dropped, seen, layout.source_name(self.day)), target)
             staged[layout.dedup_state_key(ds.name, self.day)] = target
         result.checks = check_output(ds, data_files, result, distinct_keys=distinct_keys)
         publish(e.store, ds, staged, self.day, result)

@@ -66,9 +66,22 @@ def _host() -> str:
     return socket.gethostname().replace("~", "-").replace("/", "-") or "localhost"
 
 
+_OWNER: tuple[int, str] | None = None  # (pid, "<host>~<pid>~<start>") of this process, once known
+
+
+def _owner() -> str:
+    """This process as ``<host>~<pid>~<start>``: read once per process (a fork has another pid),
+    not per object written (it reads /proc: ~0.3 ms)."""
+    global _OWNER
+    pid = os.getpid()
+    if _OWNER is None or _OWNER[0] != pid:
+        _OWNER = (pid, f"{_host()}~{pid}~{_process_start(pid)}")
+    return _OWNER[1]
+
+
 def owned_name(suffix: str = "") -> str:
     """A fresh staging entry name that says who owns it: ``<uuid>~<host>~<pid>~<start><suffix>``."""
-    return f"{uuid.uuid4().hex}~{_host()}~{os.getpid()}~{_process_start(os.getpid())}{suffix}"
+    return f"{uuid.uuid4().hex}~{_owner()}{suffix}"
 
 
 def is_stale(entry: Path, *, now: float | None = None, max_age: float = STALE_STAGING_SECONDS) -> bool:

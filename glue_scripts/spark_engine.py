@@ -162,7 +162,10 @@ class SparkEngine(job1.Engine):
             writer = df.write.mode("overwrite").option("maxRecordsPerFile", ROWS_PER_FILE)
             writer.partitionBy(*partition_by).parquet(self._stage_uri(target))
             return sorted(p for p in self._fetch(target).rglob("*.parquet") if not p.name.startswith((".", "_")))
-        df.repartition(1).sortWithinPartitions(*order_by).write.mode("overwrite").parquet(self._stage_uri(target, ".dir"))
+        df = df.repartition(1)
+        if order_by:
+            df = df.sortWithinPartitions(*order_by)
+        df.write.mode("overwrite").parquet(self._stage_uri(target, ".dir"))
         (written,) = [p for p in self._fetch(target, ".dir").glob("*.parquet") if not p.name.startswith((".", "_"))]
         written.rename(target)
         return [target]

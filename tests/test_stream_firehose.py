@@ -13,13 +13,16 @@ import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 from stream_fixtures import client, moto_endpoint  # noqa: F401
 
 from clickpipe_core.generator.clicks import generate_clicks, to_ms
 from clickpipe_core.streaming import DeliveryError, LocalFirehose, ManualClock, RecordTooLarge, send
 from clickpipe_core import layout
+from clickpipe_core.contracts import CLICKS
 from clickpipe_core.lake_store import LocalStore, S3Store
+from glue_scripts.duckdb_engine import run_partition as duckdb_run_partition
 
 T0 = datetime(2026, 11, 1, 12, 34, 56, 789000, tzinfo=timezone.utc).timestamp()
 KEY = re.compile(
@@ -67,6 +70,38 @@ def test_key_layout_and_gzip_ndjson(store):
     assert layout.parse_raw_clicks_key(key) == "2026-11-01"
     assert lines == ['{"event_id":"e1","page":"/é"}\n'.encode(), b'{"event_id":"e2"}\n', b'{"event_id":"e3"}\n']
     assert fh.stats["records"] == 3 and fh.stats["objects"] == 1 and fh.keys == [key]
+
+
+def test_both_gzip_codecs_write_standard_gzip_of_the_same_lines(tmp_path):
+    """ISA-L (the default) and zlib give different bytes but the same gzip lines, under the same keys;
+    the standard library's reader (as Job 1's readers) takes either; levels outside a codec's are refused."""
+    records, _ = generate_clicks(events=3000, start="2026-11-01", end="2026-11-02", seed=3)
+    got = {}
+    for codec in ("isal", "zlib"):
+        store = LocalStore(tmp_path / codec)
+        uuids = iter(f"{i:08d}-0000-4000-8000-000000000000" for i in range(1000))
+        with LocalFirehose(store, clock=ManualClock(T0), buffer_bytes=200_000, gzip_codec=codec,
+                           uuid_fn=lambda: next(uuids)) as fh:  # fmt: skip
+            send([records], fh)
+        raw = {o.key: store.read_bytes(o.key) for o in store.list("raw/clicks/")}
+        assert all(body[:2] == b"\x1f\x8b" for body in raw.values())  # gzip magic
+        got[codec] = (raw, objects(store))
+    (isal_raw, isal_lines), (zlib_raw, zlib_lines) = got["isal"], got["zlib"]
+    assert len(isal_lines) > 3 and isal_lines == zlib_lines  # same keys, same lines
+    assert isal_raw != zlib_raw
+    assert b"".join(b"".join(v) for v in isal_lines.values()).count(b"\n") == len(records)
+    # Job 1 (DuckDB's gzip reader) reads either into the same processed rows.
+    processed = {}
+    for codec in ("isal", "zlib"):
+        store = LocalStore(tmp_path / codec)
+        r = duckdb_run_partition(store, CLICKS, "2026-11-01")
+        processed[codec] = (r.rows_in, r.rows_out, r.quarantined, r.duplicates, sorted(
+            tuple(row.values()) for o in store.list("processed/clicks/") for row in pq.read_table(store.path(o.key)).to_pylist()
+        ))  # fmt: skip
+    assert processed["isal"] == processed["zlib"] and processed["isal"][1] > 0
+    for codec, level in (("isal", 4), ("zlib", 10), ("isal", -1), ("brotli", 1)):
+        with pytest.raises(ValueError, match="gzip"):
+            LocalFirehose(LocalStore(tmp_path / "x"), gzip_codec=codec, compresslevel=level, at_exit=False)
 
 
 def test_bad_records_are_refused_before_anything_is_buffered(store):

@@ -49,7 +49,8 @@ def test_local_stream_is_a_firehose_into_the_lake(tmp_path, monkeypatch):
     (key,) = lake_records(tmp_path / "lake")
     assert layout.parse_raw_clicks_key(key) == datetime.now(timezone.utc).date().isoformat()
     lake = LocalLakeResource(root=str(tmp_path))
-    for bad in ({"buffer_seconds": 901}, {"buffer_mib": 0}, {"buffer_mib": 129}, {"compresslevel": 10}):
+    for bad in ({"buffer_seconds": 901}, {"buffer_mib": 0}, {"buffer_mib": 129}, {"compresslevel": 10},
+                {"gzip_codec": "brotli"}):
         with pytest.raises(Exception, match="validation error"):  # Firehose's own limits
             LocalFirehoseResource(lake=lake, **bad)
     with pytest.raises(Exception, match="validation error"):

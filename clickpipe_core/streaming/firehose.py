@@ -11,11 +11,13 @@ Time comes from ``clock`` (epoch seconds), so tests and simulations of past days
 delivers what is buffered. A failed write keeps its records in the sink, under the same key, and
 ``flush``/``close`` try it again: nothing is dropped.
 
-``compresslevel`` defaults to 1: about twice as fast as level 6 for objects ~25% larger (what
-Firehose itself uses is not documented; any level reads the same).
+Objects are compressed by ISA-L's igzip (``gzip_codec="isal"``, levels 0-3, default 1) or by
+the standard library's zlib (``"zlib"``, levels 0-9). Both write one standard gzip member (RFC
+1952) that every gzip reader takes; on click JSON, igzip level 1 is ~5x as fast as zlib level 1
+and its objects are ~5% smaller (what Firehose itself uses is not documented).
 
 With ``background=True`` objects are compressed and written by one writer thread, in delivery
-order, while the producer keeps buffering (zlib and file writes release the GIL, so on two cores
+order, while the producer keeps buffering (compression and file writes release the GIL, so on two cores
 the two overlap; Firehose itself delivers asynchronously too). At most ``max_pending`` objects wait
 for the writer, so memory stays bounded. A write that fails there is kept like a synchronous one,
 and the ``DeliveryError`` is raised by the next ``put``, ``poll``, ``flush`` or ``close``;
@@ -33,18 +35,35 @@ import threading
 import time
 import uuid as uuidlib
 from collections.abc import Callable, Sequence
+from functools import partial
 from datetime import datetime, timezone
-from itertools import accumulate
+from itertools import accumulate, repeat
 import operator
 import re
 from operator import methodcaller
+
+from isal import igzip
 
 from clickpipe_core.streaming.base import MiB, DeliveryError, RecordTooLarge, StreamSink, to_line
 from clickpipe_core import layout
 
 FIREHOSE_MAX_RECORD_BYTES = 1000 * 1024  # Firehose takes records up to 1,000 KiB
-_ends_with_newline = methodcaller("endswith", b"\n")
+_first_newline = methodcaller("find", b"\n")
 _STREAM_NAME = re.compile(r"[a-zA-Z0-9_.-]{1,64}")  # Firehose's rule for delivery stream names
+#: gzip implementations of the objects and the levels each takes
+GZIP_CODECS = {"isal": range(0, 4), "zlib": range(0, 10)}
+
+
+def gzip_compressor(codec: str = "isal", level: int = 1) -> Callable[[bytes], bytes]:
+    """``data -> one gzip member`` (mtime 0: the same records give the same bytes)."""
+    if codec not in GZIP_CODECS:
+        raise ValueError(f"gzip_codec is one of {sorted(GZIP_CODECS)}, not {codec!r}")
+    levels = GZIP_CODECS[codec]
+    if level not in levels:
+        raise ValueError(f"{codec}'s gzip levels are {levels.start}-{levels.stop - 1}, not {level!r}")
+    if codec == "isal":
+        return partial(igzip.compress, compresslevel=level, mtime=0)  # releases the GIL, as zlib does
+    return partial(gzip.compress, compresslevel=level, mtime=0)
 
 
 class ManualClock:
@@ -76,6 +95,7 @@ class LocalFirehose(StreamSink):
         buffer_seconds: float = 300.0,
         clock: Callable[[], float] = time.time,
         compresslevel: int = 1,
+        gzip_codec: str = "isal",
         uuid_fn: Callable[[], str] | None = None,
         at_exit: bool = True,
         background: bool = False,
@@ -83,13 +103,12 @@ class LocalFirehose(StreamSink):
     ):
         if buffer_bytes < 1 or buffer_seconds < 0:
             raise ValueError("buffer_bytes must be positive and buffer_seconds not negative")
-        if not 0 <= compresslevel <= 9:
-            raise ValueError("compresslevel is 0-9")
+        self._compress = gzip_compressor(gzip_codec, compresslevel)
         if not _STREAM_NAME.fullmatch(stream_name or ""):
             raise ValueError(f"bad delivery stream name {stream_name!r}: 1-64 of letters, digits, '_', '.', '-'")
         self.store, self.stream_name = store, stream_name
         self.buffer_bytes, self.buffer_seconds = buffer_bytes, buffer_seconds
-        self.clock, self.compresslevel = clock, compresslevel
+        self.clock, self.compresslevel, self.gzip_codec = clock, compresslevel, gzip_codec
         self.uuid_fn = uuid_fn or (lambda: str(uuidlib.uuid4()))
         self._lines: list[bytes] = []
         self._size = 0
@@ -138,17 +157,17 @@ class LocalFirehose(StreamSink):
                 raise ValueError("arrival times must not decrease")
         if not n:
             return
-        # Check every record before buffering any. Fast path (C loops): bytes that each end in
-        # their only newline, as the generator makes them; anything else goes through to_line.
-        if (
-            set(map(type, records)) == {bytes}
-            and all(map(_ends_with_newline, records))
-            and (b"".join(records).count(b"\n") == n)
-        ):
-            lines = records if isinstance(records, list) else list(records)
-        else:
-            lines = [to_line(r) for r in records]
-        sizes = list(map(len, lines))
+        # Check every record before buffering any. Fast path (C loops): non-empty bytes whose first
+        # newline is their last byte, as the generator makes them; anything else goes through to_line.
+        lines = records if isinstance(records, list) else list(records)
+        sizes = None
+        if set(map(type, lines)) == {bytes}:
+            sizes = list(map(len, lines))
+            if min(sizes) == 0 or list(map(_first_newline, lines)) != list(map(operator.sub, sizes, repeat(1))):
+                sizes = None
+        if sizes is None:
+            lines = [to_line(r) for r in lines]
+            sizes = list(map(len, lines))
         biggest = max(sizes)
         if biggest > FIREHOSE_MAX_RECORD_BYTES:
             i = sizes.index(biggest)
@@ -176,7 +195,7 @@ class LocalFirehose(StreamSink):
             if j == i and not self._lines:
                 j = i + 1  # an empty buffer always takes a record (it is within the record limit)
             if j > i:
-                self._lines.append(b"".join(lines[i:j]))
+                self._lines += lines[i:j]  # joined by the writer
                 self._size += cum[j] - cum[i]
                 i = j
             if i < n or self._size >= limit:  # stopped by the size or the interval: deliver
@@ -247,7 +266,7 @@ class LocalFirehose(StreamSink):
     def _write(self, key: str, chunks: list[bytes]) -> None:
         """Write one object; on failure keep it (same key) for the next flush."""
         try:
-            body = gzip.compress(b"".join(chunks), compresslevel=self.compresslevel, mtime=0)
+            body = self._compress(b"".join(chunks))
             self.store.put_bytes(body, key)  # atomic: the whole object or none of it
         except Exception as e:
             with self._lock:

@@ -49,7 +49,10 @@ class LocalFirehoseResource(StreamResource):
     buffer_seconds: float = Field(
         default=300.0, ge=0, le=900, description="...or when the oldest record waited this long (Firehose: 0-900 s)"
     )
-    compresslevel: int = Field(default=1, ge=0, le=9, description="gzip level of the objects")
+    gzip_codec: Literal["isal", "zlib"] = Field(
+        default="isal", description="gzip implementation of the objects: ISA-L's igzip (fast) or the standard library's zlib"
+    )
+    compresslevel: int = Field(default=1, ge=0, le=9, description="gzip level of the objects (isal: 0-3, zlib: 0-9)")
     background_writes: bool = Field(
         default=True,
         description="Compress and write objects on a writer thread while the producer keeps going "
@@ -64,6 +67,7 @@ class LocalFirehoseResource(StreamResource):
             buffer_bytes=max(1, int(self.buffer_mib * 1024 * 1024)),
             buffer_seconds=self.buffer_seconds,
             compresslevel=self.compresslevel,
+            gzip_codec=self.gzip_codec,
             uuid_fn=uuid_fn,
             background=self.background_writes,
             **kwargs,
