@@ -112,7 +112,9 @@ def main(argv=None) -> str:
     prepare(args.events)
     print(f"prepared {args.events:,} click events in {time.perf_counter() - t:.0f}s (cached under {paths(args.events)[0]})", file=sys.stderr)
     base, lake = paths(args.events)
-    columns = [(n, LOGICAL_TYPES[t].duckdb) for n, t in CLICKS.processed_columns] + [("dt", "VARCHAR"), ("event_type", "VARCHAR")]
+    # The peers apply the contract's rules, not Job 1's enrichment: rows are compared on the rest.
+    columns = [(n, LOGICAL_TYPES[t].duckdb) for n, t in CLICKS.processed_columns if n not in CLICKS.derived_column_names]
+    columns += [("dt", "VARCHAR"), ("event_type", "VARCHAR")]
     return job1_against_peers(
         MODULE, f"Job 1, clicks (gzip NDJSON), {args.events:,} events", args.events, STEPS, columns=columns,
         reference=f"{lake}/processed/clicks/*/*/*.parquet", outputs={n: f"{base}/out-{n}/*/*/*.parquet" for n in ("pandas", "pyspark")},

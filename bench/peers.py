@@ -271,7 +271,7 @@ def spark_dedup_write(df, ds: Dataset, out: Path) -> dict:
     first = Window.partitionBy(ds.key).orderBy("__pos")
     clean = df.where("__ok").withColumn("__n", F.row_number().over(first))
     kept = clean.where("__n = 1").withColumn("dt", F.date_format(ds.partition_time_column, "yyyy-MM-dd"))
-    names = [n for n, _ in ds.processed_columns] + list(ds.partition_value_columns) + ["dt"]
+    names = [n for n, _ in ds.processed_columns if n not in ds.derived_column_names] + list(ds.partition_value_columns) + ["dt"]
     kept.select(*names).repartition(*ds.partition_columns).write.mode("overwrite").partitionBy(*ds.partition_columns).parquet(str(out))
     counts = df.groupBy("__ok").count().collect()
     total = sum(r["count"] for r in counts)

@@ -2,12 +2,50 @@
 
 Pure Python (no Dagster, no boto3): the Dagster Athena assets, the local DuckDB views and the
 CDK stack all build their tables from these functions, so there is one definition of each table.
+The tables are the raw datasets' processed zones (their contracts) and the tables Job 2 derives
+into the processed zone (``DerivedTable``: the sessions).
 """
 
 from __future__ import annotations
 
-from clickpipe_core.contracts import DATASETS, LOGICAL_TYPES, Dataset
+from dataclasses import dataclass
+
+from clickpipe_core.contracts import DATASETS, Dataset
 from clickpipe_core.dialect import DUCKDB
+from clickpipe_core.marts import MART_TYPES, SESSIONS, Mart
+
+# Every type a processed table holds: the contracts' logical types and the marts' (counts, sums).
+LOGICAL_TYPES = MART_TYPES
+
+
+@dataclass(frozen=True)
+class DerivedTable:
+    """A table of the processed zone that Glue Job 2 derives (not read from raw input): the rows of a
+    daily mart, one Parquet file per day (``dt=YYYY-MM-DD/``, a directory level), replaced whole."""
+
+    mart: Mart
+    description: str
+    derived_columns: tuple = ()  # every column is derived; none is missing from older files
+    key = None
+
+    @property
+    def name(self) -> str:
+        return self.mart.name
+
+    @property
+    def partition_columns(self) -> list[str]:
+        return ["dt"]
+
+    @property
+    def processed_columns(self) -> list[tuple[str, str]]:
+        return [(c.name, c.type) for c in self.mart.columns if c.name != "dt"]
+
+
+SESSIONS_TABLE = DerivedTable(
+    SESSIONS,
+    "Sessions (visits) by the day they start, derived by Glue Job 2 on DuckDB from the processed clicks of the days "
+    "around it (clickpipe_core/sessions.py): the rows of marts.sessions, bots flagged.",
+)
 
 GLUE_DATABASE = "clickpipe"
 PROJECTION_START = "2026-01-01"
@@ -75,8 +113,8 @@ def glue_table_input(ds: Dataset, lake_uri: str) -> dict:
     }
 
 
-def processed_tables() -> list[Dataset]:
-    return list(DATASETS.values())
+def processed_tables() -> list[Dataset | DerivedTable]:
+    return [*DATASETS.values(), SESSIONS_TABLE]
 
 
 # -- DuckDB: the same tables as views over the processed Parquet ------------------------------------
@@ -104,7 +142,8 @@ def duckdb_select(ds: Dataset, files: list[str]) -> str:
     """A SELECT with the table's columns and types over ``files`` (paths or globs that match).
 
     With no files it is an empty relation with the same columns, so a view over a dataset that
-    has no data yet still exists and answers queries (with no rows).
+    has no data yet still exists and answers queries (with no rows). A derived column a file lacks
+    (written before it existed) reads as NULL.
     """
     columns = duckdb_columns(ds)
     if not files:
@@ -117,7 +156,14 @@ def duckdb_select(ds: Dataset, files: list[str]) -> str:
     else:
         options = ", hive_partitioning = false"
     paths = "[" + ", ".join(DUCKDB.literal(f) for f in files) + "]"
-    return f"SELECT {projection} FROM read_parquet({paths}{options})"
+    source = f"read_parquet({paths}{options})"
+    if ds.derived_columns:
+        # Files written before a derived column existed lack it: read by name, and a column no file
+        # has yet comes from an empty relation that has every derived column, so it is NULL.
+        derived = dict(duckdb_columns(ds))
+        empty = empty_select([(c, derived[c]) for c in ds.derived_column_names])
+        source = f"(SELECT * FROM read_parquet({paths}{options}, union_by_name = true) UNION ALL BY NAME {empty})"
+    return f"SELECT {projection} FROM {source}"
 
 
 def duckdb_view_sql(ds: Dataset, files: list[str]) -> str:

@@ -51,6 +51,7 @@ LOGICAL_TYPES = types_table(
     ),
     LogicalType("timestamp", "TIMESTAMPTZ", "timestamp", "timestamptz", lambda pa: pa.timestamp("us", tz="UTC")),
     LogicalType("date", "DATE", "date", "date", lambda pa: pa.date32()),
+    LogicalType("flag", "BOOLEAN", "boolean", "boolean", lambda pa: pa.bool_()),
 )
 
 
@@ -122,6 +123,9 @@ class Dataset:
     # A partition with a larger share of its records quarantined fails its quarantine_share check
     # (a blocking check: the marts wait); a file rejected whole always fails it.
     max_quarantine_share: float = 0.10
+    # Columns Job 1 derives from the clean record (not read from raw input): written after the
+    # lineage columns. Files written before a derived column existed lack it; readers fill NULL.
+    derived_columns: tuple[Column, ...] = ()
 
     @property
     def dedup_across_partitions(self) -> bool:
@@ -168,11 +172,15 @@ class Dataset:
         return [c.name for c in self.columns if c.json_object]
 
     @property
+    def derived_column_names(self) -> list[str]:
+        return [c.name for c in self.derived_columns]
+
+    @property
     def processed_columns(self) -> list[tuple[str, str]]:
         """(name, logical type) of a processed *file*: the contract minus directory-level columns,
-        then lineage columns."""
+        then lineage columns, then derived columns."""
         file_cols = [(c.name, c.type) for c in self.columns if c.name not in self.partition_value_columns]
-        return file_cols + list(LINEAGE_COLUMNS)
+        return file_cols + list(LINEAGE_COLUMNS) + [(c.name, c.type) for c in self.derived_columns]
 
 
 # Text values may hold no C0 control character but tab, line feed and carriage return (the rule of
@@ -262,6 +270,21 @@ TRANSACTIONS = Dataset(
     ),
 )
 
+# What Job 1 derives from a click (``clickpipe_core/enrichment.py`` holds the rules): the user agent
+# parsed by ua-parser, and the acquisition of the event's page and referrer (channel by the rule table
+# there). Every clean click gets a value in each but browser_version and medium (NULL when unknown).
+ENRICHMENT_COLUMNS = (
+    Column("browser", description="Browser family (ua-parser; Unknown for no user agent)"),
+    Column("browser_version", required=False, description="Browser version, major[.minor]"),
+    Column("os", description="Operating system family (ua-parser)"),
+    Column("device_class", description="desktop, mobile, tablet, bot or unknown (from the user agent)"),
+    Column("is_bot", type="flag", description="A crawler or automation client (the marts leave them out)"),
+    Column("channel", description="Acquisition channel of the page and referrer: search, social, email, paid, referral, other, direct"),
+    Column("source", description="utm_source, else the referrer's host, else (direct)"),
+    Column("medium", required=False, description="utm_medium, when the page has one"),
+    Column("campaign", description="utm_campaign, else (none)"),
+)
+
 EVENT_TYPES = ("page_view", "click", "search", "add_to_cart", "remove_from_cart", "checkout", "purchase")
 DEVICES = ("desktop", "mobile", "tablet")
 
@@ -274,6 +297,7 @@ CLICKS = Dataset(
     partition_value_columns=("event_type",),
     redelivery="first",
     max_quarantine_share=0.05,
+    derived_columns=ENRICHMENT_COLUMNS,
     columns=(
         Column(
             "event_id",

@@ -1,10 +1,16 @@
 """Enrichment of click events: what the user agent says (browser, OS, device class, bot) and where a
 visit came from (acquisition channel, source, medium, campaign).
 
-Pure Python, no engine: Glue Job 2 parses the *distinct* values of a run once here and joins the
-answers back to its sessions (a day has thousands of events but a few hundred user agents and
-landing pages; ``clickpipe_core/sessions.py``). Job 1 does not enrich: the processed zone keeps the
-raw ``user_agent``, ``page`` and ``referrer``, so a rule change here needs no reprocessing.
+Pure Python, no engine: Glue Job 1 collects the *distinct* user agents and (page query string,
+referrer) pairs of a run from its engine, parses each once here, hands the engine the answers as two
+small lookup tables (``lookup_tables``) and joins them to the clean records in SQL
+(``enrich_sql``), so every processed click carries the contract's ``ENRICHMENT_COLUMNS``
+(``clickpipe_core/contracts.py``) and both engines give the same answer by construction (a day has
+millions of events but a few hundred user agents and landing URLs). The processed zone keeps the raw
+``user_agent``, ``page`` and ``referrer`` too: a rule change here takes a re-run of Job 1 for the days
+it should apply to. Glue Job 2 reads these columns for its sessions; for processed files written
+before the columns existed (their readers fill NULL) it enriches those rows itself with the same
+two functions (``glue_scripts/marts_engine.py``).
 
 **User agents** are parsed by ``ua-parser`` (the uap-core rules of ``ua-parser-builtins``; its Rust
 accelerator ``ua-parser-rs`` is used when installed, else the pure-Python regexes: same rules, same
@@ -227,6 +233,82 @@ def acquisition(page: str | None, referrer: str | None) -> Acquisition:
     else:
         channel = "direct"
     return Acquisition(channel, source, medium, campaign)
+
+
+# -- the lookup tables and their join (Job 1 on either engine, Job 2 for old files) ------------------
+
+ENRICHMENT_NULL_MARKER = "is_bot"  # NULL only in rows of a file written before enrichment existed
+_PAGE_QUERY = "CASE WHEN instr({page}, '?') > 0 THEN substr({page}, instr({page}, '?') + 1) END"
+
+
+_REFERRER_AUTHORITY = "coalesce(nullif(regexp_extract({referrer}, '^[^/?#]*://[^/?#]*', 0), ''), {referrer})"
+
+
+def referrer_key_sql(referrer: str) -> str:
+    """SQL (the same in DuckDB and Spark) for what ``acquisition`` reads of a referrer: its scheme
+    and authority (up to the first ``/``, ``?`` or ``#`` after ``://``, where ``urlsplit``'s host
+    ends), or the whole text without ``://``. The pages of the site as referrers share one row."""
+    return _REFERRER_AUTHORITY.format(referrer=referrer)
+
+
+def page_query_sql(page: str) -> str:
+    """SQL (the same in DuckDB and Spark) for what ``acquisition`` reads of a page: the text after its
+    first ``?`` (NULL without one). The lookup is keyed by it, not by the page, so the pages of a
+    catalogue without UTM parameters share one row."""
+    return _PAGE_QUERY.format(page=page)
+
+
+def distinct_inputs_sql(source: str, *, user_agent: str = "user_agent", page: str = "page", referrer: str = "referrer") -> tuple[str, str]:
+    """SQL of the distinct user agents, and of the distinct (page query, referrer key) pairs, of the
+    rows of ``source`` (NULL as ''), each fetched once to build ``lookup_tables``."""
+    agents = f"SELECT DISTINCT coalesce({user_agent}, '') FROM {source}"
+    pairs = f"SELECT DISTINCT coalesce({page_query_sql(page)}, ''), coalesce({referrer_key_sql(referrer)}, '') FROM {source}"
+    return agents, pairs
+
+
+def lookup_tables(user_agents: list[str], pairs: list[tuple[str, str]]):
+    """Two Arrow tables: ``ua_key`` -> what the parser says (``parse_user_agent``), and
+    (``query_key``, ``referrer_key``) -> channel, source, medium, campaign (``acquisition``)."""
+    import pyarrow as pa
+
+    infos = [parse_user_agent(ua or None) for ua in user_agents]
+    found = [acquisition("?" + query if query else None, referrer or None) for query, referrer in pairs]
+    agents = pa.table(
+        {
+            "ua_key": pa.array(user_agents, pa.string()),
+            "browser": pa.array([i.browser for i in infos], pa.string()),
+            "browser_version": pa.array([i.browser_version for i in infos], pa.string()),
+            "os": pa.array([i.os for i in infos], pa.string()),
+            "device_class": pa.array([i.device_class for i in infos], pa.string()),
+            "is_bot": pa.array([i.is_bot for i in infos], pa.bool_()),
+        }
+    )
+    acquisitions = pa.table(
+        {
+            "query_key": pa.array([q for q, _ in pairs], pa.string()),
+            "referrer_key": pa.array([r for _, r in pairs], pa.string()),
+            "channel": pa.array([a.channel for a in found], pa.string()),
+            "source": pa.array([a.source for a in found], pa.string()),
+            "medium": pa.array([a.medium for a in found], pa.string()),
+            "campaign": pa.array([a.campaign for a in found], pa.string()),
+        }
+    )
+    return agents, acquisitions
+
+
+def enrich_sql(source: str, agents: str, acquisitions: str, columns: list[str]) -> str:
+    """The rows of ``source`` (its ``columns``, then the enrichment columns in the contract's order),
+    joined to the lookup tables ``agents`` and ``acquisitions`` built from them (every row matches)."""
+    from clickpipe_core.contracts import ENRICHMENT_COLUMNS
+
+    table = {c.name: ("u" if c.name in ("browser", "browser_version", "os", "device_class", "is_bot") else "a") for c in ENRICHMENT_COLUMNS}
+    picked = ", ".join([*(f"c.{n}" for n in columns), *(f"{t}.{n}" for n, t in table.items())])
+    return (
+        f"SELECT {picked} FROM {source} c "
+        f"LEFT JOIN {agents} u ON u.ua_key = coalesce(c.user_agent, '') "
+        f"LEFT JOIN {acquisitions} a ON a.query_key = coalesce({page_query_sql('c.page')}, '') "
+        f"AND a.referrer_key = coalesce({referrer_key_sql('c.referrer')}, '')"
+    )
 
 
 def page_path(page: str | None) -> str:

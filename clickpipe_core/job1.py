@@ -1,5 +1,5 @@
 """Glue Job 1's pipeline, written once for every engine: read -> classify -> quarantine -> dedup ->
-write -> check -> publish.
+enrich (a dataset's derived columns: the clicks' ``enrichment.py``) -> write -> check -> publish.
 
 ``run_partition`` takes an ``Engine`` and the raw objects to process (by default every object of
 the partition) and does the rest: every rule (``cleaning.py``'s SQL in the engine's dialect),
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-from clickpipe_core import cleaning, layout, raw_input
+from clickpipe_core import cleaning, enrichment, layout, raw_input
 from clickpipe_core.checks import Footers, check_output
 from clickpipe_core.contracts import DEDUP_WINDOW_DAYS, LATE_WINDOW_DAYS, Dataset
 from clickpipe_core.dialect import Dialect
@@ -160,6 +160,13 @@ class Engine(abc.ABC):
     @abc.abstractmethod
     def from_rows(self, name: str, columns: Sequence[tuple[str, str]], rows: Sequence[tuple]) -> str:
         """A relation from Python rows; column types are logical types or ``int``/``bigint``."""
+
+    def from_arrow(self, name: str, table) -> str:
+        """A relation from a (small) Arrow table of string and boolean columns."""
+        import pyarrow as pa
+
+        types = [(f.name, "flag" if pa.types.is_boolean(f.type) else "string") for f in table.schema]
+        return self.from_rows(name, types, [tuple(r.values()) for r in table.to_pylist()])
 
     @abc.abstractmethod
     def parquet(self, name: str, keys: list[str]) -> str:
@@ -417,6 +424,8 @@ class _Run:
         out.mkdir()
         staged: dict[str, Path] = {}
         clean = cleaning.clean_sql(ds, d, classified, dropped, self.day)
+        if ds.derived_columns:
+            clean = self._enrich(classified, clean)
         clean_rows = result.rows_in - result.quarantined - result.duplicates
         if ds.partition_columns:
             if clean_rows:
@@ -445,6 +454,17 @@ class _Run:
             e.write(cleaning.quarantine_file_sql(d, quarantine, self.day), target, order_by=cleaning.QUARANTINE_ORDER)
             staged[layout.quarantine_key(ds.name, self.day)] = target
         return staged, data_files, distinct_keys
+
+    def _enrich(self, classified: str, clean: str) -> str:
+        """The clean rows with the enrichment columns: the run's distinct user agents and (page query,
+        referrer) pairs are fetched once, parsed in Python (``enrichment.py``, the one home of the
+        rules) and joined back from two small lookup tables, so every engine gives the same answer."""
+        e = self.e
+        passed = f"(SELECT t_user_agent, t_page, t_referrer FROM {classified} WHERE reason IS NULL) r"
+        agents_sql, pairs_sql = enrichment.distinct_inputs_sql(passed, user_agent="t_user_agent", page="t_page", referrer="t_referrer")
+        agents, acquisitions = enrichment.lookup_tables([r[0] for r in e.rows(agents_sql)], [tuple(r) for r in e.rows(pairs_sql)])
+        columns = [*self.ds.column_names, "ingest_date", *(["dt"] if self.ds.partition_time_column else [])]
+        return enrichment.enrich_sql(f"({clean})", e.from_arrow("user_agents", agents), e.from_arrow("acquisitions", acquisitions), columns)
 
     def _delivered_before(self, dropped: str) -> int:
         if not self.ds.dedup_across_partitions:

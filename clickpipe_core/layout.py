@@ -40,6 +40,11 @@ def processed_prefix(dataset: str) -> str:
     return f"{PROCESSED}/{dataset}/"
 
 
+def sessions_key(day: str) -> str:
+    """The processed sessions of day ``day`` (sessions starting on it), one file Job 2 replaces whole."""
+    return f"{PROCESSED}/sessions/dt={day}/sessions.parquet"
+
+
 def source_name(ingest_date: str) -> str:
     """What a run's files are named after: its ingest day, or that of one raw object it read on its
     own (a ``job1.Source`` increment)."""

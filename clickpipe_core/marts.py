@@ -39,7 +39,6 @@ MART_TYPES = {
         LogicalType("count", "BIGINT", "bigint", "bigint", lambda pa: pa.int64()),
         LogicalType("rank", "INTEGER", "int", "integer", lambda pa: pa.int32()),
         LogicalType("rate", "DOUBLE", "double", "double precision", lambda pa: pa.float64()),
-        LogicalType("flag", "BOOLEAN", "boolean", "boolean", lambda pa: pa.bool_()),
     ),
 }
 

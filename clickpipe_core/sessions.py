@@ -1,10 +1,11 @@
-"""Sessions: the rule that cuts click events into visits, and the enrichment tables they join.
+"""Sessions: the rule that cuts click events into visits.
 
 Pure Python (no engine): Glue Job 2 builds the sessionized marts with DuckDB
-(``glue_scripts/marts_engine.py``) from the SQL in ``clickpipe_core/sql/sessions/`` and the tables
-built here from the *distinct* user agents and landings of a run (parsed once each by
-``clickpipe_core/enrichment.py``). Job 1 is not involved: enrichment and sessions are derived at
-mart build time, on one engine, so there is no second implementation to keep in parity.
+(``glue_scripts/marts_engine.py``) from the SQL in ``clickpipe_core/sql/sessions/``, on one engine,
+so there is no second implementation of the session rule to keep in parity. Enrichment is not
+derived here: every processed click carries Job 1's enrichment columns (browser, OS, device class,
+bot flag, channel, source, medium, campaign; ``clickpipe_core/enrichment.py``), and a session takes
+those of its first event.
 
 **The session rule.** The events of one ``(user_id, session_id)`` ordered by ``ts`` (ties by
 ``event_id``, so out-of-order arrival changes nothing) form one session until a gap of more than
@@ -23,8 +24,8 @@ the sessions it changes are derived again from all their events.
 **Per session** (``sql/sessions/sessions.sql``): start, end, duration (seconds, whole), events and
 page views; landing page = the path (no query string) of the first page view, exit page = of the
 last one, or of the first / last event when the session has no page view (a purchase with no view
-still makes a row); acquisition (channel, source, medium, campaign) from the first event's page and
-referrer; browser, OS, device class and bot flag from the first event's user agent; ``bounce`` =
+still makes a row); acquisition (channel, source, medium, campaign) and browser, OS, device class
+and bot flag = the first event's enrichment columns (from its page, referrer and user agent); ``bounce`` =
 the session has exactly one event; ``converted`` = it has a purchase; ``revenue`` = the sum of its
 purchases' ``properties.revenue`` (a purchase without a readable number counts 0) in their
 ``currency``, or NULL with currency ``MIXED`` when they are in several.
@@ -41,9 +42,6 @@ from __future__ import annotations
 
 import datetime as _dt
 
-import pyarrow as pa
-
-from clickpipe_core import enrichment
 from clickpipe_core.marts import SQL_DIR
 
 SESSION_GAP_MINUTES = 30
@@ -72,33 +70,3 @@ def sessions_sql(days: list[str] | None) -> str:
         literals = ", ".join(f"DATE '{_dt.date.fromisoformat(d).isoformat()}'" for d in days) or "NULL"
         day_filter = f"CAST(s.started_at AS DATE) IN ({literals})"
     return (SESSIONS_SQL_DIR / "sessions.sql").read_text().replace("{day_filter}", day_filter)
-
-
-def user_agent_table(user_agents: list[str | None]) -> pa.Table:
-    """One row per distinct user agent with what the parser says (``enrichment.parse_user_agent``)."""
-    infos = [enrichment.parse_user_agent(ua) for ua in user_agents]
-    return pa.table(
-        {
-            "user_agent": pa.array(user_agents, pa.string()),
-            "browser": pa.array([i.browser for i in infos], pa.string()),
-            "browser_version": pa.array([i.browser_version for i in infos], pa.string()),
-            "os": pa.array([i.os for i in infos], pa.string()),
-            "device_class": pa.array([i.device_class for i in infos], pa.string()),
-            "is_bot": pa.array([i.is_bot for i in infos], pa.bool_()),
-        }
-    )
-
-
-def acquisition_table(landings: list[tuple[str | None, str | None]]) -> pa.Table:
-    """One row per distinct (landing page, referrer) with its channel, source, medium and campaign."""
-    found = [enrichment.acquisition(page, referrer) for page, referrer in landings]
-    return pa.table(
-        {
-            "page": pa.array([p for p, _ in landings], pa.string()),
-            "referrer": pa.array([r for _, r in landings], pa.string()),
-            "channel": pa.array([a.channel for a in found], pa.string()),
-            "source": pa.array([a.source for a in found], pa.string()),
-            "medium": pa.array([a.medium for a in found], pa.string()),
-            "campaign": pa.array([a.campaign for a in found], pa.string()),
-        }
-    )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from clickpipe_core.contracts import CLICKS
 from clickpipe_core.marts import Mart
 from clickpipe_dagster.assets import keys
 
@@ -69,10 +70,8 @@ _READS = {
     "events": [(C, "event_id")], "page_views": [(C, "event_type")], "bounce": [(C, "event_id")],
     "landing_page": [(C, "page"), (C, "event_type")], "exit_page": [(C, "page"), (C, "event_type")],
     "from_page": [(C, "page"), (C, "event_type")], "to_page": [(C, "page"), (C, "event_type")],
-    "channel": [(C, "page"), (C, "referrer")], "source": [(C, "page"), (C, "referrer")],
-    "medium": [(C, "page")], "campaign": [(C, "page")],
-    "device_class": [(C, "user_agent")], "browser": [(C, "user_agent")], "browser_version": [(C, "user_agent")],
-    "os": [(C, "user_agent")], "is_bot": [(C, "user_agent")],
+    # Job 1's enrichment columns of the session's first event (clickpipe_core/enrichment.py)
+    **{name: [(C, name)] for name in CLICKS.derived_column_names},
     "converted": [(C, "event_type")], "conversions": [(C, "event_type")], "step": [(C, "event_type")],
     "event_type": [(C, "event_type")], "revenue": [(C, "properties"), (C, "event_type")],
     "currency": [(C, "properties")], "revenue_currency": [(C, "properties")],

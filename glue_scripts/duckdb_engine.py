@@ -100,7 +100,10 @@ class DuckDBEngine(job1.Engine):
         types = {"int": pa.int32(), "bigint": pa.int64()}
         schema = pa.schema([(n, types[t] if t in types else LOGICAL_TYPES[t].arrow) for n, t in columns])
         data = pa.Table.from_pylist([dict(zip(schema.names, r)) for r in rows], schema=schema)
-        self.con.register(f"__arrow_{name}", data)  # one bulk insert, however many rows
+        return self.from_arrow(name, data)
+
+    def from_arrow(self, name: str, table) -> str:
+        self.con.register(f"__arrow_{name}", table)  # one bulk insert, however many rows
         try:
             return self.table(name, f"SELECT * FROM __arrow_{name}")
         finally:

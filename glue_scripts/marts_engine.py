@@ -28,6 +28,7 @@ from clickpipe_core import catalog, layout, processed_probe
 from clickpipe_core.checks import arrow_schema as contract_schema
 from clickpipe_core.errors import MartBuildError, ProcessedZoneError
 from clickpipe_core.contracts import Dataset, get_dataset
+from clickpipe_core.dialect import DUCKDB
 from clickpipe_core.lake_store import LocalStore, S3Store
 from clickpipe_core.marts import Mart
 from clickpipe_core.runtime import Runtime
@@ -55,6 +56,7 @@ class MartEngine:
         self._days: list[str] | None = None
         self._read: dict[str, set[str]] = {}  # dataset -> every file read so far
         self._sessions: DuckDBMartEngine | None = None
+        self.sessions_published: dict[str, int] = {}  # day -> sessions published to processed/sessions/
 
     @property
     def files_read(self) -> dict[str, int]:
@@ -141,10 +143,14 @@ class MartEngine:
         """The rows of ``sql`` over the registered tables (small results)."""
         return self._run(sql)
 
-    def build_days(self, marts: list[Mart], sources: list[str], days: list[str]) -> tuple[dict[str, list[pa.Table]], dict[str, str]]:
+    def build_days(
+        self, marts: list[Mart], sources: list[str], days: list[str], *, publish_sessions: bool = False
+    ) -> tuple[dict[str, list[pa.Table]], dict[str, str]]:
         """Daily marts for ``days``: (mart -> tables, day -> why it could not be built). All days are
         built at once; when that fails, one day at a time, so that one bad day costs only itself.
-        Sessionized marts are built on DuckDB whatever this engine is (``session_engine``)."""
+        Sessionized marts are built on DuckDB whatever this engine is (``session_engine``); with
+        ``publish_sessions`` the sessions of the days built are also published to the processed zone
+        (``DuckDBMartEngine.publish_sessions``: rows per day in ``sessions_published``)."""
         from clickpipe_core.errors import ClickpipeError
 
         try:
@@ -153,10 +159,12 @@ class MartEngine:
             if plain:
                 self.register(sources, days=days)
                 built.update({m.name: [self.build(m)] for m in plain})
-            if len(plain) < len(marts):
+            if len(plain) < len(marts) or publish_sessions:
                 sessions = self.session_engine()
                 sessions.derive_sessions(days)
                 built.update({m.name: [sessions.build(m)] for m in marts if m.sessionized})
+                if publish_sessions:
+                    self.sessions_published.update(sessions.publish_sessions(days))
             return {m.name: built[m.name] for m in marts}, {}
         except ClickpipeError as e:
             if len(days) == 1:
@@ -164,7 +172,7 @@ class MartEngine:
         tables: dict[str, list[pa.Table]] = {m.name: [] for m in marts}
         failures: dict[str, str] = {}
         for day in days:
-            built, failed = self.build_days(marts, sources, [day])
+            built, failed = self.build_days(marts, sources, [day], publish_sessions=publish_sessions)
             failures.update(failed)
             for name, parts in built.items():
                 tables[name] += parts
@@ -219,8 +227,7 @@ class DuckDBMartEngine(MartEngine):
     def derive_sessions(self, days: list[str] | None) -> None:
         """The derived tables ``sessions`` (those starting on ``days``; every one when None) and
         ``session_events`` (their events), from the clicks of the days around them
-        (``clickpipe_core/sessions.py``). The distinct user agents and landings are parsed once each in
-        Python and joined back."""
+        (``clickpipe_core/sessions.py``), with Job 1's enrichment columns (``_enriched_clicks``)."""
         from clickpipe_core import sessions as rules
 
         ds = get_dataset("clicks")
@@ -228,14 +235,9 @@ class DuckDBMartEngine(MartEngine):
         self._registered["clicks"] = keys
         con = self.con
         try:
-            con.execute(f"CREATE OR REPLACE VIEW session_clicks AS {catalog.duckdb_select(ds, [self._local_path(k) for k in keys])}")
+            con.execute(f"CREATE OR REPLACE VIEW processed_clicks AS {catalog.duckdb_select(ds, [self._local_path(k) for k in keys])}")
+            con.execute(f"CREATE OR REPLACE VIEW session_clicks AS {self._enriched_clicks(ds)}")
             con.execute(f"CREATE OR REPLACE TEMP TABLE session_events AS {rules.session_events_sql()}")
-            agents = [r[0] for r in con.execute("SELECT DISTINCT user_agent FROM session_events").fetchall()]
-            con.register("user_agents", rules.user_agent_table(agents))
-            landings = con.execute(
-                "SELECT DISTINCT arg_min(page, seq), arg_min(referrer, seq) FROM session_events GROUP BY user_id, session_key"
-            ).fetchall()
-            con.register("acquisitions", rules.acquisition_table(landings))
             con.execute(f"CREATE OR REPLACE TEMP TABLE sessions AS {rules.sessions_sql(days)}")
             # then only the events of those sessions (the marts that read events need no day filter)
             con.execute(
@@ -251,6 +253,50 @@ class DuckDBMartEngine(MartEngine):
             raise MartBuildError(f"sessions cannot be derived for {which} from processed clicks: {_reason(e)}") from None
         self._days = days
         self._read.setdefault("clicks", set()).update(keys)
+
+    def publish_sessions(self, days: list[str]) -> dict[str, int]:
+        """Write the derived ``sessions`` of each of ``days`` as ``processed/sessions/dt=D/sessions.parquet``
+        (``catalog.SESSIONS_TABLE``'s columns and types, in key order; a day without sessions gets a
+        file with none), each staged then replaced whole (ARCHITECTURE.md, rule 3); returns the rows
+        per day. Called after ``derive_sessions(days)``."""
+        table = catalog.SESSIONS_TABLE
+        staging = self.store.staging_dir()
+        columns = ", ".join(f"CAST({n} AS {catalog.LOGICAL_TYPES[t].duckdb}) AS {n}" for n, t in table.processed_columns)
+        published = {}
+        try:
+            for day in days:
+                target = staging / f"sessions-{day}.parquet"
+                self.con.execute(
+                    f"COPY (SELECT {columns} FROM sessions WHERE dt = CAST(? AS DATE) ORDER BY user_id, session_id) "
+                    f"TO {DUCKDB.literal(str(target))} (FORMAT parquet, COMPRESSION snappy)",
+                    [day],
+                )
+                published[day] = self.con.execute("SELECT count(*) FROM sessions WHERE dt = CAST(? AS DATE)", [day]).fetchone()[0]
+                self.store.put_file(target, layout.sessions_key(day), move=True)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return published
+
+    def _enriched_clicks(self, ds: Dataset) -> str:
+        """The view ``processed_clicks`` with Job 1's enrichment columns on every row: a file written
+        before Job 1 enriched has them NULL, and those rows are enriched here by the same rules
+        (``enrichment.lookup_tables``, ``enrichment.enrich_sql``), so old days need no re-run."""
+        from clickpipe_core import enrichment
+
+        old = f"(SELECT * FROM processed_clicks WHERE {enrichment.ENRICHMENT_NULL_MARKER} IS NULL)"
+        if not self.con.execute(f"SELECT count(*) FROM {old} r").fetchone()[0]:
+            return "SELECT * FROM processed_clicks"
+        agents_sql, pairs_sql = enrichment.distinct_inputs_sql(f"{old} r")
+        agents, acquisitions = enrichment.lookup_tables(
+            [r[0] for r in self.con.execute(agents_sql).fetchall()], [tuple(r) for r in self.con.execute(pairs_sql).fetchall()]
+        )
+        self.con.register("old_click_agents", agents)
+        self.con.register("old_click_acquisitions", acquisitions)
+        columns = [n for n, _ in catalog.duckdb_columns(ds) if n not in ds.derived_column_names]
+        return (
+            f"SELECT * FROM processed_clicks WHERE {enrichment.ENRICHMENT_NULL_MARKER} IS NOT NULL UNION ALL BY NAME "
+            + enrichment.enrich_sql(old, "old_click_agents", "old_click_acquisitions", columns)
+        )
 
     def _create_view(self, ds: Dataset, keys: list[str]) -> None:
         self.con.execute(catalog.duckdb_view_sql(ds, [self._local_path(k) for k in keys]))
@@ -291,8 +337,13 @@ class SparkMartEngine(MartEngine):
         reader = self.spark.read
         if ds.partition_columns:  # dt=… / event_type=… come from the directories, as text
             reader = reader.option("basePath", self._base(ds))
+        if ds.derived_columns:  # files written before a derived column existed lack it: merge the schemas
+            reader = reader.option("mergeSchema", "true")
         df = reader.parquet(*paths)
-        df.selectExpr(*(f"CAST({n} AS {t}) AS {n}" for n, t in columns)).createOrReplaceTempView(catalog.table_name(ds))
+        present = set(df.columns)
+        df.selectExpr(*(f"CAST({n if n in present else 'NULL'} AS {t}) AS {n}" for n, t in columns)).createOrReplaceTempView(
+            catalog.table_name(ds)
+        )
 
     def _run(self, sql: str) -> pa.Table:
         from pyspark.sql.pandas.types import to_arrow_schema

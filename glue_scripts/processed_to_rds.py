@@ -29,6 +29,7 @@ if __package__ in (None, ""):  # run as a file (Glue, subprocess): make the repo
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from clickpipe_core.lake_store import open_store  # noqa: E402
+from clickpipe_core.layout import sessions_key  # noqa: E402
 from clickpipe_core.marts import MART_GROUPS, MARTS, USERS_DIM, activity_for  # noqa: E402
 from clickpipe_core.pg_load import SOURCE_ENV, URL_ENV  # noqa: E402
 from clickpipe_core.runtime import Runtime  # noqa: E402
@@ -40,6 +41,8 @@ from glue_scripts.pipes_session import (  # noqa: E402
 )
 
 EXIT_BAD_INPUT = 2
+SESSIONS_PREFIX = sessions_key("D").removesuffix("dt=D/sessions.parquet")
+SESSIONS_ASSET = "processed/sessions"
 
 
 class MartSelection(list):
@@ -65,7 +68,11 @@ def mart_selection(text: str) -> MartSelection:
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--marts", required=True, type=mart_selection, help="daily, sessions, users, retention (groups), or mart names, comma-separated")
+    p.add_argument("--marts", type=mart_selection, default=None, help="daily, sessions, users, retention (groups), or mart names, comma-separated")
+    p.add_argument(
+        "--publish-sessions", choices=("true", "false"), default="false",  # a value: Glue job arguments have one
+        help=f"true: also write the sessions of the days to {SESSIONS_PREFIX}dt=D/ (the processed sessions table); alone, only that",
+    )  # fmt: skip
     p.add_argument("--lake", required=True, help="lake root: a directory, file:///dir or s3://bucket/prefix")
     add_engine_argument(p)
     p.add_argument("--partition", action="append", default=[], help="day(s) YYYY-MM-DD when run without Dagster")
@@ -76,6 +83,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--pg-port", type=int, default=None)
     p.add_argument("--pg-database", default=None)
     args, _ = p.parse_known_args(argv)  # Glue adds its own arguments
+    args.publish_sessions = args.publish_sessions == "true"
+    if args.marts is None:
+        if not args.publish_sessions:
+            p.error("give --marts, --publish-sessions, or both")
+        args.marts = MartSelection()
+        args.marts.label = "processed sessions"
+    elif args.publish_sessions and not args.marts[0].daily:
+        p.error("--publish-sessions goes with daily marts (the sessions of the days built)")
     args.runtime = Runtime.detect(argv, engine=args.engine)
     args.engine = args.runtime.engine
     return args
@@ -184,6 +199,13 @@ def run(args, keys: list[str], run_id: str | None) -> tuple[dict, list[str], flo
 
     started = time.perf_counter()
     marts = args.marts
+    if not marts:  # only the processed sessions table: no warehouse
+        store = open_store(args.lake)
+        with ENGINES[args.engine](store, threads=args.threads, runtime=args.runtime) as engine:
+            _, failures = engine.build_days([], ["clicks"], keys, publish_sessions=True)
+            files = dict(engine.files_read)
+            published = dict(engine.sessions_published)
+        return {SESSIONS_ASSET: _sessions_metadata(published, files, store, args)}, [], time.perf_counter() - started, failures
     url, source = pg_url(args)
     applied = pg_load.apply_migrations(url, source=source)
     store = open_store(args.lake)
@@ -195,7 +217,7 @@ def run(args, keys: list[str], run_id: str | None) -> tuple[dict, list[str], flo
             # the user activity of the same sources, in the same day transactions: the users
             # dimension follows incrementally (pg_load)
             loads = [*marts, *activity_for([m for m in marts if not m.sessionized])]
-            built, failures = engine.build_days(loads, sources, keys)
+            built, failures = engine.build_days(loads, sources, keys, publish_sessions=args.publish_sessions)
             tables = {m.name: (m, _concat(m, built[m.name])) for m in loads}
             failures.update(unstorable_days(engine, tables, [d for d in keys if d not in failures]))
             good = [d for d in keys if d not in failures]
@@ -230,11 +252,28 @@ def run(args, keys: list[str], run_id: str | None) -> tuple[dict, list[str], flo
                 counts = pg_load.refresh_users(url, attributes, run_id=run_id, source=source)
                 results[USERS_DIM.name] = {"rows_loaded": counts["inserted"] + counts["updated"], **counts, "activity_days_loaded": caught_up}
         files = dict(engine.files_read)
+        published = dict(engine.sessions_published)
     for mart in marts:
         results[mart.name].update(
             {"table": mart.table, "files_read": files, "warehouse": pg_load.redact(url), "lake": store.uri, "engine": args.engine}
         )
+    if args.publish_sessions:
+        results[SESSIONS_ASSET] = _sessions_metadata(published, files, store, args)
     return results, applied, time.perf_counter() - started, failures
+
+
+def _sessions_metadata(published: dict[str, int], files: dict, store, args) -> dict:
+    """What the processed sessions table got: rows per day published (days that failed keep their file)."""
+    return {
+        "rows_loaded": sum(published.values()),
+        "rows_by_day": published,
+        "empty_days": [d for d, n in published.items() if n == 0],
+        "table": "processed/sessions",
+        "location": store.url(SESSIONS_PREFIX),
+        "files_read": files,
+        "lake": store.uri,
+        "engine": "duckdb",
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -245,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     with glue_job_run(args.runtime, "clickpipe-job2"), pipes_session(args.runtime, args.partition) as pipes:
         extras = pipes.extras or {}
         keys = pipes.partition_keys or args.partition
-        if args.marts[0].daily and not keys:
+        if (args.publish_sessions or args.marts[0].daily) and not keys:
             pipes.report_error("no partition given: pass --partition YYYY-MM-DD")
             return EXIT_BAD_INPUT
         run_id = extras.get("run_id")
@@ -261,10 +300,10 @@ def main(argv: list[str] | None = None) -> int:
             # The loaded days are in PostgreSQL, each whole; the run still fails, naming the others.
             pipes.report_error(failure_summary(f"{args.marts.label} marts", keys, failures))
             return EXIT_BAD_INPUT
-        for mart in args.marts:
-            md = dict(results[mart.name])
+        for name, asset_key in [*((m.name, m.asset_key) for m in args.marts), *([(SESSIONS_ASSET, SESSIONS_ASSET)] if args.publish_sessions else [])]:
+            md = dict(results[name])
             md.update({"partitions": keys, "migrations_applied": applied, "seconds": round(seconds, 3)})
-            pipes.report_asset_materialization(asset_key=mart.asset_key, metadata=pipes_metadata(md))
+            pipes.report_asset_materialization(asset_key=asset_key, metadata=pipes_metadata(md))
     return 0
 
 

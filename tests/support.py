@@ -25,14 +25,16 @@ def load_sample(store, sample, *, users=True, transactions=True) -> None:
             store.put_file(path, layout.raw_batch_key("transactions", day, "transactions.csv"))
 
 
-def run_job2(monkeypatch, url: str, lake, marts: str, days=(), *, engine: str | None = None) -> int:
-    """Glue Job 2 by hand (no Dagster) into ``url``: its exit status."""
+def run_job2(monkeypatch, url: str, lake, marts: str | None, days=(), *, engine: str | None = None, publish_sessions: bool = False) -> int:
+    """Glue Job 2 by hand (no Dagster) into ``url``: its exit status. ``marts`` None with
+    ``publish_sessions``: only the processed sessions table."""
     from clickpipe_core.pg_load import URL_ENV
     from glue_scripts.processed_to_rds import main as job2_main
 
     monkeypatch.setenv(URL_ENV, url)
     monkeypatch.delenv("DAGSTER_PIPES_CONTEXT", raising=False)
-    args = ["--marts", marts, "--lake", str(lake), *(a for d in days for a in ("--partition", d))]
+    args = [*(["--marts", marts] if marts else []), "--lake", str(lake), *(a for d in days for a in ("--partition", d))]
+    args += ["--publish-sessions", "true"] if publish_sessions else []
     return job2_main(args + (["--engine", engine] if engine else []))
 
 

@@ -53,6 +53,7 @@ print(json.dumps({
     "dagster_side": dagster_side,
     "marts": {m.name: m.sql() for m in marts.MARTS.values()},
     "migrations": [[m.version, m.checksum] for m in pg_load.migrations()],
+    "enrichment": importlib.import_module("clickpipe_core.enrichment").parse_user_agent("Mozilla/5.0 (compatible; Googlebot/2.1)").is_bot,
 }))
 """
 
@@ -67,6 +68,7 @@ def test_glue_zip_holds_the_jobs_the_kernel_and_the_sql(tmp_path):
     assert got["dagster_side"] == "absent"  # proves the working tree was out of reach
     assert got["marts"] == {m.name: m.sql() for m in MARTS.values()}
     assert got["migrations"] == [[m.version, m.checksum] for m in pg_load.migrations()]
+    assert got["enrichment"] is True  # Job 1's enrichment parses from the bundle (ua-parser: --additional-python-modules)
 
 
 def test_glue_job1_runs_from_the_zip(tmp_path, sample):

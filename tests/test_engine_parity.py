@@ -263,6 +263,46 @@ def test_click_layout_late_events_and_duplicates_across_days(spark, local_lakes)
     assert results[1].quarantine_reasons["late_ts"] > 0
 
 
+ENRICHMENT_CASES = [  # (user_agent, page, referrer): every kind the enrichment rules tell apart
+    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36", "/", None),
+    ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1",
+     "/?utm_source=news&utm_medium=email&utm_campaign=gift%20guide&utm_campaign=other", "https://mail.google.com/"),
+    ("Mozilla/5.0 (iPad; CPU OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1",
+     "/c/shoes?gclid=abc#top", "https://www.google.com/"),
+    ("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", "/p/1", None),
+    ("python-requests/2.32.3", "/p/2?", "not a url"),
+    (None, "/p/3?utm_medium=Social&UTM_SOURCE=+Facebook+", "https://www.facebook.com/x"),
+    ("", "/p/4", "https://clickpipe-shop.example/p/3"),
+    ("¯\\_(ツ)_/¯ " + "x" * 1000, "/p/5?a=1?utm_medium=cpc", "https://[::1/"),
+    ("Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0", "/p/6?utm_medium=carrier-pigeon", "https://blog.example.org/post"),
+    ("Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0", "/p/7", "https://blog.example.org/post"),
+    ("curl/8.5.0", "/p/8", "HTTPS://User:pw@Mail.Google.com:443/u/0/"),
+    ("curl/8.5.0", "/p/9", "https:/\n/bing.com/x"),
+    ("curl/8.5.0", "/p/10", "https://bi\tng.com/x?y#z"),
+]  # fmt: skip
+
+
+def test_enrichment_columns_are_the_same_on_both_engines(spark, local_lakes):
+    """Job 1's enrichment columns: equal on both engines, and equal to the rules applied row by row."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent / "serving"))
+    from serving_data import enriched
+
+    lines = [event(i, user_agent=ua, page=page, referrer=ref, ts=f"2026-11-01T10:{i:02d}:00Z") for i, (ua, page, ref) in enumerate(ENRICHMENT_CASES)]
+    assert_same(run_both(local_lakes, lambda store: put_object(store, lines, at(DAY), name="a"), [(CLICKS, DAY)]))
+    store = local_lakes("spark")
+    rows = [r for o in store.list("processed/clicks/") for r in _read(store, o.key).to_pylist()]
+    assert len(rows) == len(ENRICHMENT_CASES)
+    derived = CLICKS.derived_column_names
+    want = {(e["page"], e["referrer"], e["user_agent"]): {k: v for k, v in enriched(e).items() if k in derived} for e in rows}
+    got = {(r["page"], r["referrer"], r["user_agent"]): {k: r[k] for k in derived} for r in rows}
+    assert got == want
+    assert {r["channel"] for r in rows} >= {"direct", "email", "paid", "social", "other", "referral"}
+    assert {r["device_class"] for r in rows} == {"desktop", "mobile", "tablet", "bot", "unknown"}
+
+
 # -- through Dagster -------------------------------------------------------------------------------
 def test_dagster_runs_job1_on_spark_when_asked(spark, tmp_path, monkeypatch, dirty_sample):
     """CLICKPIPE_GLUE_ENGINE=spark: the local Glue resource starts the script with --engine spark,

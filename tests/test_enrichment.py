@@ -115,3 +115,33 @@ def test_every_generator_referrer_gets_the_channel_its_tags_say():
 def test_page_path_drops_query_and_fragment():
     assert en.page_path("/c/shoes?utm_source=x#top") == "/c/shoes"
     assert en.page_path("") == "/" and en.page_path(None) == "/"
+
+
+AWKWARD_REFERRERS = [
+    None, "", "not a url", "https://www.google.com/search?q=x", "https://www.google.com", "https://www.google.com?x#y",
+    "HTTPS://User:pw@Mail.Google.com:443/u/0/", "http://[::1]:80/x", "https://[::1/", "  https://t.co/abc  ",
+    "https://clickpipe-shop.example/p/1", "ftp://www.google.com/", "a:b://www.google.com/x", "ht tp://bing.com/",
+    "https:/\n/bing.com/", "https://bi\tng.com/x", "//www.google.com/x", "https://www.facebook.com#frag://x/y",
+    "https://news.ycombinator.com:8443?utm_medium=email",
+]  # fmt: skip
+AWKWARD_PAGES = ["/", "/p?utm_medium=cpc", "/p?", "/?a=1?utm_medium=email", "/x#utm_medium=social", "/?UTM_SOURCE=Facebook"]
+
+
+def test_the_lookup_keys_keep_everything_acquisition_reads():
+    """Job 1 joins acquisitions on (the page's query string, the referrer's scheme and authority),
+    computed in SQL: every page and referrer gets the answer ``acquisition`` gives for it whole."""
+    import duckdb
+
+    con = duckdb.connect()
+    rows = [(p, r) for p in AWKWARD_PAGES for r in AWKWARD_REFERRERS]
+    con.execute("CREATE TABLE t (page VARCHAR, referrer VARCHAR, user_agent VARCHAR)")
+    con.executemany("INSERT INTO t VALUES (?, ?, NULL)", rows)
+    agents_sql, pairs_sql = en.distinct_inputs_sql("t")
+    agents, acquisitions = en.lookup_tables([r[0] for r in con.execute(agents_sql).fetchall()], con.execute(pairs_sql).fetchall())
+    assert acquisitions.num_rows < len(rows)  # the keys do collapse
+    con.register("agents", agents)
+    con.register("acquisitions", acquisitions)
+    got = con.execute(en.enrich_sql("t", "agents", "acquisitions", ["page", "referrer"])).fetchall()
+    assert len(got) == len(rows)
+    for page, referrer, _browser, _version, _os, _device, _bot, *acq in got:
+        assert tuple(acq) == tuple(vars(en.acquisition(page, referrer)).values()), (page, referrer)

@@ -12,8 +12,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import psycopg
+import pyarrow.parquet as pq
 import pytest
 
+from clickpipe_core import catalog, layout
 from clickpipe_core import sessions as rules
 from clickpipe_core.lake_store import LocalStore
 from clickpipe_core.marts import RETENTION_WEEKLY, SESSION_FUNNEL_STEPS, SESSION_MARTS
@@ -143,6 +145,23 @@ def test_a_late_event_rederives_its_session(lake):
     assert (s[("U1", "mid")]["events"], s[("U1", "mid")]["exit_page"], s[("U1", "mid")]["duration_seconds"]) == (4, "/checkout", 2100)
 
 
+def test_days_written_before_job1_enriched_give_the_same_sessions(lake, tmp_path):
+    """Processed files without the enrichment columns (written before Job 1 enriched) read as NULL
+    there and are enriched by Job 2 with the same rules: the same sessions and marts, also when
+    old and new files meet in one session."""
+    old = tmp_path / "old-lake"
+    write_processed(old, {"users": [], "transactions": [], "clicks": sequences()}, enrich=False)
+    late = [click("U1", "mid", "page_view", at(D1, 0, 25), "/checkout", ingest=D2)]
+    for root, enrich in ((lake, True), (old, True)):  # the late event arrives after the upgrade
+        write_processed(root, {"users": [], "transactions": [], "clicks": late}, enrich=enrich)
+    assert not any("browser" in pq.read_schema(f).names for f in (old / "processed" / "clicks" / f"dt={D0}").rglob("*.parquet"))
+    new_sessions, new_marts = derived(lake, [D0, D1])
+    old_sessions, old_marts = derived(old, [D0, D1])
+    assert old_sessions == new_sessions
+    assert {m: sorted(map(repr, rows)) for m, rows in old_marts.items()} == {m: sorted(map(repr, rows)) for m, rows in new_marts.items()}
+    assert old_sessions[("U1", "mid")]["events"] == 4 and old_sessions[("bot-google", "crawl")]["is_bot"]
+
+
 def test_the_marts_leave_bots_out_and_add_up(lake):
     s, built = derived(lake, [D1])
     people = [r for r in s.values() if not r["is_bot"]]
@@ -196,3 +215,43 @@ def test_job2_loads_the_session_marts_into_postgres(monkeypatch, pg_url, lake):
         loads = dict(con.execute("SELECT partition, row_count FROM marts.partition_loads WHERE mart = 'sessions'").fetchall())
     assert by_day == {D0: 1, D1: 7} and bots == 1 and devices == 7
     assert loads == {D0: 1, D1: 7, D2: 0}  # an empty day is a loaded day with no rows
+
+
+def _published(lake, day):
+    return pq.read_table(lake / layout.sessions_key(day)).to_pylist()
+
+
+def test_processed_sessions_equal_marts_sessions_in_postgres(monkeypatch, pg_url, lake):
+    """The run that loads the session marts also publishes processed/sessions/dt=D/ from the same
+    derivation: for each day, the same rows as marts.sessions in PostgreSQL."""
+    assert run_job2(monkeypatch, pg_url, lake, "sessions", [D0, D1, D2], publish_sessions=True) == 0
+    columns = [n for n, _ in catalog.SESSIONS_TABLE.processed_columns]
+    with psycopg.connect(pg_url) as con:
+        for day, n in ((D0, 1), (D1, 7), (D2, 0)):
+            pg = con.execute(f"SELECT {', '.join(columns)} FROM marts.sessions WHERE dt = %s ORDER BY user_id, session_id", [day]).fetchall()
+            lake_rows = [tuple(r[c] for c in columns) for r in _published(lake, day)]
+            assert lake_rows == pg and len(pg) == n, day
+    schemas = [[(f.name, str(f.type)) for f in pq.read_schema(lake / layout.sessions_key(d))] for d in (D1, D2)]
+    assert schemas[0] == schemas[1] and [n for n, _ in schemas[0]] == columns  # an empty day too
+
+
+def test_processed_sessions_alone_and_as_a_table_to_query(monkeypatch, lake, tmp_path):
+    """Only the processed sessions (no warehouse named at all), then the local Athena view answers."""
+    import duckdb
+
+    monkeypatch.delenv("CLICKPIPE_JOB_PG_URL", raising=False)
+    from glue_scripts.processed_to_rds import main as job2_main
+
+    monkeypatch.delenv("DAGSTER_PIPES_CONTEXT", raising=False)
+    assert job2_main(["--publish-sessions", "true", "--lake", str(lake), "--partition", D1]) == 0
+    assert not (lake / layout.sessions_key(D0)).exists()  # only the day asked for
+    con = duckdb.connect()
+    counts = catalog.create_duckdb_views(con, str(lake))
+    assert counts["sessions"] == 1
+    got = con.execute(
+        "SELECT dt, count(*), count(*) FILTER (WHERE is_bot), sum(events), max(channel) FILTER (WHERE session_id = 'shop') "
+        "FROM sessions GROUP BY dt"
+    ).fetchall()
+    assert got == [(D1, 7, 1, 2 + 1 + 1 + 1 + 6 + 2 + 5, "paid")]  # split, split#2, one, buy, shop, mixed, crawl
+    described = {r[0]: r[1] for r in con.execute("DESCRIBE sessions").fetchall()}
+    assert described["revenue"] == "DECIMAL(38,2)" and described["is_bot"] == "BOOLEAN" and described["dt"] == "VARCHAR"

@@ -11,6 +11,9 @@ from clickpipe_dagster.resources.lake import LakeResource
 
 
 def _schema(ds) -> dg.TableSchema:
+    if isinstance(ds, catalog.DerivedTable):
+        cols = [dg.TableColumn(c.name, c.pg_type, description=c.description or None) for c in ds.mart.columns if c.name != "dt"]
+        return dg.TableSchema(columns=cols + [dg.TableColumn("dt", "string", description="Partition key (directory level), projected")])
     base = table_schema(ds)
     cols = [c for c in base.columns if c.name not in ds.partition_columns]
     cols += [dg.TableColumn(c, "string", description="Partition key (directory level), projected") for c in ds.partition_columns]

@@ -18,4 +18,13 @@ def table_schema(ds: Dataset) -> dg.TableSchema:
         for c in ds.columns
     ]
     columns.append(dg.TableColumn("ingest_date", "date", description="The raw partition this row came from"))
+    columns += [
+        dg.TableColumn(
+            c.name,
+            c.logical_type.athena,
+            description=f"Derived by Job 1: {c.description}" if c.description else "Derived by Job 1",
+            constraints=dg.TableColumnConstraints(nullable=True),  # NULL in files written before Job 1 derived it
+        )
+        for c in ds.derived_columns
+    ]
     return dg.TableSchema(columns=columns)

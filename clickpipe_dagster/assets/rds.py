@@ -15,6 +15,7 @@ processed zone through the query engine.
 
 import dagster as dg
 
+from clickpipe_core.catalog import GLUE_DATABASE, SESSIONS_TABLE
 from clickpipe_core.contracts import LATE_WINDOW_DAYS, get_dataset
 from clickpipe_core.errors import WarehouseError
 from clickpipe_core.marts import DAILY_MARTS, RETENTION_WEEKLY, SESSION_MARTS, SESSIONS, USERS_DIM, Mart
@@ -131,17 +132,23 @@ def _marts_argument(marts: list[Mart]) -> str:
     return "users" if marts == [USERS_DIM] else ",".join(m.name for m in marts)
 
 
-def run_job2(context, marts: list[Mart], lake: LakeResource, glue: GlueJobsResource, warehouse: WarehouseResource, days):
+def run_job2(context, marts: list[Mart], lake: LakeResource, glue: GlueJobsResource, warehouse: WarehouseResource, days, *, publish_sessions=False):
     try:
-        warehouse.check_connection()
-        env = {**lake.job_env(), **warehouse.job_env()}
+        if marts:
+            warehouse.check_connection()
+        env = {**lake.job_env(), **(warehouse.job_env() if marts else {})}
     except WarehouseError as e:
         raise dg.Failure(description=str(e), allow_retries=False) from None
+    arguments = {"--lake": lake.job_uri, **warehouse.job_arguments()}
+    if marts:
+        arguments["--marts"] = _marts_argument(marts)
+    if publish_sessions:
+        arguments["--publish-sessions"] = "true"
     return run_glue_job(
         context,
         glue,
         script=JOB2,
-        arguments={"--marts": _marts_argument(marts), "--lake": lake.job_uri, **warehouse.job_arguments()},
+        arguments=arguments,
         partition_keys=days,
         env=env,
         extras={"run_id": context.run_id},
@@ -161,13 +168,45 @@ def _run_metadata(md: dict) -> dict:
     return {k: v for k, v in out.items() if v is not None}
 
 
-def _daily_marts_asset(name: str, marts: list[Mart], description: str) -> dg.AssetsDefinition:
-    """One Glue Job 2 multi-asset for daily marts: the selected ones, one transaction per day across them."""
+PROCESSED_SESSIONS = keys.processed(SESSIONS_TABLE.name)
+
+
+def processed_sessions_spec() -> dg.AssetSpec:
+    """The processed sessions table: the same sessions as ``marts.sessions``, from the same derivation."""
+    return dg.AssetSpec(
+        key=PROCESSED_SESSIONS,
+        deps=[dg.AssetDep(keys.processed("clicks"), partition_mapping=session_window())],
+        group_name="processed",
+        kinds={"glue", "duckdb", "parquet"},
+        owners=OWNERS,
+        skippable=True,
+        partitions_def=event_days,
+        automation_condition=automation.after_upstream_loads(),
+        description=(
+            "One row per visit in the processed zone, by the day it starts: the sessions Glue Job 2 derives on DuckDB "
+            "(`clickpipe_core/sessions.py`) from the processed clicks of the days around each day, written as "
+            f"`processed/sessions/dt=D/sessions.parquet` (replaced whole) in the run that loads the sessionized marts, so "
+            f"`marts.sessions` holds the same rows. A partition is a day of session start; day E reads the event days "
+            f"E-1 .. E+1, which ingest days E-1 .. E+{LATE_WINDOW_DAYS + 1} fill. {SESSIONS_TABLE.description}"
+        ),
+        metadata={
+            "dagster/column_schema": dg.TableSchema(
+                columns=[dg.TableColumn(c.name, c.pg_type, description=c.description or None) for c in SESSIONS_TABLE.mart.columns]
+            ),
+            "dagster/table_name": f"{GLUE_DATABASE}.{SESSIONS_TABLE.name}",
+            "layout": "processed/sessions/dt=YYYY-MM-DD/sessions.parquet",
+        },
+    )
+
+
+def _daily_marts_asset(name: str, marts: list[Mart], description: str, *, sessions_table: bool = False) -> dg.AssetsDefinition:
+    """One Glue Job 2 multi-asset for daily marts: the selected ones, one transaction per day across them
+    (and, with ``sessions_table``, the processed sessions table from the same derivation)."""
     with beta_parameters():
 
         @dg.multi_asset(
             name=name,
-            specs=[_spec(m) for m in marts],
+            specs=[_spec(m) for m in marts] + ([processed_sessions_spec()] if sessions_table else []),
             check_specs=[s for m in marts for s in reconcile.check_specs(m)],
             partitions_def=event_days,
             backfill_policy=single_run(),
@@ -183,16 +222,17 @@ def _daily_marts_asset(name: str, marts: list[Mart], description: str) -> dg.Ass
         ):
             selected = _selected(context, marts)
             days = list(context.partition_keys)
-            report = run_job2(context, selected, lake, glue, warehouse, days)
-            for mart in selected:
-                md = report.materializations.get(keys.mart(mart), {})
+            publish = PROCESSED_SESSIONS in context.selected_asset_keys
+            report = run_job2(context, selected, lake, glue, warehouse, days, publish_sessions=publish)
+            for key in [*(keys.mart(m) for m in selected), *([PROCESSED_SESSIONS] if publish else [])]:
+                md = report.materializations.get(key, {})
                 by_day = md.get("rows_by_day") or {}
                 for day in days:
                     n = int(by_day.get(day, 0))
                     context.add_asset_metadata(
-                        {"dagster/row_count": n, "rows_loaded": n, "empty_day": n == 0}, asset_key=keys.mart(mart), partition_key=day
+                        {"dagster/row_count": n, "rows_loaded": n, "empty_day": n == 0}, asset_key=key, partition_key=day
                     )
-                yield dg.MaterializeResult(asset_key=keys.mart(mart), metadata=_run_metadata(md))
+                yield dg.MaterializeResult(asset_key=key, metadata=_run_metadata(md))
             yield from report.checks
             selected_checks = context.selected_asset_check_keys
             for check in reconcile.evaluate(selected, query_engine, warehouse, (days[0], days[-1])):
@@ -210,7 +250,9 @@ rds_session_marts = _daily_marts_asset(
     "rds_session_marts",
     SESSION_MARTS,
     "Glue Job 2 for the sessionized marts (sessions derived on DuckDB from the clicks of the days around each day, "
-    "user agents and acquisition parsed in Python): the selected marts, one transaction per day across them.",
+    "with Job 1's enrichment columns): the selected marts, one transaction per day across them, and the processed "
+    "sessions table from the same derivation.",
+    sessions_table=True,
 )
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from clickpipe_core import enrichment
 from clickpipe_core.checks import arrow_schema
 from clickpipe_core.contracts import CLICKS, TRANSACTIONS, USERS, EVENT_TYPES
 
@@ -124,14 +125,28 @@ def make_rows(seed: int = 11) -> dict[str, list[dict]]:
     return {"users": users, "transactions": tx, "clicks": clicks}
 
 
-def _table(ds, rows, drop=()):
+def enriched(row: dict) -> dict:
+    """A click with Job 1's enrichment columns, computed row by row from the rules themselves
+    (``clickpipe_core/enrichment.py``), independently of Job 1's lookup-and-join."""
+    ua = enrichment.parse_user_agent(row["user_agent"])
+    acq = enrichment.acquisition(row["page"], row["referrer"])
+    return {**row, "browser": ua.browser, "browser_version": ua.browser_version, "os": ua.os, "device_class": ua.device_class,
+            "is_bot": ua.is_bot, "channel": acq.channel, "source": acq.source, "medium": acq.medium, "campaign": acq.campaign}  # fmt: skip
+
+
+def _table(ds, rows, *, enrich: bool = True):
     schema = arrow_schema(ds)
+    if ds.derived_columns and not enrich:  # a file written before Job 1 enriched
+        schema = pa.schema([f for f in schema if f.name not in ds.derived_column_names])
+    elif ds.derived_columns:
+        rows = [enriched(r) for r in rows]
     cols = {f.name: [r[f.name] for r in rows] for f in schema}
     return pa.Table.from_pydict(cols, schema=schema)
 
 
-def write_processed(lake: Path, rows: dict[str, list[dict]]) -> None:
-    """Write the rows as Job 1 lays them out (Snappy Parquet, hive-style, named after the source)."""
+def write_processed(lake: Path, rows: dict[str, list[dict]], *, enrich: bool = True) -> None:
+    """Write the rows as Job 1 lays them out (Snappy Parquet, hive-style, named after the source);
+    clicks with the enrichment columns, or (``enrich=False``) as files written before they existed."""
     lake = Path(lake)
     users_dir = lake / "processed" / "users"
     users_dir.mkdir(parents=True, exist_ok=True)
@@ -149,7 +164,7 @@ def write_processed(lake: Path, rows: dict[str, list[dict]]) -> None:
     for (dt, et, ingest), rs in groups.items():
         d = lake / "processed" / "clicks" / f"dt={dt}" / f"event_type={et}"
         d.mkdir(parents=True, exist_ok=True)
-        pq.write_table(_table(CLICKS, rs), d / f"part-ingest_date={ingest}.parquet", compression="snappy")
+        pq.write_table(_table(CLICKS, rs, enrich=enrich), d / f"part-ingest_date={ingest}.parquet", compression="snappy")
 
 
 # -- expected marts, by plain Python -----------------------------------------------------------------

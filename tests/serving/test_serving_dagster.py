@@ -14,10 +14,11 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import psycopg
+import pyarrow.parquet as pq
 import pytest
 
 from clickpipe_dagster import reconcile
-from clickpipe_core import catalog
+from clickpipe_core import catalog, layout
 from clickpipe_dagster.assets.athena import athena_tables
 from clickpipe_dagster.assets.rds import rds_daily_marts, rds_retention, rds_session_marts, rds_users_dimension
 from clickpipe_dagster.resources.athena import DuckDBQueryResource, LocalCatalogResource
@@ -94,6 +95,11 @@ def test_the_session_marts_materialize_and_reconcile_with_the_processed_clicks(l
         result = dg.materialize([rds_session_marts], instance=instance, resources=resources, tags=range_tags)
         assert result.success
         checks = {(c.asset_key.to_user_string(), c.check_name): c for c in result.get_asset_check_evaluations()}
+        published = {
+            e.partition: e.materialization.metadata["dagster/row_count"].value
+            for e in result.get_asset_materialization_events()
+            if e.asset_key == dg.AssetKey(["processed", "sessions"])
+        }
         # weekly retention, rebuilt whole, after the sessions it reconciles with (bot-only users)
         result = dg.materialize([rds_retention], instance=instance, resources=resources)
         assert result.success
@@ -103,6 +109,12 @@ def test_the_session_marts_materialize_and_reconcile_with_the_processed_clicks(l
     assert all(c.passed for c in checks.values()) and len(checks) == len(SESSION_MARTS) + len(reconciled)
     assert {c.check_name for c in retention} == {"key_unique", "cohorts_cover_processed_users"}
     assert all(c.passed for c in retention)
+    # processed/sessions came from the same derivation: per day the rows of marts.sessions, in the lake
+    with psycopg.connect(pg_url) as con:
+        in_pg = dict(con.execute("SELECT dt::text, COUNT(*) FROM marts.sessions GROUP BY 1").fetchall())
+    assert published == {d: in_pg.get(d, 0) for d in ("2026-11-01", "2026-11-02", "2026-11-03")} and sum(published.values()) > 0
+    for day, n in published.items():
+        assert pq.read_metadata(lake / layout.sessions_key(day)).num_rows == n
     compared = checks[("marts/sessions", "sessions_match_processed_clicks")].metadata["compared"].value
     assert compared["keys"] == 2  # both click days; the empty day has no sessions on either side
     # A session lost from PostgreSQL is noticed by the reconciliation against the Parquet.
@@ -146,11 +158,12 @@ def test_local_athena_tables_are_duckdb_views_even_without_data(tmp_path, lake):
     db = tmp_path / "athena.duckdb"
     res = LocalCatalogResource(duckdb_path=str(db))
     done = res.ensure_tables(empty_lake.as_uri(), catalog.processed_tables())
-    assert {t: v["rows"] for t, v in done.items()} == {"users": 0, "transactions": 0, "clicks": 0}
+    assert {t: v["rows"] for t, v in done.items()} == {"users": 0, "transactions": 0, "clicks": 0, "sessions": 0}
     with duckdb.connect(str(db), read_only=True) as con:
         cols = [r[0] for r in con.execute("DESCRIBE clicks").fetchall()]
         assert cols == [n for n, _ in catalog.duckdb_columns(catalog.DATASETS["clicks"])]
         assert con.execute("SELECT COUNT(*) FROM clicks WHERE dt = '2026-11-01'").fetchone()[0] == 0
+        assert con.execute("SELECT COUNT(*) FROM sessions WHERE dt = '2026-11-01' AND NOT is_bot").fetchone()[0] == 0
     done = res.ensure_tables(str(lake), catalog.processed_tables())  # data arrived: views re-created
     assert done["clicks"]["rows"] > 0 and done["clicks"]["files"] > 0
     with duckdb.connect(str(db), read_only=True) as con:

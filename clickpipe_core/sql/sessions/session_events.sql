@@ -3,6 +3,7 @@
 -- a session is the events of one (user_id, session_id), ordered by ts (then event_id, so that ties
 -- and out-of-order arrivals order the same way every time); a gap of more than 30 minutes starts a
 -- new one. The first part keeps the client's session_id, later parts get '#2', '#3', ...
+-- Each event carries Job 1's enrichment columns (clickpipe_core/enrichment.py).
 -- DuckDB only (Job 2's one engine for the sessionized marts).
 WITH ordered AS (
   SELECT
@@ -26,5 +27,14 @@ SELECT
   user_agent,
   ts,
   properties,
+  browser,
+  browser_version,
+  os,
+  device_class,
+  is_bot,
+  channel,
+  source,
+  medium,
+  campaign,
   ROW_NUMBER() OVER (PARTITION BY user_id, session_id, part ORDER BY ts, event_id) AS seq
 FROM parted

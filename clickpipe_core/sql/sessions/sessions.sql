@@ -1,6 +1,6 @@
 -- Derived table sessions: one row per session of session_events (session_events.sql) that starts on
--- one of the run's days, enriched by the registered tables user_agents and acquisitions (parsed in
--- Python by clickpipe_core/enrichment.py, once per distinct value). Rules: clickpipe_core/sessions.py.
+-- one of the run's days; its device and acquisition are its first event's enrichment columns (written
+-- by Job 1, clickpipe_core/enrichment.py). Rules: clickpipe_core/sessions.py.
 -- DuckDB only (Job 2's one engine for the sessionized marts).
 WITH per_session AS (
   SELECT
@@ -12,8 +12,6 @@ WITH per_session AS (
     COUNT(*) FILTER (WHERE event_type = 'page_view') AS page_views,
     COUNT(*) FILTER (WHERE event_type = 'purchase') AS purchases,
     arg_min(page, seq) AS first_page,
-    arg_min(referrer, seq) AS first_referrer,
-    arg_min(user_agent, seq) AS user_agent,
     arg_min(page, seq) FILTER (WHERE event_type = 'page_view') AS first_view,
     arg_max(page, seq) FILTER (WHERE event_type = 'page_view') AS last_view,
     arg_max(page, seq) AS last_page,
@@ -35,20 +33,19 @@ SELECT
   s.page_views,
   COALESCE(NULLIF(split_part(split_part(COALESCE(s.first_view, s.first_page), '?', 1), '#', 1), ''), '/') AS landing_page,
   COALESCE(NULLIF(split_part(split_part(COALESCE(s.last_view, s.last_page), '?', 1), '#', 1), ''), '/') AS exit_page,
-  a.channel,
-  a.source,
-  a.medium,
-  a.campaign,
-  u.device_class,
-  u.browser,
-  u.browser_version,
-  u.os,
-  u.is_bot,
+  f.channel,
+  f.source,
+  f.medium,
+  f.campaign,
+  f.device_class,
+  f.browser,
+  f.browser_version,
+  f.os,
+  f.is_bot,
   s.events = 1 AS bounce,
   s.purchases > 0 AS converted,
   CASE WHEN s.currencies > 1 THEN NULL ELSE COALESCE(s.purchase_revenue, CAST(0 AS DECIMAL(38, 2))) END AS revenue,
   CASE WHEN s.currencies > 1 THEN 'MIXED' ELSE s.currency END AS currency
 FROM per_session s
-JOIN user_agents u ON u.user_agent IS NOT DISTINCT FROM s.user_agent
-JOIN acquisitions a ON a.page IS NOT DISTINCT FROM s.first_page AND a.referrer IS NOT DISTINCT FROM s.first_referrer
+JOIN session_events f ON f.session_key = s.session_key AND f.user_id = s.user_id AND f.seq = 1
 WHERE {day_filter}

@@ -30,6 +30,11 @@ class LakeLayout:
         return self.key("processed")
 
     @property
+    def processed_sessions(self) -> str:
+        """The sessions table Job 2 derives into the processed zone (its only write to the lake)."""
+        return self.key("processed", "sessions")
+
+    @property
     def quarantine(self) -> str:
         return self.key("quarantine")
 

@@ -47,8 +47,10 @@ from clickpipe_infra.repo import (
 )
 from clickpipe_infra.storage import GLUE_PACKAGES_PREFIX, GLUE_TEMP_PREFIX, PIPES_PREFIX, Storage
 
-# What the job scripts import beyond Glue 5.0's own modules (pinned like pyproject.toml).
-GLUE_PYTHON_MODULES = ("dagster-pipes==1.13.27", "duckdb==2.0.0")
+# What the job scripts import beyond Glue 5.0's own modules (pinned like pyproject.toml). ua-parser
+# (its rules and its Rust resolver, what the `regex` extra installs): Job 1's enrichment, which runs on
+# the driver only (the distinct user agents of a run are parsed there, then joined by Spark).
+GLUE_PYTHON_MODULES = ("dagster-pipes==1.13.27", "duckdb==2.0.0", "ua-parser==1.0.2", "ua-parser-builtins==202610", "ua-parser-rs==0.1.5")
 ENGINE = "spark"  # the engine both jobs run on Glue (glue_scripts: --engine)
 
 
@@ -183,7 +185,7 @@ class Processing(Construct):
                         resources=[storage.pipes.arn_for_objects(GLUE_PACKAGES_PREFIX + n) for n in self.job2_wheel_names],
                     )
                 )
-            self._grant_lake(self.job2_role, read=[layout.processed], write=[])
+            self._grant_lake(self.job2_role, read=[layout.processed], write=[layout.processed_sessions])
             self.job2_role.add_to_policy(
                 iam.PolicyStatement(sid="ReadRdsSecret", actions=["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"], resources=[rds.secret_arn])
             )

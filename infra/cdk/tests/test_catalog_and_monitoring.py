@@ -138,3 +138,13 @@ def test_dashboard_exists(default):
     body = str(dash["Properties"]["DashboardBody"])
     for text in ("DataFreshness", "IteratorAgeMilliseconds", "CPUUtilization", "Errors"):
         assert text in body
+
+
+def test_the_stack_declares_the_processed_sessions_table(default):
+    """Job 2's derived sessions are a Glue table like the datasets (the stack owns it; Dagster verifies)."""
+    ti = _table_inputs(default)["sessions"]
+    columns = {c["Name"]: c["Type"] for c in ti["StorageDescriptor"]["Columns"]}
+    assert ti["StorageDescriptor"]["Location"] == "s3://LAKE-BUCKET/processed/sessions/"
+    assert [k["Name"] for k in ti["PartitionKeys"]] == ["dt"] and "dt" not in columns
+    assert {"session_id": "string", "started_at": "timestamp", "channel": "string", "is_bot": "boolean", "revenue": "decimal(38,2)"}.items() <= columns.items()
+    assert ti["Parameters"]["storage.location.template"] == "s3://LAKE-BUCKET/processed/sessions/dt=${dt}/"

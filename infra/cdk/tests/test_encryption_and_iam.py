@@ -129,3 +129,11 @@ def test_glue_job1_writes_only_processed_quarantine_and_its_staging(default):
     code = next(s for s in statements if s["Sid"] == "JobCode")
     for res in _as_list(code["Resource"]):
         assert re.search(r"/[0-9a-f]{64}\.(py|zip)", str(res)), res
+
+
+def test_glue_job2_writes_only_the_processed_sessions_table(default):
+    role = default.logical_id(default.stack.processing.job2_role)
+    statements = [s for pol in default.resources("AWS::IAM::Policy").values() if {"Ref": role} in pol["Properties"]["Roles"] for s in pol["Properties"]["PolicyDocument"]["Statement"]]
+    publish = next(s for s in statements if s["Sid"] == "PublishLakeZones")
+    text = str(publish["Resource"])
+    assert "/processed/sessions/*" in text and "/processed/*" not in text and "/quarantine/" not in text

@@ -99,7 +99,8 @@ def test_glue_job1_is_a_glue5_spark_job_with_its_modules_and_zip(default):
     p = _job(default, proc.job1)
     assert p["GlueVersion"] == "5.0" and p["Command"]["Name"] == "glueetl"
     args = p["DefaultArguments"]
-    assert args["--additional-python-modules"] == ",".join(GLUE_PYTHON_MODULES) == "dagster-pipes==1.13.27,duckdb==2.0.0"
+    assert args["--additional-python-modules"] == ",".join(GLUE_PYTHON_MODULES)
+    assert [m.split("==")[0] for m in GLUE_PYTHON_MODULES] == ["dagster-pipes", "duckdb", "ua-parser", "ua-parser-builtins", "ua-parser-rs"]
     assert args["--engine"] == "spark"
     assert args["--job-bookmark-option"] == "job-bookmark-disable"
     assert args["--lake"] == {"Fn::Join": ["", ["s3://", {"Ref": default.logical_id(default.stack.storage.lake)}]]}
@@ -224,6 +225,18 @@ def test_the_wheelhouse_takes_the_project_pins():
     pins = pinned_requirements()
     assert [p.split("==")[0].split("[")[0] for p in pins] == list(JOB2_WHEEL_PACKAGES)
     assert all("==" in p for p in pins) and "psycopg[binary]==" in pins[0]
+
+
+def test_glue_python_modules_are_pyproject_pins():
+    """Job 1's modules on Glue are the versions the project pins (enrichment parses the same way)."""
+    import re
+    import tomllib
+
+    from clickpipe_infra.repo import REPO_ROOT
+
+    deps = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    pins = {m.group(1).lower(): m.group(2) for d in deps if (m := re.match(r"([A-Za-z0-9_.-]+)(?:\[[^]]*\])?==(\S+)", d))}
+    assert {m.split("==")[0]: m.split("==")[1] for m in GLUE_PYTHON_MODULES} == {n: pins[n] for n in (m.split("==")[0] for m in GLUE_PYTHON_MODULES)}
 
 
 def test_vendor_zip_carries_the_pinned_dagster_pipes(variant):
