@@ -3,7 +3,7 @@ visit came from (acquisition channel, source, medium, campaign).
 
 Pure Python, no engine: Glue Job 1 collects the *distinct* user agents and (page query string,
 referrer) pairs of a run from its engine, parses each once here, hands the engine the answers as two
-small lookup tables (``lookup_tables``) and joins them to the clean records in SQL
+small lookup tables (``lookups``) and joins them to the clean records in SQL
 (``enrich_sql``), so every processed click carries the contract's ``ENRICHMENT_COLUMNS``
 (``clickpipe_core/contracts.py``) and both engines give the same answer by construction (a day has
 millions of events but a few hundred user agents and landing URLs). The processed zone keeps the raw
@@ -50,6 +50,7 @@ host (without ``www.``), else ``(direct)``.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlsplit
@@ -266,6 +267,13 @@ def distinct_inputs_sql(source: str, *, user_agent: str = "user_agent", page: st
     return agents, pairs
 
 
+def lookups(fetch, source: str, *, user_agent: str = "user_agent", page: str = "page", referrer: str = "referrer"):
+    """``lookup_tables`` for the rows of ``source``: its distinct inputs (``distinct_inputs_sql``)
+    fetched with ``fetch`` (an engine's way to run a query and return its rows), each parsed once."""
+    agents_sql, pairs_sql = distinct_inputs_sql(source, user_agent=user_agent, page=page, referrer=referrer)
+    return lookup_tables([r[0] for r in fetch(agents_sql)], [tuple(r) for r in fetch(pairs_sql)])
+
+
 def lookup_tables(user_agents: list[str], pairs: list[tuple[str, str]]):
     """Two Arrow tables: ``ua_key`` -> what the parser says (``parse_user_agent``), and
     (``query_key``, ``referrer_key``) -> channel, source, medium, campaign (``acquisition``)."""
@@ -301,7 +309,8 @@ def enrich_sql(source: str, agents: str, acquisitions: str, columns: list[str]) 
     joined to the lookup tables ``agents`` and ``acquisitions`` built from them (every row matches)."""
     from clickpipe_core.contracts import ENRICHMENT_COLUMNS
 
-    table = {c.name: ("u" if c.name in ("browser", "browser_version", "os", "device_class", "is_bot") else "a") for c in ENRICHMENT_COLUMNS}
+    from_agent = {f.name for f in dataclasses.fields(UserAgentInfo)}
+    table = {c.name: ("u" if c.name in from_agent else "a") for c in ENRICHMENT_COLUMNS}
     picked = ", ".join([*(f"c.{n}" for n in columns), *(f"{t}.{n}" for n, t in table.items())])
     return (
         f"SELECT {picked} FROM {source} c "

@@ -461,8 +461,7 @@ class _Run:
         rules) and joined back from two small lookup tables, so every engine gives the same answer."""
         e = self.e
         passed = f"(SELECT t_user_agent, t_page, t_referrer FROM {classified} WHERE reason IS NULL) r"
-        agents_sql, pairs_sql = enrichment.distinct_inputs_sql(passed, user_agent="t_user_agent", page="t_page", referrer="t_referrer")
-        agents, acquisitions = enrichment.lookup_tables([r[0] for r in e.rows(agents_sql)], [tuple(r) for r in e.rows(pairs_sql)])
+        agents, acquisitions = enrichment.lookups(e.rows, passed, user_agent="t_user_agent", page="t_page", referrer="t_referrer")
         columns = [*self.ds.column_names, "ingest_date", *(["dt"] if self.ds.partition_time_column else [])]
         return enrichment.enrich_sql(f"({clean})", e.from_arrow("user_agents", agents), e.from_arrow("acquisitions", acquisitions), columns)
 

@@ -280,16 +280,13 @@ class DuckDBMartEngine(MartEngine):
     def _enriched_clicks(self, ds: Dataset) -> str:
         """The view ``processed_clicks`` with Job 1's enrichment columns on every row: a file written
         before Job 1 enriched has them NULL, and those rows are enriched here by the same rules
-        (``enrichment.lookup_tables``, ``enrichment.enrich_sql``), so old days need no re-run."""
+        (``enrichment.lookups``, ``enrichment.enrich_sql``), so old days need no re-run."""
         from clickpipe_core import enrichment
 
         old = f"(SELECT * FROM processed_clicks WHERE {enrichment.ENRICHMENT_NULL_MARKER} IS NULL)"
         if not self.con.execute(f"SELECT count(*) FROM {old} r").fetchone()[0]:
             return "SELECT * FROM processed_clicks"
-        agents_sql, pairs_sql = enrichment.distinct_inputs_sql(f"{old} r")
-        agents, acquisitions = enrichment.lookup_tables(
-            [r[0] for r in self.con.execute(agents_sql).fetchall()], [tuple(r) for r in self.con.execute(pairs_sql).fetchall()]
-        )
+        agents, acquisitions = enrichment.lookups(lambda sql: self.con.execute(sql).fetchall(), f"{old} r")
         self.con.register("old_click_agents", agents)
         self.con.register("old_click_acquisitions", acquisitions)
         columns = [n for n, _ in catalog.duckdb_columns(ds) if n not in ds.derived_column_names]

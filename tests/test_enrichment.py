@@ -136,8 +136,7 @@ def test_the_lookup_keys_keep_everything_acquisition_reads():
     rows = [(p, r) for p in AWKWARD_PAGES for r in AWKWARD_REFERRERS]
     con.execute("CREATE TABLE t (page VARCHAR, referrer VARCHAR, user_agent VARCHAR)")
     con.executemany("INSERT INTO t VALUES (?, ?, NULL)", rows)
-    agents_sql, pairs_sql = en.distinct_inputs_sql("t")
-    agents, acquisitions = en.lookup_tables([r[0] for r in con.execute(agents_sql).fetchall()], con.execute(pairs_sql).fetchall())
+    agents, acquisitions = en.lookups(lambda sql: con.execute(sql).fetchall(), "t")
     assert acquisitions.num_rows < len(rows)  # the keys do collapse
     con.register("agents", agents)
     con.register("acquisitions", acquisitions)
