@@ -42,7 +42,7 @@ def processed_prefix(dataset: str) -> str:
 
 def sessions_key(day: str) -> str:
     """The processed sessions of day ``day`` (sessions starting on it), one file Job 2 replaces whole."""
-    return f"{PROCESSED}/sessions/dt={day}/sessions.parquet"
+    return f"{processed_prefix('sessions')}dt={day}/sessions.parquet"
 
 
 def source_name(ingest_date: str) -> str:

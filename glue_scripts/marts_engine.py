@@ -266,12 +266,12 @@ class DuckDBMartEngine(MartEngine):
         try:
             for day in days:
                 target = staging / f"sessions-{day}.parquet"
-                self.con.execute(
+                # COPY answers with the number of rows it wrote
+                published[day] = self.con.execute(
                     f"COPY (SELECT {columns} FROM sessions WHERE dt = CAST(? AS DATE) ORDER BY user_id, session_id) "
                     f"TO {DUCKDB.literal(str(target))} (FORMAT parquet, COMPRESSION snappy)",
                     [day],
-                )
-                published[day] = self.con.execute("SELECT count(*) FROM sessions WHERE dt = CAST(? AS DATE)", [day]).fetchone()[0]
+                ).fetchone()[0]
                 self.store.put_file(target, layout.sessions_key(day), move=True)
         finally:
             shutil.rmtree(staging, ignore_errors=True)

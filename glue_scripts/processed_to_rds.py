@@ -29,7 +29,7 @@ if __package__ in (None, ""):  # run as a file (Glue, subprocess): make the repo
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from clickpipe_core.lake_store import open_store  # noqa: E402
-from clickpipe_core.layout import sessions_key  # noqa: E402
+from clickpipe_core.layout import processed_prefix  # noqa: E402
 from clickpipe_core.marts import MART_GROUPS, MARTS, USERS_DIM, activity_for  # noqa: E402
 from clickpipe_core.pg_load import SOURCE_ENV, URL_ENV  # noqa: E402
 from clickpipe_core.runtime import Runtime  # noqa: E402
@@ -41,7 +41,7 @@ from glue_scripts.pipes_session import (  # noqa: E402
 )
 
 EXIT_BAD_INPUT = 2
-SESSIONS_PREFIX = sessions_key("D").removesuffix("dt=D/sessions.parquet")
+SESSIONS_PREFIX = processed_prefix("sessions")
 SESSIONS_ASSET = "processed/sessions"
 
 
