@@ -156,14 +156,13 @@ def duckdb_select(ds: Dataset, files: list[str]) -> str:
     else:
         options = ", hive_partitioning = false"
     paths = "[" + ", ".join(DUCKDB.literal(f) for f in files) + "]"
-    source = f"read_parquet({paths}{options})"
-    if ds.derived_columns:
-        # Files written before a derived column existed lack it: read by name, and a column no file
-        # has yet comes from an empty relation that has every derived column, so it is NULL.
-        derived = dict(duckdb_columns(ds))
-        empty = empty_select([(c, derived[c]) for c in ds.derived_column_names])
-        source = f"(SELECT * FROM read_parquet({paths}{options}, union_by_name = true) UNION ALL BY NAME {empty})"
-    return f"SELECT {projection} FROM {source}"
+    if not ds.derived_columns:
+        return f"SELECT {projection} FROM read_parquet({paths}{options})"
+    # Files written before a derived column existed lack it: read by name, and a column no file
+    # has yet comes from an empty relation that has every derived column, so it is NULL.
+    types = dict(columns)
+    empty = empty_select([(c, types[c]) for c in ds.derived_column_names])
+    return f"SELECT {projection} FROM (SELECT * FROM read_parquet({paths}{options}, union_by_name = true) UNION ALL BY NAME {empty})"
 
 
 def duckdb_view_sql(ds: Dataset, files: list[str]) -> str:

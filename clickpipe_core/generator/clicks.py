@@ -798,6 +798,7 @@ class ClickGenerator:
 
 _arrival = operator.itemgetter(ARRIVAL)
 
+
 def generate_clicks(**kwargs) -> tuple[list[tuple[int, bytes, str, str]], dict]:
     """All records of ``ClickGenerator(**kwargs)`` in one list, with the manifest (small runs)."""
     gen = ClickGenerator(**kwargs)
