@@ -42,17 +42,20 @@ demo: $(VENV)/.installed-base
 	$(BIN)/clickpipe demo
 
 ## test: the full suite, what CI runs: set up both venvs, then run its parts side by side (tests/run_parts.py):
-##   pytest     every test of tests/ but the two below (the Spark parity tests included)
+##   pytest     every test of tests/ but the three tiers below, spread over $(TEST_WORKERS) workers (pytest-xdist)
+##   spark      the Spark parity tests (marker spark: one local Spark for all of them)
 ##   daemon     the automation scenario on the real Dagster daemon and webserver (mostly waiting on its cadences)
 ##   cdk        the CDK app's tests (infra/cdk/.venv)
 ##   rehearsal  the AWS rehearsal (`make aws-rehearsal`: each Glue run starts its own Spark in the emulator)
 ## Every part runs to its end; each log is printed whole as the part ends (and kept in $(TEST_LOGS)), then a
-## table of each part's result and wall time. The exit status is non-zero if any part failed.
+## table of each part's result, wall and CPU time. The exit status is non-zero if any part failed.
 ## PYTEST_ADDOPTS reaches every pytest run, e.g. PYTEST_ADDOPTS=--durations=30 make test.
 TEST_LOGS := $(CURDIR)/.test-logs
+TEST_WORKERS ?= 2
 test: $(VENV)/.installed-test $(CDK_VENV)/.installed chromium postgresql
 	@$(BIN)/python tests/run_parts.py --logs $(TEST_LOGS) \
-	  'pytest=$(BIN)/python -m pytest -m "not daemon and not rehearsal"' \
+	  'pytest=$(BIN)/python -m pytest -m "not spark and not daemon and not rehearsal" -n $(TEST_WORKERS)' \
+	  'spark=$(BIN)/python -m pytest -m spark' \
 	  'daemon=$(BIN)/python -m pytest -m daemon' \
 	  'cdk=$(CDK_BIN)/python -m pytest $(CDK_DIR)/tests' \
 	  'rehearsal=$(MAKE) --no-print-directory aws-rehearsal'
@@ -73,9 +76,9 @@ postgresql:
 	} || { echo "postgresql is missing and could not be installed: run 'apt-get install postgresql' as root" >&2; exit 1; }
 
 ## test-fast: the inner loop: every test of tests/ but the Spark parity tests (marker spark), the daemon scenario
-## (daemon) and the AWS rehearsal (rehearsal); the CDK app's tests are `make cdk-test`
+## (daemon) and the AWS rehearsal (rehearsal), spread over $(TEST_WORKERS) workers; the CDK app's tests are `make cdk-test`
 test-fast: $(VENV)/.installed-test chromium
-	$(BIN)/python -m pytest -m "not spark and not daemon and not rehearsal" -q
+	$(BIN)/python -m pytest -m "not spark and not daemon and not rehearsal" -n $(TEST_WORKERS) -q
 
 ## chromium: the headless browser of the dashboard test (Debian's package, driven by Playwright). Checked on
 ## every run; installed if missing (CI runs as root on a fresh machine; elsewhere install it yourself).
