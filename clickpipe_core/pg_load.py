@@ -13,6 +13,10 @@
   same transaction, ``marts.users`` for the users whose activity that day changed, from their
   activity rows only (an indexed lookup by user); ``refresh_users`` upserts the users snapshot's
   attributes and computes lifetime activity only for users new to the dimension.
+- Weekly retention is maintained the same way: a load that replaces a day of visits
+  (``marts.USER_VISITS_DAILY``, with the session marts) takes away, in the same transaction, the
+  retention cells the users with visits that day made before the load and adds those they make
+  after it, from their visit rows only; ``record_retention`` reports the mart.
 
 Table and column names come from ``clickpipe_core/marts.py`` and are checked identifiers; values
 travel as query parameters or COPY data only.
@@ -31,10 +35,21 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from clickpipe_core.errors import WarehouseError
-from clickpipe_core.marts import MIGRATIONS_DIR, SCHEMA, USER_ACTIVITY, USERS_DIM, Mart, arrow_schema, identifier
+from clickpipe_core.marts import (
+    MIGRATIONS_DIR,
+    RETENTION_WEEKLY,
+    SCHEMA,
+    USER_ACTIVITY,
+    USER_VISITS_DAILY,
+    USERS_DIM,
+    Mart,
+    arrow_schema,
+    identifier,
+)
 
 MIGRATION_FILE = re.compile(r"^V(?P<version>\d{3,})__(?P<name>[a-z0-9_]+)\.sql$")
 MIGRATION_LOCK = 7_316_221  # pg_advisory_xact_lock key of clickpipe migrations
+RETENTION_LOCK = 7_316_222  # pg_advisory_xact_lock key of weekly retention's updates
 FULL_PARTITION = "*"
 # How a local Job 2 process gets its PostgreSQL: the URL itself (a secret: set by the warehouse
 # resource in that process's environment only) and which user-facing setting it came from.
@@ -145,6 +160,8 @@ def _load_error(e: BaseException, what: str) -> WarehouseError:
     else is not a load error and is raised as it is."""
     import adbc_driver_manager
 
+    if isinstance(e, WarehouseError):  # a check of the load's own
+        return WarehouseError(f"{what} failed and was rolled back (the previous rows stay): {e}")
     if not isinstance(e, adbc_driver_manager.Error):
         raise e
     details = dict(getattr(e, "details", None) or [])
@@ -211,6 +228,92 @@ def _refresh_affected_users(cur) -> None:
     cur.execute(f"UPDATE {USERS_DIM.table} u SET {sets} FROM ({lifetime}) l WHERE u.user_id = l.user_id")
 
 
+RETENTION_USERS = "clickpipe_retention_users"  # temporary tables of the day's transaction
+VISITS_STAGE = "clickpipe_visits_stage"
+RETENTION_DELTA = "clickpipe_retention_delta"
+
+# The retention cells the users of RETENTION_USERS make, from their visit rows only: the definition of
+# sql/marts/retention_weekly.sql (ISO weeks, cohort = the week of the first visit) over user_visits_daily.
+RETENTION_CELLS_SQL = f"""
+WITH weeks AS (
+  SELECT user_id, dt - (EXTRACT(ISODOW FROM dt)::integer - 1) AS week, bool_or(purchased) AS purchased
+  FROM {USER_VISITS_DAILY.table} WHERE user_id IN (SELECT user_id FROM {RETENTION_USERS})
+  GROUP BY 1, 2
+), cohorts AS (
+  SELECT user_id, min(week) AS cohort_week FROM weeks GROUP BY user_id
+)
+SELECT c.cohort_week, (w.week - c.cohort_week) / 7 AS weeks_since,
+       count(*) AS users, count(*) FILTER (WHERE w.purchased) AS purchasers
+FROM weeks w JOIN cohorts c ON c.user_id = w.user_id
+GROUP BY 1, 2
+"""
+
+
+def _replace_visits(cur, rows: pa.Table, day: str) -> None:
+    """Replace ``day`` of marts.user_visits_daily and bring marts.retention_weekly along: the cells
+    of the users with visits that day, before or after, are taken away as they were and added as they
+    are now (their other days read by user_id), then the touched cohorts get their size and shares
+    again. The cost is the day's users and their visits, not the history. Two loads take turns
+    (an advisory lock held to the commit): each reads the other's visits (ARCHITECTURE.md, rule 9)."""
+    table, mart = USER_VISITS_DAILY.table, RETENTION_WEEKLY.table
+    cur.execute(f"SELECT pg_advisory_xact_lock({RETENTION_LOCK})")
+    cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {VISITS_STAGE} (LIKE {table}) ON COMMIT DELETE ROWS")
+    cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {RETENTION_USERS} (user_id text PRIMARY KEY) ON COMMIT DELETE ROWS")
+    cur.execute(
+        f"CREATE TEMP TABLE IF NOT EXISTS {RETENTION_DELTA} "
+        "(cohort_week date, weeks_since integer, users bigint, purchasers bigint) ON COMMIT DELETE ROWS"
+    )
+    if rows.num_rows:
+        cur.adbc_ingest(VISITS_STAGE, rows, mode="append", temporary=True)
+    cur.execute(
+        f"INSERT INTO {RETENTION_USERS} SELECT user_id FROM {table} WHERE dt = CAST($1 AS date) "
+        f"UNION SELECT user_id FROM {VISITS_STAGE}",
+        parameters=(day,),
+    )
+    delta = f"INSERT INTO {RETENTION_DELTA} SELECT cohort_week, weeks_since, {{sign}} users, {{sign}} purchasers FROM ({RETENTION_CELLS_SQL}) c"
+    cur.execute(delta.format(sign="-"))
+    cur.execute(f"DELETE FROM {table} WHERE dt = CAST($1 AS date)", parameters=(day,))
+    cur.execute(f"INSERT INTO {table} SELECT * FROM {VISITS_STAGE}")
+    cur.execute(delta.format(sign=""))
+    touched = f"(SELECT DISTINCT cohort_week FROM {RETENTION_DELTA})"
+    cur.execute(
+        f"""INSERT INTO {mart} AS r (cohort_week, weeks_since, cohort_users, users, purchasers, user_retention, purchaser_share)
+            SELECT cohort_week, weeks_since, 0, sum(users), sum(purchasers), 0, 0 FROM {RETENTION_DELTA}
+            GROUP BY cohort_week, weeks_since HAVING sum(users) <> 0 OR sum(purchasers) <> 0
+            ON CONFLICT (cohort_week, weeks_since)
+            DO UPDATE SET users = r.users + EXCLUDED.users, purchasers = r.purchasers + EXCLUDED.purchasers"""
+    )
+    cur.execute(f"DELETE FROM {mart} WHERE users = 0 AND cohort_week IN {touched}")
+    # a cohort's size is its users in its own week (every one of them has a visit then)
+    cur.execute(
+        f"""UPDATE {mart} r SET cohort_users = z.users,
+                user_retention = r.users::double precision / z.users,
+                purchaser_share = r.purchasers::double precision / z.users
+            FROM {mart} z WHERE z.cohort_week = r.cohort_week AND z.weeks_since = 0 AND r.cohort_week IN {touched}"""
+    )
+    cur.execute(
+        f"""SELECT min(cohort_week) FROM {mart} WHERE cohort_week IN {touched}
+            AND (purchasers < 0 OR purchasers > users OR users > cohort_users OR cohort_users = 0)"""
+    )
+    if (broken := cur.fetchone()[0]) is not None:
+        raise WarehouseError(
+            f"{mart} does not add up with {table} (cohort {broken}): it was changed outside Job 2; "
+            f"empty both (TRUNCATE) and delete their rows of {SCHEMA}.partition_loads, then run Job 2 --marts retention"
+        )
+
+
+def record_retention(url: str, *, run_id: str | None = None, source: str = "the PostgreSQL URL") -> dict[str, int]:
+    """What marts.retention_weekly holds now (the day loads keep it), recorded as its load: rows,
+    cohorts and the days of visits it covers."""
+    with _transaction(url, source, f"recording {RETENTION_WEEKLY.table}") as cur:
+        cur.execute(f"SELECT count(*), count(*) FILTER (WHERE weeks_since = 0) FROM {RETENTION_WEEKLY.table}")
+        rows, cohorts = cur.fetchone()
+        cur.execute(f"SELECT count(DISTINCT dt) FROM {USER_VISITS_DAILY.table}")
+        days = cur.fetchone()[0]
+        _record(cur, RETENTION_WEEKLY, FULL_PARTITION, rows, run_id)
+    return {"rows_loaded": rows, "cohorts": cohorts, "days_with_visits": days}
+
+
 def replace_partitions(
     url: str,
     tables: dict[str, tuple[Mart, pa.Table]],
@@ -245,12 +348,15 @@ def replace_partitions(
                         raise WarehouseError(f"mart {mart.name} is not daily: use replace_table")
                     rows = table.filter(pc.equal(table.column("dt"), pa.scalar(day_value, pa.date32())))
                     remember = f"INSERT INTO {AFFECTED_USERS} SELECT user_id FROM {mart.table} WHERE dt = CAST($1 AS date)"
-                    if mart in USER_ACTIVITY:  # the users active that day before the load
-                        cur.execute(remember, parameters=(day,))
-                    cur.execute(f"DELETE FROM {mart.table} WHERE dt = CAST($1 AS date)", parameters=(day,))
-                    _ingest(cur, mart, rows)
-                    if mart in USER_ACTIVITY:  # and after it
-                        cur.execute(remember, parameters=(day,))
+                    if mart is USER_VISITS_DAILY:  # and weekly retention with it
+                        _replace_visits(cur, rows, day)
+                    else:
+                        if mart in USER_ACTIVITY:  # the users active that day before the load
+                            cur.execute(remember, parameters=(day,))
+                        cur.execute(f"DELETE FROM {mart.table} WHERE dt = CAST($1 AS date)", parameters=(day,))
+                        _ingest(cur, mart, rows)
+                        if mart in USER_ACTIVITY:  # and after it
+                            cur.execute(remember, parameters=(day,))
                     _record(cur, mart, day, rows.num_rows, run_id)
                     loaded[name][day] = rows.num_rows
                 if activity:
