@@ -371,3 +371,42 @@ def test_the_retention_run_loads_the_visits_of_days_never_loaded(monkeypatch, pg
     visits = _visits(url)
     assert run_job2(monkeypatch, url, lake, "retention") == 0
     assert _visits(url) == visits and _retention_in_postgres(url) == _retention_definition(lake)
+
+
+def test_concurrent_day_loads_of_one_user_take_turns_and_lose_no_update(pg_url):
+    """Two loads that change one user's visits (ARCHITECTURE.md, rule 9): the second waits for the
+    first's commit on the retention lock, then reads its visits; the cohorts are as if in order."""
+    import threading
+    import time
+
+    import pyarrow as pa
+
+    from clickpipe_core import pg_load
+    from clickpipe_core.marts import USER_VISITS_DAILY
+
+    def visits(day):
+        return pg_load.conform(USER_VISITS_DAILY, pa.table({"dt": [date.fromisoformat(day)], "user_id": ["X"], "purchased": [False]}))
+
+    def load(day):
+        pg_load.replace_partitions(pg_url, {USER_VISITS_DAILY.name: (USER_VISITS_DAILY, visits(day))}, [day])
+
+    pg_load.apply_migrations(pg_url)
+    load("2026-10-27")  # week 10-26: X's cohort
+    first = pg_load.connect_adbc(pg_url)
+    try:
+        cur = first.cursor()
+        pg_load._replace_visits(cur, visits("2026-10-20"), "2026-10-20")  # an earlier week, not committed yet
+        second = threading.Thread(target=load, args=("2026-11-03",))
+        second.start()
+        with psycopg.connect(pg_url) as con:
+            waiting = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = %s AND NOT granted"
+            deadline = time.monotonic() + 60
+            while not con.execute(waiting, (pg_load.RETENTION_LOCK,)).fetchone()[0]:
+                assert time.monotonic() < deadline and second.is_alive(), "the second load did not wait for the first"
+                time.sleep(0.05)
+        first.commit()
+        second.join(60)
+    finally:
+        first.close()
+    cells = {(str(r[0]), r[1]): r[2:5] for r in _retention_in_postgres(pg_url)}
+    assert cells == {("2026-10-19", 0): (1, 1, 0), ("2026-10-19", 1): (1, 1, 0), ("2026-10-19", 2): (1, 1, 0)}
