@@ -129,33 +129,36 @@ def _job2(url: str, lake: str, marts: str, day: str | None) -> None:
         raise SystemExit(f"Job 2 --marts {marts} failed ({code})")
 
 
-def _full_users_rebuild(url: str, lake: str) -> int:
+def _full_rebuild(url: str, lake: str, name: str) -> int:
+    """A mart rebuilt whole from every processed day and replaced in one transaction, as it was
+    before it was maintained incrementally (retention derives every session again)."""
     from clickpipe_core.lake_store import LocalStore
-    from clickpipe_core.marts import USERS_DIM
+    from clickpipe_core.marts import MARTS
     from clickpipe_core.pg_load import replace_table
     from glue_scripts.marts_engine import DuckDBMartEngine
 
+    mart = MARTS[name]
     with DuckDBMartEngine(LocalStore(lake)) as engine:
-        engine.register(list(USERS_DIM.sources), days=None)
-        table = engine.build(USERS_DIM)
-    return replace_table(url, USERS_DIM, table)
-
-
-def _full_retention_rebuild(url: str, lake: str) -> int:
-    from clickpipe_core.lake_store import LocalStore
-    from clickpipe_core.marts import RETENTION_WEEKLY
-    from clickpipe_core.pg_load import replace_table
-    from glue_scripts.marts_engine import DuckDBMartEngine
-
-    with DuckDBMartEngine(LocalStore(lake)) as engine:
-        engine.derive_sessions(None)
-        table = engine.build(RETENTION_WEEKLY)
-    return replace_table(url, RETENTION_WEEKLY, table)
+        if mart.sessionized:
+            engine.derive_sessions(None)
+        else:
+            engine.register(list(mart.sources), days=None)
+        table = engine.build(mart)
+    return replace_table(url, mart, table)
 
 
 def _cpu() -> float:
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+# Job 2 steps: the --marts group, and whether it loads day H
+JOB2_STEPS = {
+    "job2_daily": ("daily", True),
+    "job2_users": ("users", False),
+    "job2_sessions": ("sessions", True),
+    "job2_retention": ("retention", False),
+}
 
 
 def child(argv: list[str]) -> None:
@@ -170,22 +173,12 @@ def child(argv: list[str]) -> None:
     with Timer() as t:
         if step in ("job1_clicks", "job1_transactions"):
             rows = _job1(lake, step.removeprefix("job1_"), day)
-        elif step == "job2_daily":
-            _job2(url, lake, "daily", day)
+        elif step in JOB2_STEPS:  # a daily group gets the day
+            marts, daily = JOB2_STEPS[step]
+            _job2(url, lake, marts, day if daily else None)
             rows = 0
-        elif step == "job2_users":
-            _job2(url, lake, "users", None)
-            rows = 0
-        elif step == "job2_sessions":
-            _job2(url, lake, "sessions", day)
-            rows = 0
-        elif step == "job2_retention":
-            _job2(url, lake, "retention", None)
-            rows = 0
-        elif step == "users_full_rebuild":
-            rows = _full_users_rebuild(url, lake)
-        elif step == "retention_full_rebuild":
-            rows = _full_retention_rebuild(url, lake)
+        elif step in ("users_full_rebuild", "retention_full_rebuild"):
+            rows = _full_rebuild(url, lake, {"users_full_rebuild": "users", "retention_full_rebuild": "retention_weekly"}[step])
         else:
             raise SystemExit(f"unknown step {step}")
     report_child(t.seconds, rows, {"cpu_seconds": round(_cpu() - cpu, 3), "peak_mib": usage()["peak_mib"]})

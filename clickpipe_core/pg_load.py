@@ -232,12 +232,19 @@ RETENTION_USERS = "clickpipe_retention_users"  # temporary tables of the day's t
 VISITS_STAGE = "clickpipe_visits_stage"
 RETENTION_DELTA = "clickpipe_retention_delta"
 
-# The retention cells the users of RETENTION_USERS make, from their visit rows only: the definition of
-# sql/marts/retention_weekly.sql (ISO weeks, cohort = the week of the first visit) over user_visits_daily.
+
+def _monday(date_sql: str) -> str:
+    """The Monday of the ISO week of a date (NULL stays NULL)."""
+    return f"({date_sql} - (EXTRACT(ISODOW FROM {date_sql})::integer - 1))"
+
+
+# The retention cells the users of RETENTION_USERS that change cohort make, from all their visit rows:
+# the definition of sql/marts/retention_weekly.sql (ISO weeks, cohort = the week of the first visit)
+# over user_visits_daily.
 RETENTION_CELLS_SQL = f"""
 WITH weeks AS (
-  SELECT user_id, dt - (EXTRACT(ISODOW FROM dt)::integer - 1) AS week, bool_or(purchased) AS purchased
-  FROM {USER_VISITS_DAILY.table} WHERE user_id IN (SELECT user_id FROM {RETENTION_USERS})
+  SELECT user_id, {_monday("dt")} AS week, bool_or(purchased) AS purchased
+  FROM {USER_VISITS_DAILY.table} WHERE user_id IN (SELECT user_id FROM {RETENTION_USERS} WHERE moved)
   GROUP BY 1, 2
 ), cohorts AS (
   SELECT user_id, min(week) AS cohort_week FROM weeks GROUP BY user_id
@@ -247,18 +254,29 @@ SELECT c.cohort_week, (w.week - c.cohort_week) / 7 AS weeks_since,
 FROM weeks w JOIN cohorts c ON c.user_id = w.user_id
 GROUP BY 1, 2
 """
+_DAY = "CAST($1 AS date)"
+_FIRST_BEFORE = f"least(first_other, CASE WHEN was THEN {_DAY} END)"
+_FIRST_AFTER = f"least(first_other, CASE WHEN now THEN {_DAY} END)"
 
 
 def _replace_visits(cur, rows: pa.Table, day: str) -> None:
-    """Replace ``day`` of marts.user_visits_daily and bring marts.retention_weekly along: the cells
-    of the users with visits that day, before or after, are taken away as they were and added as they
-    are now (their other days read by user_id), then the touched cohorts get their size and shares
-    again. The cost is the day's users and their visits, not the history. Two loads take turns
-    (an advisory lock held to the commit): each reads the other's visits (ARCHITECTURE.md, rule 9)."""
+    """Replace ``day`` of marts.user_visits_daily and bring marts.retention_weekly along, looking only
+    at the users with visits that day, before or after. For each, two index lookups on their other
+    days: their first visit, and their visits in the day's week. A user whose cohort stays changes one
+    cell at most (the day's week: active, bought); a user whose cohort changes (a first visit, one
+    lost, or an earlier day loaded late) has all their cells taken away as they were and added as
+    they are now, from all their visits. Then the touched cohorts get their size and shares again.
+    Two loads take turns (an advisory lock held to the commit): each reads the other's visits
+    (ARCHITECTURE.md, rule 9)."""
     table, mart = USER_VISITS_DAILY.table, RETENTION_WEEKLY.table
+    week = _monday(_DAY)
     cur.execute(f"SELECT pg_advisory_xact_lock({RETENTION_LOCK})")
     cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {VISITS_STAGE} (LIKE {table}) ON COMMIT DELETE ROWS")
-    cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {RETENTION_USERS} (user_id text PRIMARY KEY) ON COMMIT DELETE ROWS")
+    cur.execute(
+        f"""CREATE TEMP TABLE IF NOT EXISTS {RETENTION_USERS} (
+              user_id text PRIMARY KEY, was boolean, was_bought boolean, now boolean, now_bought boolean,
+              first_other date, week_other boolean, moved boolean) ON COMMIT DELETE ROWS"""
+    )  # week_other: NULL without a visit on another day of the week, else whether one bought
     cur.execute(
         f"CREATE TEMP TABLE IF NOT EXISTS {RETENTION_DELTA} "
         "(cohort_week date, weeks_since integer, users bigint, purchasers bigint) ON COMMIT DELETE ROWS"
@@ -266,13 +284,37 @@ def _replace_visits(cur, rows: pa.Table, day: str) -> None:
     if rows.num_rows:
         cur.adbc_ingest(VISITS_STAGE, rows, mode="append", temporary=True)
     cur.execute(
-        f"INSERT INTO {RETENTION_USERS} SELECT user_id FROM {table} WHERE dt = CAST($1 AS date) "
-        f"UNION SELECT user_id FROM {VISITS_STAGE}",
+        f"""INSERT INTO {RETENTION_USERS} (user_id, was, was_bought, now, now_bought)
+            SELECT user_id, bool_or(old), bool_or(old AND purchased), bool_or(NOT old), bool_or(NOT old AND purchased)
+            FROM (SELECT user_id, purchased, true AS old FROM {table} WHERE dt = {_DAY}
+                  UNION ALL SELECT user_id, purchased, false FROM {VISITS_STAGE}) day_users
+            GROUP BY user_id""",
+        parameters=(day,),
+    )
+    cur.execute(
+        f"""UPDATE {RETENTION_USERS} u SET
+              first_other = (SELECT v.dt FROM {table} v WHERE v.user_id = u.user_id AND v.dt <> {_DAY} ORDER BY v.dt LIMIT 1),
+              week_other = (SELECT bool_or(v.purchased) FROM {table} v
+                            WHERE v.user_id = u.user_id AND v.dt BETWEEN {week} AND {week} + 6 AND v.dt <> {_DAY})""",
+        parameters=(day,),
+    )
+    cur.execute(
+        f"UPDATE {RETENTION_USERS} SET moved = {_monday(_FIRST_BEFORE)} IS DISTINCT FROM {_monday(_FIRST_AFTER)}",
         parameters=(day,),
     )
     delta = f"INSERT INTO {RETENTION_DELTA} SELECT cohort_week, weeks_since, {{sign}} users, {{sign}} purchasers FROM ({RETENTION_CELLS_SQL}) c"
     cur.execute(delta.format(sign="-"))
-    cur.execute(f"DELETE FROM {table} WHERE dt = CAST($1 AS date)", parameters=(day,))
+    cur.execute(
+        f"""INSERT INTO {RETENTION_DELTA}
+            SELECT cohort_week, ({week} - cohort_week) / 7, sum(users), sum(purchasers) FROM (
+              SELECT {_monday(_FIRST_BEFORE)} AS cohort_week,
+                     (week_other IS NOT NULL OR now)::integer - (week_other IS NOT NULL OR was)::integer AS users,
+                     (coalesce(week_other, false) OR now_bought)::integer - (coalesce(week_other, false) OR was_bought)::integer AS purchasers
+              FROM {RETENTION_USERS} WHERE NOT moved) kept
+            GROUP BY cohort_week""",
+        parameters=(day,),
+    )
+    cur.execute(f"DELETE FROM {table} WHERE dt = {_DAY}", parameters=(day,))
     cur.execute(f"INSERT INTO {table} SELECT * FROM {VISITS_STAGE}")
     cur.execute(delta.format(sign=""))
     touched = f"(SELECT DISTINCT cohort_week FROM {RETENTION_DELTA})"

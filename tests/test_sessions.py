@@ -293,6 +293,8 @@ def weeks_of_visits() -> list[dict]:
         click("C", "c1", "page_view", at("2026-11-03", 11, 0)),
         click("C", "c2", "purchase", at("2026-11-17", 11, 0), "/checkout", props=buy(5)),
         click("U2", "again", "page_view", at("2026-11-10", 8, 0)),  # U2 (cohort 11-02) comes back
+        click("G", "g1", "page_view", at("2026-10-27", 12, 0)),
+        click("G", "g2", "purchase", at("2026-11-03", 12, 0), "/checkout", props=buy(7)),
         # a session from Sunday 23:50 to Monday 00:10 with a purchase on Monday: week 11-02's, converted
         click("E", "late-night", "page_view", at("2026-11-08", 23, 50)),
         click("E", "late-night", "purchase", at("2026-11-09", 0, 10), "/checkout", props=buy(6)),
@@ -323,11 +325,13 @@ def test_weekly_retention_maintained_by_the_day_loads_equals_its_whole_history_d
     assert cells[("2026-11-02", 0)] == (7, 7, 4) and cells[("2026-11-02", 1)] == (7, 1, 0)  # U2 came back
     assert "bot-bing" not in {v[1] for v in _visits(pg_url)}
 
-    # 11-04 is processed again: B's purchase was a duplicate of another delivery, and a new user F came
+    # 11-04 is processed again: B's purchase was a duplicate of another delivery, a new user F came, and
+    # G, who bought the day before (same week), came back and bought again
     for f in (lake / "processed" / "clicks" / "dt=2026-11-04").rglob("*.parquet"):
         f.unlink()
     write_processed(lake, {"users": [], "transactions": [], "clicks": [
         click("B", "b2", "page_view", at("2026-11-04", 10, 0)), click("F", "f1", "page_view", at("2026-11-04", 12, 0)),
+        click("G", "g3", "purchase", at("2026-11-04", 12, 0), "/checkout", props=buy(8)),
     ]})  # fmt: skip
     _load_sessions(monkeypatch, pg_url, lake, ["2026-11-03", "2026-11-04", "2026-11-05"])
     assert _retention_in_postgres(pg_url) == _retention_definition(lake) != first
