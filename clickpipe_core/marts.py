@@ -75,7 +75,7 @@ class Mart:
     description: str
     columns: tuple[MartColumn, ...]
     key: tuple[str, ...]
-    daily: bool  # True: replaced one dt at a time; False: replaced whole
+    daily: bool  # True: replaced one dt at a time; False: not partitioned (kept by the day loads)
     sources: tuple[str, ...]  # processed datasets the SQL reads
     # True: the SQL reads the derived tables sessions and session_events (clickpipe_core/sessions.py),
     # built by DuckDB from the clicks of the days around each mart day, whatever Job 2's engine.

@@ -302,6 +302,9 @@ def _replace_visits(cur, rows: pa.Table, day: str) -> None:
         f"UPDATE {RETENTION_USERS} SET moved = {_monday(_FIRST_BEFORE)} IS DISTINCT FROM {_monday(_FIRST_AFTER)}",
         parameters=(day,),
     )
+    # Nothing analyzes a temporary table: without it the planner guesses many users move and reads
+    # every visit (a scan that grows with history) instead of looking up the few that do.
+    cur.execute(f"ANALYZE {RETENTION_USERS}")
     delta = f"INSERT INTO {RETENTION_DELTA} SELECT cohort_week, weeks_since, {{sign}} users, {{sign}} purchasers FROM ({RETENTION_CELLS_SQL}) c"
     cur.execute(delta.format(sign="-"))
     cur.execute(
