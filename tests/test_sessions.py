@@ -414,3 +414,22 @@ def test_concurrent_day_loads_of_one_user_take_turns_and_lose_no_update(pg_url):
         first.close()
     cells = {(str(r[0]), r[1]): r[2:5] for r in _retention_in_postgres(pg_url)}
     assert cells == {("2026-10-19", 0): (1, 1, 0), ("2026-10-19", 1): (1, 1, 0), ("2026-10-19", 2): (1, 1, 0)}
+
+
+def test_a_warehouse_from_before_v005_gets_its_retention_from_the_visits(monkeypatch, pg_url, tmp_path):
+    """Migrated from V004 with weekly retention rebuilt whole: V005 empties it, and the retention run
+    loads the visits of every processed day, giving the definition's rows again."""
+    from clickpipe_core import pg_load
+
+    lake = tmp_path / "lake"
+    write_processed(lake, {"users": [], "transactions": [], "clicks": weeks_of_visits()})
+    v004 = tmp_path / "v004"
+    v004.mkdir()
+    for m in pg_load.migrations()[:4]:
+        (v004 / m.path.name).write_text(m.sql)
+    assert pg_load.apply_migrations(pg_url, v004)[-1] == "V004__session_marts"
+    with psycopg.connect(pg_url) as con:  # what a V004 retention run left
+        con.execute("INSERT INTO marts.retention_weekly VALUES ('2026-10-19', 0, 9, 9, 9, 1, 1)")
+        con.execute("INSERT INTO marts.partition_loads VALUES ('retention_weekly', '*', 1, now(), 'old')")
+    assert run_job2(monkeypatch, pg_url, lake, "retention") == 0
+    assert _retention_in_postgres(pg_url) == _retention_definition(lake)
