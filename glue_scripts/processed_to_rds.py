@@ -3,9 +3,10 @@
 Builds the marts of ``clickpipe_core/marts.py`` with their SQL files on DuckDB or Spark
 (``--engine``; Spark by default on Glue, see ``marts_engine.py``) and loads them into PostgreSQL
 with ADBC (binary COPY): each daily partition is replaced in one transaction; the users dimension
-and weekly retention are maintained incrementally by those day transactions (``pg_load``). Both engines hand the same Arrow tables to the same loader:
-Spark collects each mart to the driver (marts are small). The tables come from the versioned
-migrations in ``clickpipe_core/sql/migrations/``, applied first.
+and weekly retention are maintained incrementally by those day transactions (``pg_load``). Both
+engines hand the same Arrow tables to the same loader: Spark collects each mart to the driver
+(marts are small). The tables come from the versioned migrations in
+``clickpipe_core/sql/migrations/``, applied first.
 
 Launched by Dagster Pipes (``PipesSubprocessClient`` locally, ``PipesGlueClient`` on AWS) or by hand:
 
@@ -34,8 +35,8 @@ from clickpipe_core.marts import (  # noqa: E402
     MART_GROUPS,
     MARTS,
     RETENTION_WEEKLY,
-    SESSION_MARTS,
     USER_ACTIVITY,
+    USER_VISITS_DAILY,
     USERS_DIM,
     activity_for,
     visits_for,
@@ -242,7 +243,7 @@ def run(args, keys: list[str], run_id: str | None) -> tuple[dict, list[str], flo
                 }
         else:
             if RETENTION_WEEKLY in marts:  # maintained by the session marts' day loads (pg_load)
-                caught_up = catch_up_activity(engine, url, source, run_id, visits_for(SESSION_MARTS))
+                caught_up = catch_up_activity(engine, url, source, run_id, [USER_VISITS_DAILY])
                 results[RETENTION_WEEKLY.name] = {
                     **pg_load.record_retention(url, run_id=run_id, source=source), "activity_days_loaded": caught_up
                 }
