@@ -1,4 +1,4 @@
-"""Benchmark: the cost of one day as history grows — one new day after 1 day of history and after 30.
+"""Benchmark: the cost of one day as history grows — one new day after 1, 10 and 30 days of history.
 
     python -m bench.history_growth [--events 30000] [--transactions 5000] [--users 2000] [--days 1,30]
 
@@ -10,8 +10,12 @@ histories (medians of ``CLICKPIPE_BENCH_ROUNDS``, default 3), CPU time including
 - Job 1, transactions of day H (re-delivery: the newest delivery wins, same window);
 - Job 2, the daily marts of day H (with the user activity and the incremental users update);
 - Job 2, the users load (the snapshot's attributes, lifetime activity for new users only);
+- Job 2, the session marts of day H (with the day's visits and the incremental retention update);
+- Job 2, the retention load (the visits of days never loaded: none here; the mart recorded);
 - peer: the users dimension rebuilt whole from every processed day (``sql/marts/users.sql`` over
-  all history, replaced in one transaction): what each users load cost before.
+  all history, replaced in one transaction): what each users load cost before;
+- peer: weekly retention rebuilt whole (every session derived again from all processed clicks,
+  ``sql/marts/retention_weekly.sql``, replaced in one transaction): what each retention load cost before.
 
 Each day re-delivers ~1% of the previous day's events and transactions (the dedup and the newest-
 version rule have work to do). Prints one table with each step's day-30 / day-1 ratio: flat is ~1.
@@ -125,21 +129,36 @@ def _job2(url: str, lake: str, marts: str, day: str | None) -> None:
         raise SystemExit(f"Job 2 --marts {marts} failed ({code})")
 
 
-def _full_users_rebuild(url: str, lake: str) -> int:
+def _full_rebuild(url: str, lake: str, name: str) -> int:
+    """A mart rebuilt whole from every processed day and replaced in one transaction, as it was
+    before it was maintained incrementally (retention derives every session again)."""
     from clickpipe_core.lake_store import LocalStore
-    from clickpipe_core.marts import USERS_DIM
+    from clickpipe_core.marts import MARTS
     from clickpipe_core.pg_load import replace_table
     from glue_scripts.marts_engine import DuckDBMartEngine
 
+    mart = MARTS[name]
     with DuckDBMartEngine(LocalStore(lake)) as engine:
-        engine.register(list(USERS_DIM.sources), days=None)
-        table = engine.build(USERS_DIM)
-    return replace_table(url, USERS_DIM, table)
+        if mart.sessionized:
+            engine.derive_sessions(None)
+        else:
+            engine.register(list(mart.sources), days=None)
+        table = engine.build(mart)
+    return replace_table(url, mart, table)
 
 
 def _cpu() -> float:
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+# Job 2 steps: the --marts group, and whether it loads day H
+JOB2_STEPS = {
+    "job2_daily": ("daily", True),
+    "job2_users": ("users", False),
+    "job2_sessions": ("sessions", True),
+    "job2_retention": ("retention", False),
+}
 
 
 def child(argv: list[str]) -> None:
@@ -154,14 +173,12 @@ def child(argv: list[str]) -> None:
     with Timer() as t:
         if step in ("job1_clicks", "job1_transactions"):
             rows = _job1(lake, step.removeprefix("job1_"), day)
-        elif step == "job2_daily":
-            _job2(url, lake, "daily", day)
+        elif step in JOB2_STEPS:  # a daily group gets the day
+            marts, daily = JOB2_STEPS[step]
+            _job2(url, lake, marts, day if daily else None)
             rows = 0
-        elif step == "job2_users":
-            _job2(url, lake, "users", None)
-            rows = 0
-        elif step == "users_full_rebuild":
-            rows = _full_users_rebuild(url, lake)
+        elif step in ("users_full_rebuild", "retention_full_rebuild"):
+            rows = _full_rebuild(url, lake, {"users_full_rebuild": "users", "retention_full_rebuild": "retention_weekly"}[step])
         else:
             raise SystemExit(f"unknown step {step}")
     report_child(t.seconds, rows, {"cpu_seconds": round(_cpu() - cpu, 3), "peak_mib": usage()["peak_mib"]})
@@ -186,17 +203,25 @@ def prepare(root: Path, base_url: str, history: int, args) -> tuple[str, Path]:
         _job1(str(lake), "transactions", _day(i))
         _job1(str(lake), "clicks", _day(i))
         _job2(url, str(lake), "daily", _day(i))
+        _job2(url, str(lake), "sessions", _day(i))
     _job2(url, str(lake), "users", None)
+    _job2(url, str(lake), "retention", None)
     return url, lake
 
 
-STEPS = ["job1_clicks", "job1_transactions", "job2_daily", "job2_users", "users_full_rebuild"]
+STEPS = [
+    "job1_clicks", "job1_transactions", "job2_daily", "job2_users", "users_full_rebuild",
+    "job2_sessions", "job2_retention", "retention_full_rebuild",
+]  # fmt: skip
 LABELS = {
     "job1_clicks": "Job 1 clicks, one day (dedup window)",
     "job1_transactions": "Job 1 transactions, one day (newest wins)",
     "job2_daily": "Job 2 daily marts + users update, one day",
     "job2_users": "Job 2 users load (incremental)",
     "users_full_rebuild": "peer: users rebuilt from all history",
+    "job2_sessions": "Job 2 session marts + retention update, one day",
+    "job2_retention": "Job 2 retention load (incremental)",
+    "retention_full_rebuild": "peer: retention rebuilt from all history",
 }
 
 
@@ -227,12 +252,12 @@ def main(argv: list[str] | None = None) -> str:
     lines = [
         f"One day's cost as history grows ({args.events:,} click events, {args.transactions:,} transactions a day, "
         f"{args.users:,} users; medians of {results[next(iter(results))]['runs']}; CPU s of the work, PostgreSQL's in wall only)",
-        f"{'step':<46}" + "".join(f"{f'day {h} wall':>13}{f'day {h} CPU':>12}" for h in histories) + f"{f'CPU x {last}/{first}':>14}{f'wall x {last}/{first}':>15}",
+        f"{'step':<50}" + "".join(f"{f'day {h} wall':>13}{f'day {h} CPU':>12}" for h in histories) + f"{f'CPU x {last}/{first}':>14}{f'wall x {last}/{first}':>15}",
     ]
     for s in STEPS:
         r = {h: results[f"{s}@{h}"] for h in histories}
         lines.append(
-            f"{LABELS[s]:<46}" + "".join(f"{r[h]['seconds']:>13.2f}{r[h]['cpu_seconds']:>12.2f}" for h in histories)
+            f"{LABELS[s]:<50}" + "".join(f"{r[h]['seconds']:>13.2f}{r[h]['cpu_seconds']:>12.2f}" for h in histories)
             + f"{r[last]['cpu_seconds'] / r[first]['cpu_seconds']:>14.2f}{r[last]['seconds'] / r[first]['seconds']:>15.2f}"
         )
     report = "\n".join(lines)

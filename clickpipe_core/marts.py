@@ -75,7 +75,7 @@ class Mart:
     description: str
     columns: tuple[MartColumn, ...]
     key: tuple[str, ...]
-    daily: bool  # True: replaced one dt at a time; False: replaced whole
+    daily: bool  # True: replaced one dt at a time; False: not partitioned (kept by the day loads)
     sources: tuple[str, ...]  # processed datasets the SQL reads
     # True: the SQL reads the derived tables sessions and session_events (clickpipe_core/sessions.py),
     # built by DuckDB from the clicks of the days around each mart day, whatever Job 2's engine.
@@ -389,7 +389,8 @@ RETENTION_WEEKLY = Mart(
     name="retention_weekly",
     description=(
         "Weekly cohorts: users by the ISO week (UTC) of their first session, and how many of them came back, and "
-        f"bought, each week after. Rebuilt whole from every processed day. {NOT_BOTS}"
+        "bought, each week after, over every loaded day of sessions. Maintained incrementally: each day's load of the "
+        f"session marts updates the cohorts of the users active that day, from their visits (user_visits_daily). {NOT_BOTS}"
     ),
     columns=(
         _c("cohort_week", "date", "Monday of the week of the users' first session"),
@@ -442,12 +443,27 @@ USER_PAYMENTS_DAILY = Mart(
     sources=("transactions",),
 )
 USER_ACTIVITY = (USER_CLICKS_DAILY, USER_SESSIONS_DAILY, USER_PAYMENTS_DAILY)
+# The visits weekly retention is maintained from (pg_load): loaded with the session marts of the same days.
+USER_VISITS_DAILY = Mart(
+    name="user_visits_daily",
+    description="Per UTC day of session start and user with a session that is not a bot's: whether one of them bought.",
+    columns=(DT, _c("user_id", "string"), _c("purchased", "flag")),
+    key=("dt", "user_id"),
+    daily=True,
+    sources=("clicks",),
+    sessionized=True,
+)
 
 
 def activity_for(marts: list[Mart]) -> list[Mart]:
     """The user activity tables a daily load of ``marts`` replaces too: those of the same sources."""
     sources = {s for m in marts for s in m.sources}
     return [a for a in USER_ACTIVITY if set(a.sources) <= sources]
+
+
+def visits_for(marts: list[Mart]) -> list[Mart]:
+    """The visits table a daily load of ``marts`` replaces too: with any sessionized daily mart."""
+    return [USER_VISITS_DAILY] if any(m.sessionized and m.daily for m in marts) else []
 
 
 MARTS: dict[str, Mart] = {

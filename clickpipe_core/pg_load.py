@@ -13,6 +13,10 @@
   same transaction, ``marts.users`` for the users whose activity that day changed, from their
   activity rows only (an indexed lookup by user); ``refresh_users`` upserts the users snapshot's
   attributes and computes lifetime activity only for users new to the dimension.
+- Weekly retention is maintained the same way: a load that replaces a day of visits
+  (``marts.USER_VISITS_DAILY``, with the session marts) takes away, in the same transaction, the
+  retention cells the users with visits that day made before the load and adds those they make
+  after it, from their visit rows only; ``record_retention`` reports the mart.
 
 Table and column names come from ``clickpipe_core/marts.py`` and are checked identifiers; values
 travel as query parameters or COPY data only.
@@ -31,10 +35,21 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from clickpipe_core.errors import WarehouseError
-from clickpipe_core.marts import MIGRATIONS_DIR, SCHEMA, USER_ACTIVITY, USERS_DIM, Mart, arrow_schema, identifier
+from clickpipe_core.marts import (
+    MIGRATIONS_DIR,
+    RETENTION_WEEKLY,
+    SCHEMA,
+    USER_ACTIVITY,
+    USER_VISITS_DAILY,
+    USERS_DIM,
+    Mart,
+    arrow_schema,
+    identifier,
+)
 
 MIGRATION_FILE = re.compile(r"^V(?P<version>\d{3,})__(?P<name>[a-z0-9_]+)\.sql$")
 MIGRATION_LOCK = 7_316_221  # pg_advisory_xact_lock key of clickpipe migrations
+RETENTION_LOCK = 7_316_222  # pg_advisory_xact_lock key of weekly retention's updates
 FULL_PARTITION = "*"
 # How a local Job 2 process gets its PostgreSQL: the URL itself (a secret: set by the warehouse
 # resource in that process's environment only) and which user-facing setting it came from.
@@ -145,6 +160,8 @@ def _load_error(e: BaseException, what: str) -> WarehouseError:
     else is not a load error and is raised as it is."""
     import adbc_driver_manager
 
+    if isinstance(e, WarehouseError):  # a check of the load's own
+        return WarehouseError(f"{what} failed and was rolled back (the previous rows stay): {e}")
     if not isinstance(e, adbc_driver_manager.Error):
         raise e
     details = dict(getattr(e, "details", None) or [])
@@ -211,6 +228,137 @@ def _refresh_affected_users(cur) -> None:
     cur.execute(f"UPDATE {USERS_DIM.table} u SET {sets} FROM ({lifetime}) l WHERE u.user_id = l.user_id")
 
 
+RETENTION_USERS = "clickpipe_retention_users"  # temporary tables of the day's transaction
+VISITS_STAGE = "clickpipe_visits_stage"
+RETENTION_DELTA = "clickpipe_retention_delta"
+
+
+def _monday(date_sql: str) -> str:
+    """The Monday of the ISO week of a date (NULL stays NULL)."""
+    return f"({date_sql} - (EXTRACT(ISODOW FROM {date_sql})::integer - 1))"
+
+
+# The retention cells the users of RETENTION_USERS that change cohort make, from all their visit rows:
+# the definition of sql/marts/retention_weekly.sql (ISO weeks, cohort = the week of the first visit)
+# over user_visits_daily.
+RETENTION_CELLS_SQL = f"""
+WITH weeks AS (
+  SELECT user_id, {_monday("dt")} AS week, bool_or(purchased) AS purchased
+  FROM {USER_VISITS_DAILY.table} WHERE user_id IN (SELECT user_id FROM {RETENTION_USERS} WHERE moved)
+  GROUP BY 1, 2
+), cohorts AS (
+  SELECT user_id, min(week) AS cohort_week FROM weeks GROUP BY user_id
+)
+SELECT c.cohort_week, (w.week - c.cohort_week) / 7 AS weeks_since,
+       count(*) AS users, count(*) FILTER (WHERE w.purchased) AS purchasers
+FROM weeks w JOIN cohorts c ON c.user_id = w.user_id
+GROUP BY 1, 2
+"""
+_DAY = "CAST($1 AS date)"
+_FIRST_BEFORE = f"least(first_other, CASE WHEN was THEN {_DAY} END)"
+_FIRST_AFTER = f"least(first_other, CASE WHEN now THEN {_DAY} END)"
+
+
+def _replace_visits(cur, rows: pa.Table, day: str) -> None:
+    """Replace ``day`` of marts.user_visits_daily and bring marts.retention_weekly along, looking only
+    at the users with visits that day, before or after. For each, two index lookups on their other
+    days: their first visit, and their visits in the day's week. A user whose cohort stays changes one
+    cell at most (the day's week: active, bought); a user whose cohort changes (a first visit, one
+    lost, or an earlier day loaded late) has all their cells taken away as they were and added as
+    they are now, from all their visits. Then the touched cohorts get their size and shares again.
+    Two loads take turns (an advisory lock held to the commit): each reads the other's visits
+    (ARCHITECTURE.md, rule 9)."""
+    table, mart = USER_VISITS_DAILY.table, RETENTION_WEEKLY.table
+    week = _monday(_DAY)
+    cur.execute(f"SELECT pg_advisory_xact_lock({RETENTION_LOCK})")
+    cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {VISITS_STAGE} (LIKE {table}) ON COMMIT DELETE ROWS")
+    cur.execute(
+        f"""CREATE TEMP TABLE IF NOT EXISTS {RETENTION_USERS} (
+              user_id text PRIMARY KEY, was boolean, was_bought boolean, now boolean, now_bought boolean,
+              first_other date, week_other boolean, moved boolean) ON COMMIT DELETE ROWS"""
+    )  # week_other: NULL without a visit on another day of the week, else whether one bought
+    cur.execute(
+        f"CREATE TEMP TABLE IF NOT EXISTS {RETENTION_DELTA} "
+        "(cohort_week date, weeks_since integer, users bigint, purchasers bigint) ON COMMIT DELETE ROWS"
+    )
+    if rows.num_rows:
+        cur.adbc_ingest(VISITS_STAGE, rows, mode="append", temporary=True)
+    cur.execute(
+        f"""INSERT INTO {RETENTION_USERS} (user_id, was, was_bought, now, now_bought)
+            SELECT user_id, bool_or(old), bool_or(old AND purchased), bool_or(NOT old), bool_or(NOT old AND purchased)
+            FROM (SELECT user_id, purchased, true AS old FROM {table} WHERE dt = {_DAY}
+                  UNION ALL SELECT user_id, purchased, false FROM {VISITS_STAGE}) day_users
+            GROUP BY user_id""",
+        parameters=(day,),
+    )
+    cur.execute(
+        f"""UPDATE {RETENTION_USERS} u SET
+              first_other = (SELECT v.dt FROM {table} v WHERE v.user_id = u.user_id AND v.dt <> {_DAY} ORDER BY v.dt LIMIT 1),
+              week_other = (SELECT bool_or(v.purchased) FROM {table} v
+                            WHERE v.user_id = u.user_id AND v.dt BETWEEN {week} AND {week} + 6 AND v.dt <> {_DAY})""",
+        parameters=(day,),
+    )
+    cur.execute(
+        f"UPDATE {RETENTION_USERS} SET moved = {_monday(_FIRST_BEFORE)} IS DISTINCT FROM {_monday(_FIRST_AFTER)}",
+        parameters=(day,),
+    )
+    # Nothing analyzes a temporary table: without it the planner guesses many users move and reads
+    # every visit (a scan that grows with history) instead of looking up the few that do.
+    cur.execute(f"ANALYZE {RETENTION_USERS}")
+    delta = f"INSERT INTO {RETENTION_DELTA} SELECT cohort_week, weeks_since, {{sign}} users, {{sign}} purchasers FROM ({RETENTION_CELLS_SQL}) c"
+    cur.execute(delta.format(sign="-"))
+    cur.execute(
+        f"""INSERT INTO {RETENTION_DELTA}
+            SELECT cohort_week, ({week} - cohort_week) / 7, sum(users), sum(purchasers) FROM (
+              SELECT {_monday(_FIRST_BEFORE)} AS cohort_week,
+                     (week_other IS NOT NULL OR now)::integer - (week_other IS NOT NULL OR was)::integer AS users,
+                     (coalesce(week_other, false) OR now_bought)::integer - (coalesce(week_other, false) OR was_bought)::integer AS purchasers
+              FROM {RETENTION_USERS} WHERE NOT moved) kept
+            GROUP BY cohort_week""",
+        parameters=(day,),
+    )
+    cur.execute(f"DELETE FROM {table} WHERE dt = {_DAY}", parameters=(day,))
+    cur.execute(f"INSERT INTO {table} SELECT * FROM {VISITS_STAGE}")
+    cur.execute(delta.format(sign=""))
+    touched = f"(SELECT DISTINCT cohort_week FROM {RETENTION_DELTA})"
+    cur.execute(
+        f"""INSERT INTO {mart} AS r (cohort_week, weeks_since, cohort_users, users, purchasers, user_retention, purchaser_share)
+            SELECT cohort_week, weeks_since, 0, sum(users), sum(purchasers), 0, 0 FROM {RETENTION_DELTA}
+            GROUP BY cohort_week, weeks_since HAVING sum(users) <> 0 OR sum(purchasers) <> 0
+            ON CONFLICT (cohort_week, weeks_since)
+            DO UPDATE SET users = r.users + EXCLUDED.users, purchasers = r.purchasers + EXCLUDED.purchasers"""
+    )
+    cur.execute(f"DELETE FROM {mart} WHERE users = 0 AND cohort_week IN {touched}")
+    # a cohort's size is its users in its own week (every one of them has a visit then)
+    cur.execute(
+        f"""UPDATE {mart} r SET cohort_users = z.users,
+                user_retention = r.users::double precision / z.users,
+                purchaser_share = r.purchasers::double precision / z.users
+            FROM {mart} z WHERE z.cohort_week = r.cohort_week AND z.weeks_since = 0 AND r.cohort_week IN {touched}"""
+    )
+    cur.execute(
+        f"""SELECT min(cohort_week) FROM {mart} WHERE cohort_week IN {touched}
+            AND (purchasers < 0 OR purchasers > users OR users > cohort_users OR cohort_users = 0)"""
+    )
+    if (broken := cur.fetchone()[0]) is not None:
+        raise WarehouseError(
+            f"{mart} does not add up with {table} (cohort {broken}): it was changed outside Job 2; "
+            f"empty both (TRUNCATE) and delete their rows of {SCHEMA}.partition_loads, then run Job 2 --marts retention"
+        )
+
+
+def record_retention(url: str, *, run_id: str | None = None, source: str = "the PostgreSQL URL") -> dict[str, int]:
+    """What marts.retention_weekly holds now (the day loads keep it), recorded as its load: rows,
+    cohorts and the days of visits it covers."""
+    with _transaction(url, source, f"recording {RETENTION_WEEKLY.table}") as cur:
+        cur.execute(f"SELECT count(*), count(*) FILTER (WHERE weeks_since = 0) FROM {RETENTION_WEEKLY.table}")
+        rows, cohorts = cur.fetchone()
+        cur.execute(f"SELECT count(DISTINCT dt) FROM {USER_VISITS_DAILY.table}")
+        days = cur.fetchone()[0]
+        _record(cur, RETENTION_WEEKLY, FULL_PARTITION, rows, run_id)
+    return {"rows_loaded": rows, "cohorts": cohorts, "days_with_visits": days}
+
+
 def replace_partitions(
     url: str,
     tables: dict[str, tuple[Mart, pa.Table]],
@@ -245,12 +393,15 @@ def replace_partitions(
                         raise WarehouseError(f"mart {mart.name} is not daily: use replace_table")
                     rows = table.filter(pc.equal(table.column("dt"), pa.scalar(day_value, pa.date32())))
                     remember = f"INSERT INTO {AFFECTED_USERS} SELECT user_id FROM {mart.table} WHERE dt = CAST($1 AS date)"
-                    if mart in USER_ACTIVITY:  # the users active that day before the load
-                        cur.execute(remember, parameters=(day,))
-                    cur.execute(f"DELETE FROM {mart.table} WHERE dt = CAST($1 AS date)", parameters=(day,))
-                    _ingest(cur, mart, rows)
-                    if mart in USER_ACTIVITY:  # and after it
-                        cur.execute(remember, parameters=(day,))
+                    if mart is USER_VISITS_DAILY:  # and weekly retention with it
+                        _replace_visits(cur, rows, day)
+                    else:
+                        if mart in USER_ACTIVITY:  # the users active that day before the load
+                            cur.execute(remember, parameters=(day,))
+                        cur.execute(f"DELETE FROM {mart.table} WHERE dt = CAST($1 AS date)", parameters=(day,))
+                        _ingest(cur, mart, rows)
+                        if mart in USER_ACTIVITY:  # and after it
+                            cur.execute(remember, parameters=(day,))
                     _record(cur, mart, day, rows.num_rows, run_id)
                     loaded[name][day] = rows.num_rows
                 if activity:

@@ -30,9 +30,12 @@ the session has exactly one event; ``converted`` = it has a purchase; ``revenue`
 purchases' ``properties.revenue`` (a purchase without a readable number counts 0) in their
 ``currency``, or NULL with currency ``MIXED`` when they are in several.
 
-**Retention** (``retention_weekly``) is built whole from every processed day's sessions, like the
-users dimension: weeks are ISO weeks (Monday, UTC); a user's cohort is the week of their first
-non-bot session in the processed zone; the first and last weeks of the data are partial weeks.
+**Retention** (``retention_weekly``) covers every day's sessions: weeks are ISO weeks (Monday,
+UTC); a user's cohort is the week of their first non-bot session; the first and last weeks of the
+data are partial weeks. Like the users dimension it is maintained incrementally: each day's load of
+the session marts also loads that day's visits (``user_visits_daily``: per user, a non-bot session
+started that day, and whether one bought), from which PostgreSQL updates the cohorts of that day's
+users (``clickpipe_core/pg_load.py``).
 
 **Bots** stay in the sessions mart, flagged (``is_bot``), so it accounts for every processed event;
 every mart built from it leaves them out (``WHERE NOT is_bot``).

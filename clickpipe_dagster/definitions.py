@@ -46,7 +46,7 @@ serving_daily_job = dg.define_asset_job(
 serving_refresh_job = dg.define_asset_job(
     "serving_refresh_job",
     selection=dg.AssetSelection.groups("athena") | dg.AssetSelection.assets(keys.mart(USERS_DIM), keys.mart(RETENTION_WEEKLY)),
-    description="Create or update the Athena tables and rebuild the users dimension and weekly retention in PostgreSQL.",
+    description="Create or update the Athena tables and bring the users dimension and weekly retention in PostgreSQL up to date.",
 )
 
 dashboards_job = dg.define_asset_job(

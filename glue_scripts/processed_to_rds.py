@@ -2,10 +2,11 @@
 
 Builds the marts of ``clickpipe_core/marts.py`` with their SQL files on DuckDB or Spark
 (``--engine``; Spark by default on Glue, see ``marts_engine.py``) and loads them into PostgreSQL
-with ADBC (binary COPY): each daily partition is replaced in one transaction, the users dimension
-is replaced whole in one transaction. Both engines hand the same Arrow tables to the same loader:
-Spark collects each mart to the driver (marts are small). The tables come from the versioned
-migrations in ``clickpipe_core/sql/migrations/``, applied first.
+with ADBC (binary COPY): each daily partition is replaced in one transaction; the users dimension
+and weekly retention are maintained incrementally by those day transactions (``pg_load``). Both
+engines hand the same Arrow tables to the same loader: Spark collects each mart to the driver
+(marts are small). The tables come from the versioned migrations in
+``clickpipe_core/sql/migrations/``, applied first.
 
 Launched by Dagster Pipes (``PipesSubprocessClient`` locally, ``PipesGlueClient`` on AWS) or by hand:
 
@@ -30,7 +31,16 @@ if __package__ in (None, ""):  # run as a file (Glue, subprocess): make the repo
 
 from clickpipe_core.lake_store import open_store  # noqa: E402
 from clickpipe_core.layout import processed_prefix  # noqa: E402
-from clickpipe_core.marts import MART_GROUPS, MARTS, USERS_DIM, activity_for  # noqa: E402
+from clickpipe_core.marts import (  # noqa: E402
+    MART_GROUPS,
+    MARTS,
+    RETENTION_WEEKLY,
+    USER_ACTIVITY,
+    USER_VISITS_DAILY,
+    USERS_DIM,
+    activity_for,
+    visits_for,
+)
 from clickpipe_core.pg_load import SOURCE_ENV, URL_ENV  # noqa: E402
 from clickpipe_core.runtime import Runtime  # noqa: E402
 from glue_scripts.pipes_session import (  # noqa: E402
@@ -141,16 +151,18 @@ def unstorable_days(engine, tables: dict, days: list[str]) -> dict[str, str]:
     return failures
 
 
-def catch_up_activity(engine, url: str, source: str, run_id: str | None) -> list[str]:
-    """Load the user activity of processed days never loaded (a new warehouse, or one older than the
-    activity tables): the daily loads keep it up to date after that. Returns the days loaded."""
+def catch_up_activity(engine, url: str, source: str, run_id: str | None, activity_tables) -> list[str]:
+    """Load the activity tables (``USER_ACTIVITY``, ``USER_VISITS_DAILY``) of processed days never
+    loaded (a new warehouse, or one older than the table): the daily loads keep them up to date after
+    that. Returns the days loaded."""
     from clickpipe_core import layout, pg_load
     from clickpipe_core.errors import WarehouseError
-    from clickpipe_core.marts import USER_ACTIVITY
 
     done = []
     for dataset in ("clicks", "transactions"):
-        activity = [a for a in USER_ACTIVITY if a.sources == (dataset,)]
+        activity = [a for a in activity_tables if a.sources == (dataset,)]
+        if not activity:
+            continue
         loaded = pg_load.loaded_days(url, activity, source=source)
         have = set.intersection(*loaded.values())
         days = sorted({layout.parse_dt(k) for k in engine.files(dataset, None)} - have - {None})
@@ -160,7 +172,7 @@ def catch_up_activity(engine, url: str, source: str, run_id: str | None) -> list
         tables = {a.name: (a, _concat(a, built[a.name])) for a in activity}
         pg_load.replace_partitions(url, tables, [d for d in days if d not in failures], run_id=run_id, source=source, failures=failures)
         if failures:
-            raise WarehouseError(failure_summary(f"user activity from {dataset}", days, failures))
+            raise WarehouseError(failure_summary(f"{', '.join(a.name for a in activity)} from {dataset}", days, failures))
         done += [f"{dataset} {d}" for d in days]
     return done
 
@@ -214,9 +226,9 @@ def run(args, keys: list[str], run_id: str | None) -> tuple[dict, list[str], flo
     failures: dict[str, str] = {}
     with ENGINES[args.engine](store, threads=args.threads, runtime=args.runtime) as engine:
         if marts[0].daily:
-            # the user activity of the same sources, in the same day transactions: the users
-            # dimension follows incrementally (pg_load)
-            loads = [*marts, *activity_for([m for m in marts if not m.sessionized])]
+            # the user activity of the same sources, and the visits with session marts, in the same
+            # day transactions: the users dimension and weekly retention follow incrementally (pg_load)
+            loads = [*marts, *activity_for([m for m in marts if not m.sessionized]), *visits_for(marts)]
             built, failures = engine.build_days(loads, sources, keys, publish_sessions=args.publish_sessions)
             tables = {m.name: (m, _concat(m, built[m.name])) for m in loads}
             failures.update(unstorable_days(engine, tables, [d for d in keys if d not in failures]))
@@ -230,23 +242,13 @@ def run(args, keys: list[str], run_id: str | None) -> tuple[dict, list[str], flo
                     "empty_days": [d for d, n in per_day.items() if n == 0],
                 }
         else:
-            whole = [m for m in marts if m is not USERS_DIM]  # replaced whole (retention)
-            if whole:
-                plain = [m for m in whole if not m.sessionized]
-                if plain:
-                    engine.register(sorted({s for m in plain for s in m.sources}), days=None)
-                tables = {m.name: (m, engine.build(m)) for m in plain}
-                if len(plain) < len(whole):  # whole-history sessionized marts (retention): every day's sessions
-                    sessions = engine.session_engine()
-                    sessions.derive_sessions(None)
-                    tables.update({m.name: (m, sessions.build(m)) for m in whole if m.sessionized})
-                if problem := unstorable_days(engine, tables, []):
-                    raise WarehouseError(f"the {args.marts.label} marts were not replaced (their previous rows stay): {problem['*']}")
-                for m, table in tables.values():
-                    n = pg_load.replace_table(url, m, table, run_id=run_id, source=source)
-                    results[m.name] = {"rows_loaded": n}
-            if len(whole) < len(marts):  # the users dimension: maintained incrementally
-                caught_up = catch_up_activity(engine, url, source, run_id)
+            if RETENTION_WEEKLY in marts:  # maintained by the session marts' day loads (pg_load)
+                caught_up = catch_up_activity(engine, url, source, run_id, [USER_VISITS_DAILY])
+                results[RETENTION_WEEKLY.name] = {
+                    **pg_load.record_retention(url, run_id=run_id, source=source), "activity_days_loaded": caught_up
+                }
+            if USERS_DIM in marts:  # maintained incrementally too
+                caught_up = catch_up_activity(engine, url, source, run_id, USER_ACTIVITY)
                 engine.register(["users"], days=None)
                 attributes = engine.query("SELECT user_id, country, plan, signup_date FROM users")
                 counts = pg_load.refresh_users(url, attributes, run_id=run_id, source=source)

@@ -24,7 +24,7 @@ from clickpipe_core.generator.clicks import generate_clicks, users_from_csv
 from glue_scripts import duckdb_engine
 from clickpipe_core import layout
 from clickpipe_core.lake_store import LocalStore, S3Store
-from clickpipe_core.marts import MARTS, USER_ACTIVITY, arrow_schema
+from clickpipe_core.marts import MARTS, USER_ACTIVITY, USER_VISITS_DAILY, arrow_schema
 from clickpipe_core.errors import ProcessedZoneError
 from glue_scripts.marts_engine import DuckDBMartEngine, SparkMartEngine
 from support import require_spark, run_job2
@@ -138,7 +138,7 @@ def pg_tables(url: str) -> dict:
     """Every mart's rows (and the user activity the users dimension is maintained from) in key
     order, and what each load recorded (not when or by which run)."""
     with psycopg.connect(url) as con:
-        tables = [*MARTS.values(), *USER_ACTIVITY]
+        tables = [*MARTS.values(), *USER_ACTIVITY, USER_VISITS_DAILY]
         out = {m.name: con.execute(f"SELECT * FROM {m.table} ORDER BY {', '.join(m.key)}").fetchall() for m in tables}
         out["partition_loads"] = con.execute('SELECT mart, "partition", row_count FROM marts.partition_loads ORDER BY 1, 2').fetchall()
     return out
@@ -150,9 +150,9 @@ def test_job2_on_spark_loads_what_job2_on_duckdb_loads(spark, monkeypatch, pg_da
         load_marts(monkeypatch, url, processed_lake, engine, DAYS)
     duck, spk = pg_tables(urls["duckdb"]), pg_tables(urls["spark"])
     assert spk == duck
-    # each day of each daily and session mart and of the 3 user activity tables, then users and retention whole
+    # each day of each daily and session mart, of the 3 user activity tables and of the visits, then users and retention whole
     daily = [m for m in MARTS.values() if m.daily]
-    assert all(duck[name] for name in MARTS) and len(duck["partition_loads"]) == (len(daily) + len(USER_ACTIVITY)) * len(DAYS) + 2
+    assert all(duck[name] for name in MARTS) and len(duck["partition_loads"]) == (len(daily) + len(USER_ACTIVITY) + 1) * len(DAYS) + 2
 
 
 # -- raw files -> Job 1 -> Job 2, each engine end to end ---------------------------------------------------

@@ -180,7 +180,9 @@ def test_v002_widens_a_loaded_v001_database_and_keeps_its_rows(pg_url, tmp_path)
         con.execute(
             "INSERT INTO marts.revenue_daily VALUES ('2026-11-01', 'US', 'USD', 2, 2, 9999999999999999.98, 4999999999999999.99, 0)"
         )
-    assert pg_load.apply_migrations(pg_url) == ["V002__wide_money_totals", "V003__user_activity", "V004__session_marts"]
+    assert pg_load.apply_migrations(pg_url) == [
+        "V002__wide_money_totals", "V003__user_activity", "V004__session_marts", "V005__incremental_retention"
+    ]  # fmt: skip
     with psycopg.connect(pg_url) as con:
         assert con.execute("SELECT revenue, avg_order_value FROM marts.revenue_daily").fetchone() == (
             Decimal("9999999999999999.98"), Decimal("4999999999999999.99"))  # fmt: skip

@@ -255,3 +255,181 @@ def test_processed_sessions_alone_and_as_a_table_to_query(monkeypatch, lake, tmp
     assert got == [(D1, 7, 1, 2 + 1 + 1 + 1 + 6 + 2 + 5, "paid")]  # split, split#2, one, buy, shop, mixed, crawl
     described = {r[0]: r[1] for r in con.execute("DESCRIBE sessions").fetchall()}
     assert described["revenue"] == "DECIMAL(38,2)" and described["is_bot"] == "BOOLEAN" and described["dt"] == "VARCHAR"
+
+
+# -- weekly retention, maintained by the day loads ---------------------------------------------------------
+
+
+def _retention_definition(lake) -> list[tuple]:
+    """retention_weekly.sql over every processed day's sessions, derived whole: the definition."""
+    with DuckDBMartEngine(LocalStore(lake)) as engine:
+        engine.derive_sessions(None)
+        rows = engine.build(RETENTION_WEEKLY).to_pylist()
+    return sorted(tuple(r[c] for c in RETENTION_WEEKLY.column_names) for r in rows)
+
+
+def _retention_in_postgres(url) -> list[tuple]:
+    with psycopg.connect(url) as con:
+        return con.execute(f"SELECT {', '.join(RETENTION_WEEKLY.column_names)} FROM marts.retention_weekly ORDER BY 1, 2").fetchall()
+
+
+def _visits(url) -> list[tuple]:
+    with psycopg.connect(url) as con:
+        return con.execute("SELECT dt, user_id, purchased FROM marts.user_visits_daily ORDER BY 1, 2").fetchall()
+
+
+def weeks_of_visits() -> list[dict]:
+    """Five ISO weeks (Mondays 10-19 .. 11-16) of returning users, buyers, a crawler and a session
+    across Sunday midnight, on top of ``sequences()`` (days 11-01 and 11-02)."""
+    return [
+        *sequences(),
+        click("A", "a1", "page_view", at("2026-10-20", 9, 0)),
+        click("A", "a2", "purchase", at("2026-10-28", 9, 0), "/checkout", props=buy(3)),
+        click("A", "a3", "page_view", at("2026-11-03", 9, 0)),
+        click("B", "b1", "page_view", at("2026-10-27", 10, 0)),
+        click("B", "b2", "page_view", at("2026-11-04", 10, 0)),
+        click("B", "b2", "purchase", at("2026-11-04", 10, 5), "/checkout", props=buy(4)),
+        click("B", "b3", "page_view", at("2026-11-10", 10, 0)),
+        click("C", "c1", "page_view", at("2026-11-03", 11, 0)),
+        click("C", "c2", "purchase", at("2026-11-17", 11, 0), "/checkout", props=buy(5)),
+        click("U2", "again", "page_view", at("2026-11-10", 8, 0)),  # U2 (cohort 11-02) comes back
+        click("G", "g1", "page_view", at("2026-10-27", 12, 0)),
+        click("G", "g2", "purchase", at("2026-11-03", 12, 0), "/checkout", props=buy(7)),
+        # a session from Sunday 23:50 to Monday 00:10 with a purchase on Monday: week 11-02's, converted
+        click("E", "late-night", "page_view", at("2026-11-08", 23, 50)),
+        click("E", "late-night", "purchase", at("2026-11-09", 0, 10), "/checkout", props=buy(6)),
+        *(click("bot-bing", "crawl", "page_view", at("2026-11-04", 3, k), f"/p/{k}", ua=GOOGLEBOT) for k in range(3)),
+    ]
+
+
+def _load_sessions(monkeypatch, url, lake, days):
+    assert run_job2(monkeypatch, url, lake, "sessions", days) == 0
+
+
+def test_weekly_retention_maintained_by_the_day_loads_equals_its_whole_history_definition(monkeypatch, pg_url, tmp_path):
+    """marts.retention_weekly is updated in each session marts' day transaction from the users of that
+    day only; after days loaded out of order, a day processed again with other data, a late event that
+    moves a user to an earlier cohort, a day loaded again and a day that lost its data, it equals
+    retention_weekly.sql over every day's sessions, derived whole."""
+    lake = tmp_path / "lake"
+    write_processed(lake, {"users": [], "transactions": [], "clicks": weeks_of_visits()})
+    days = sorted(p.name.removeprefix("dt=") for p in (lake / "processed" / "clicks").iterdir())
+    late, early = [d for d in days if d >= "2026-11-01"], [d for d in days if d < "2026-11-01"]
+    _load_sessions(monkeypatch, pg_url, lake, late)  # the later weeks first
+    _load_sessions(monkeypatch, pg_url, lake, early)
+    first = _retention_in_postgres(pg_url)
+    assert first == _retention_definition(lake)
+    cells = {(str(r[0]), r[1]): r[2:5] for r in first}
+    assert cells[("2026-10-19", 0)] == (1, 1, 0) and cells[("2026-10-19", 1)] == (1, 1, 1)  # A, who bought in week 1
+    # cohort 11-02: U2 .. U6, C and E; U4, U5, U6 bought, and E, whose Sunday-night session bought on Monday
+    assert cells[("2026-11-02", 0)] == (7, 7, 4) and cells[("2026-11-02", 1)] == (7, 1, 0)  # U2 came back
+    assert "bot-bing" not in {v[1] for v in _visits(pg_url)}
+
+    # 11-04 is processed again: B's purchase was a duplicate of another delivery, a new user F came, and
+    # G, who bought the day before (same week), came back and bought again
+    for f in (lake / "processed" / "clicks" / "dt=2026-11-04").rglob("*.parquet"):
+        f.unlink()
+    write_processed(lake, {"users": [], "transactions": [], "clicks": [
+        click("B", "b2", "page_view", at("2026-11-04", 10, 0)), click("F", "f1", "page_view", at("2026-11-04", 12, 0)),
+        click("G", "g3", "purchase", at("2026-11-04", 12, 0), "/checkout", props=buy(8)),
+    ]})  # fmt: skip
+    _load_sessions(monkeypatch, pg_url, lake, ["2026-11-03", "2026-11-04", "2026-11-05"])
+    assert _retention_in_postgres(pg_url) == _retention_definition(lake) != first
+
+    # a late event: C's earlier visit (week 10-19) arrives days later; C leaves cohort 11-02 for 10-19
+    write_processed(lake, {"users": [], "transactions": [], "clicks": [click("C", "c0", "page_view", at("2026-10-21", 7, 0), ingest="2026-10-22")]})
+    _load_sessions(monkeypatch, pg_url, lake, ["2026-10-20", "2026-10-21", "2026-10-22"])
+    moved = _retention_in_postgres(pg_url)
+    assert moved == _retention_definition(lake)
+    assert {(str(r[0]), r[1]): r[2] for r in moved}[("2026-10-19", 0)] == 2  # A and C
+
+    # the same days again: nothing changes (idempotent)
+    visits = _visits(pg_url)
+    _load_sessions(monkeypatch, pg_url, lake, days)
+    assert _retention_in_postgres(pg_url) == moved and _visits(pg_url) == visits
+
+    # a day that lost its data (every file of 10-20 gone): A's first week goes with it
+    for f in (lake / "processed" / "clicks" / "dt=2026-10-20").rglob("*.parquet"):
+        f.unlink()
+    _load_sessions(monkeypatch, pg_url, lake, ["2026-10-20"])
+    assert _retention_in_postgres(pg_url) == _retention_definition(lake) != moved
+
+    # the retention run reports what the loads keep, and changes nothing
+    kept = _retention_in_postgres(pg_url)
+    assert run_job2(monkeypatch, pg_url, lake, "retention") == 0
+    assert _retention_in_postgres(pg_url) == kept
+
+
+def test_the_retention_run_loads_the_visits_of_days_never_loaded(monkeypatch, pg_database, tmp_path):
+    """A new warehouse (or one migrated from before the visits table): the retention run alone loads
+    the visits of every processed day, giving the whole-history definition; a second run loads none."""
+    lake = tmp_path / "lake"
+    write_processed(lake, {"users": [], "transactions": [], "clicks": weeks_of_visits()})
+    url = pg_database("_retention_alone")
+    assert run_job2(monkeypatch, url, lake, "retention") == 0
+    assert _retention_in_postgres(url) == _retention_definition(lake)
+    with psycopg.connect(url) as con:
+        loads = con.execute("SELECT mart, count(*) FROM marts.partition_loads GROUP BY 1 ORDER BY 1").fetchall()
+    days = len(list((lake / "processed" / "clicks").iterdir()))
+    assert loads == [("retention_weekly", 1), ("user_visits_daily", days)]
+    visits = _visits(url)
+    assert run_job2(monkeypatch, url, lake, "retention") == 0
+    assert _visits(url) == visits and _retention_in_postgres(url) == _retention_definition(lake)
+
+
+def test_concurrent_day_loads_of_one_user_take_turns_and_lose_no_update(pg_url):
+    """Two loads that change one user's visits (ARCHITECTURE.md, rule 9): the second waits for the
+    first's commit on the retention lock, then reads its visits; the cohorts are as if in order."""
+    import threading
+    import time
+
+    import pyarrow as pa
+
+    from clickpipe_core import pg_load
+    from clickpipe_core.marts import USER_VISITS_DAILY
+
+    def visits(day):
+        return pg_load.conform(USER_VISITS_DAILY, pa.table({"dt": [date.fromisoformat(day)], "user_id": ["X"], "purchased": [False]}))
+
+    def load(day):
+        pg_load.replace_partitions(pg_url, {USER_VISITS_DAILY.name: (USER_VISITS_DAILY, visits(day))}, [day])
+
+    pg_load.apply_migrations(pg_url)
+    load("2026-10-27")  # week 10-26: X's cohort
+    first = pg_load.connect_adbc(pg_url)
+    try:
+        cur = first.cursor()
+        pg_load._replace_visits(cur, visits("2026-10-20"), "2026-10-20")  # an earlier week, not committed yet
+        second = threading.Thread(target=load, args=("2026-11-03",))
+        second.start()
+        with psycopg.connect(pg_url) as con:
+            waiting = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = %s AND NOT granted"
+            deadline = time.monotonic() + 60
+            while not con.execute(waiting, (pg_load.RETENTION_LOCK,)).fetchone()[0]:
+                assert time.monotonic() < deadline and second.is_alive(), "the second load did not wait for the first"
+                time.sleep(0.05)
+        first.commit()
+        second.join(60)
+    finally:
+        first.close()
+    cells = {(str(r[0]), r[1]): r[2:5] for r in _retention_in_postgres(pg_url)}
+    assert cells == {("2026-10-19", 0): (1, 1, 0), ("2026-10-19", 1): (1, 1, 0), ("2026-10-19", 2): (1, 1, 0)}
+
+
+def test_a_warehouse_from_before_v005_gets_its_retention_from_the_visits(monkeypatch, pg_url, tmp_path):
+    """Migrated from V004 with weekly retention rebuilt whole: V005 empties it, and the retention run
+    loads the visits of every processed day, giving the definition's rows again."""
+    from clickpipe_core import pg_load
+
+    lake = tmp_path / "lake"
+    write_processed(lake, {"users": [], "transactions": [], "clicks": weeks_of_visits()})
+    v004 = tmp_path / "v004"
+    v004.mkdir()
+    for m in pg_load.migrations()[:4]:
+        (v004 / m.path.name).write_text(m.sql)
+    assert pg_load.apply_migrations(pg_url, v004)[-1] == "V004__session_marts"
+    with psycopg.connect(pg_url) as con:  # what a V004 retention run left
+        con.execute("INSERT INTO marts.retention_weekly VALUES ('2026-10-19', 0, 9, 9, 9, 1, 1)")
+        con.execute("INSERT INTO marts.partition_loads VALUES ('retention_weekly', '*', 1, now(), 'old')")
+    assert run_job2(monkeypatch, pg_url, lake, "retention") == 0
+    assert _retention_in_postgres(pg_url) == _retention_definition(lake)

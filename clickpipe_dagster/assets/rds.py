@@ -9,8 +9,9 @@ time its day was loaded.
 
 One run (or one single-run backfill) replaces each day in one PostgreSQL transaction across the
 marts it builds; any subset of marts can be built, so a backfill of any selection launches. The
-users dimension is rebuilt whole. Reconciliation checks compare every loaded day with the
-processed zone through the query engine.
+users dimension and weekly retention are not partitioned: those day transactions keep them up to
+date (from per-user activity rows), and their own runs catch up days never loaded. Reconciliation
+checks compare every loaded day with the processed zone through the query engine.
 """
 
 import dagster as dg
@@ -68,7 +69,8 @@ def _deps(mart: Mart) -> list[dg.AssetDep]:
         mapping = (session_window() if mart.sessionized else late_window()) if (partitioned and mart.daily) else None
         deps.append(dg.AssetDep(keys.processed(name), partition_mapping=mapping) if mapping else dg.AssetDep(keys.processed(name)))
     if mart.sessionized and not mart.daily:
-        # Retention's reconciliation counts the bot-only users of marts.sessions: it runs after that loads.
+        # The session marts' day loads keep retention (their visits), and its reconciliation counts the
+        # bot-only users of marts.sessions: it runs after they load.
         deps.append(dg.AssetDep(keys.mart(SESSIONS)))
     return deps
 
@@ -85,7 +87,10 @@ def _spec(mart: Mart) -> dg.AssetSpec:
             "and replaced in one transaction."
         )
     else:
-        grain = "Replaced whole in one transaction."
+        grain = (
+            "Not partitioned: each day's load keeps it up to date from per-user activity rows in PostgreSQL, in the day's "
+            "transaction; its own run first loads the activity of processed days never loaded."
+        )
     return dg.AssetSpec(
         key=keys.mart(mart),
         deps=_deps(mart),
@@ -257,7 +262,7 @@ rds_session_marts = _daily_marts_asset(
 
 
 def _whole_mart_asset(name: str, mart: Mart, description: str) -> dg.AssetsDefinition:
-    """One Glue Job 2 multi-asset for a mart rebuilt whole from every processed day."""
+    """One Glue Job 2 multi-asset for a mart that is not partitioned (kept up to date by the day loads)."""
 
     @dg.multi_asset(name=name, specs=[_spec(mart)], check_specs=reconcile.check_specs(mart), description=description)
     def _whole_mart(
@@ -278,14 +283,18 @@ def _whole_mart_asset(name: str, mart: Mart, description: str) -> dg.AssetsDefin
 
 
 rds_users_dimension = _whole_mart_asset(
-    "rds_users_dimension", USERS_DIM, "Glue Job 2 for the users dimension, rebuilt whole from every processed day."
+    "rds_users_dimension",
+    USERS_DIM,
+    "Glue Job 2 for the users dimension: the daily loads keep its lifetime activity; this run upserts the users "
+    "snapshot's attributes and computes the lifetime of users new to it.",
 )
-# Rebuilt after click loads, like the daily marts: a whole-history scan each time (cheap at the
-# scale of this project; an incremental cohort table is the way up from here).
+# After the session marts' loads, which keep it (pg_load): no session is derived again here unless a
+# processed day was never loaded.
 rds_retention = _whole_mart_asset(
     "rds_retention",
     RETENTION_WEEKLY,
-    "Glue Job 2 for weekly retention, rebuilt whole from every processed day's sessions (derived on DuckDB).",
+    "Glue Job 2 for weekly retention: the session marts' day loads keep it up to date from each day's visits; this "
+    "run loads the visits of processed days never loaded (derived on DuckDB) and records the mart.",
 )
 
 

@@ -57,7 +57,7 @@ QUERIES = {
     "purchase_paths_daily": "SELECT dt, path_rank, path, sessions, day_sessions FROM marts.purchase_paths_daily ORDER BY dt, path_rank",
 }
 assert set(QUERIES) == set(definition.DATASETS_USED) - {"retention_weekly"}
-# Marts replaced whole: embedded as they are, not part of the days the date filter offers.
+# Marts not partitioned by day: embedded as they are, not part of the days the date filter offers.
 WHOLE_QUERIES = {
     "retention_weekly": (
         "SELECT cohort_week, weeks_since, cohort_users, users, purchasers FROM marts.retention_weekly ORDER BY cohort_week, weeks_since"

@@ -100,7 +100,7 @@ def test_the_session_marts_materialize_and_reconcile_with_the_processed_clicks(l
             for e in result.get_asset_materialization_events()
             if e.asset_key == dg.AssetKey(["processed", "sessions"])
         }
-        # weekly retention, rebuilt whole, after the sessions it reconciles with (bot-only users)
+        # weekly retention (kept by the session loads), after the sessions it reconciles with (bot-only users)
         result = dg.materialize([rds_retention], instance=instance, resources=resources)
         assert result.success
         retention = result.get_asset_check_evaluations()

@@ -12,7 +12,7 @@ import pytest
 
 from clickpipe_core import pg_load
 from clickpipe_core.lake_store import LocalStore
-from clickpipe_core.marts import DAILY_MARTS, MARTS, USER_ACTIVITY, arrow_schema
+from clickpipe_core.marts import DAILY_MARTS, MARTS, USER_ACTIVITY, USER_VISITS_DAILY, arrow_schema
 from glue_scripts.marts_engine import DuckDBMartEngine
 from support import run_job2
 from serving_data import (
@@ -230,10 +230,12 @@ def test_a_day_that_lost_its_data_becomes_empty_and_a_day_without_data_is_not_a_
 
 
 def test_migrations_apply_once_and_create_the_mart_tables(pg_url):
-    assert pg_load.apply_migrations(pg_url) == ["V001__marts", "V002__wide_money_totals", "V003__user_activity", "V004__session_marts"]
+    assert pg_load.apply_migrations(pg_url) == [
+        "V001__marts", "V002__wide_money_totals", "V003__user_activity", "V004__session_marts", "V005__incremental_retention"
+    ]  # fmt: skip
     assert pg_load.apply_migrations(pg_url) == []
     with psycopg.connect(pg_url) as con:
-        for mart in [*MARTS.values(), *USER_ACTIVITY]:
+        for mart in [*MARTS.values(), *USER_ACTIVITY, USER_VISITS_DAILY]:
             cols = con.execute(
                 """SELECT column_name, format_type(a.atttypid, a.atttypmod), NOT a.attnotnull
                    FROM information_schema.columns c

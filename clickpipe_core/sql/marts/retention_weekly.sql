@@ -1,5 +1,7 @@
 -- Mart retention_weekly: weekly cohorts by first-seen week x weeks since, for users and purchasers,
--- over every processed day's sessions (rebuilt whole), bots left out. Weeks are ISO weeks (Monday, UTC).
+-- over every day's sessions, bots left out. Weeks are ISO weeks (Monday, UTC).
+-- The definition: Job 2 does not run it. PostgreSQL maintains marts.retention_weekly incrementally from
+-- the visits of user_visits_daily.sql (clickpipe_core/pg_load.py), equal to this over the loaded days.
 -- Reads: sessions (DuckDB, Job 2's one engine for sessionized marts).
 WITH activity AS (
   SELECT user_id, CAST(date_trunc('week', started_at) AS DATE) AS week, bool_or(converted) AS purchased
