@@ -246,17 +246,17 @@ def classify_sql(
     reference_tables: dict[str, str] | None = None,
     explain: bool = False,
     json_facts: bool = False,
-    pre_checked: bool = False,
     not_before: str | None = None,
 ) -> str:
     """SQL over ``source`` (the ``carry`` bookkeeping columns and the raw text columns): every
     record, typed, with the first rule it fails as ``reason`` (NULL when clean) and, for failed
-    records only, the raw text (and the JSON-level verdict ``__pre_reason``/``__pre_detail``).
+    records only, what a second pass needs to explain them: the raw record (``__record``) when
+    ``carry`` has it (a JSON line: the second pass parses it again), else the raw text columns.
 
     With ``json_facts`` the source also has the JSON facts of ``json_fact_columns``, whose rules
-    come first; with ``pre_checked`` it has their verdict already (a second pass over failed
-    records). With ``explain`` the result also has ``detail`` (a sentence); the pipeline asks for
-    that only for the few failed records, which keeps the hot path lean.
+    come first. With ``explain`` the result also has ``detail`` (a sentence) and the raw texts; the
+    pipeline asks for that only for the few failed records, which keeps the hot path lean (no
+    sentence is built, no raw text column is kept for the clean records).
     ``carry`` may include ``__not_after`` (the record's arrival, for ``not_after_arrival``) and
     ``__record`` (the raw record, kept for failed records).
     ``reference_tables`` maps a referencing column to a relation with one column ``key``.
@@ -273,8 +273,7 @@ def classify_sql(
         rules = json_rules(ds, d)
         reason_sql = _case([(cond, d.literal(r)) for cond, r, _ in rules])
         pre = [f"{reason_sql} AS __pre_reason", f"{_case([(cond, det) for cond, _, det in rules])} AS __pre_detail"]
-    prechecked = json_facts or pre_checked
-    whens = [("__pre_reason IS NOT NULL", "__pre_reason", "__pre_detail")] if prechecked else []
+    whens = [("__pre_reason IS NOT NULL", "__pre_reason", "__pre_detail")] if json_facts else []
     for c in ds.columns:
         whens += column_rules(ds, c, d)
         if not_before and c.name == ds.partition_time_column:
@@ -291,16 +290,16 @@ def classify_sql(
     reason = _case([(cond, r if r == "__pre_reason" else d.literal(r)) for cond, r, _ in whens])
     raw_text = [*ds.column_names, *(c for c in carry if c == "__record")]
     carried = [c for c in carry if c != "__record"]
-    kept = [*raw_text, *(["__pre_reason", "__pre_detail"] if prechecked else [])]
+    kept = ["__record"] if "__record" in carry else raw_text
     outputs = [*carried, *(f"t_{c.name}" for c in ds.columns), "reason"]
     if not explain:  # what dedup groups the clean records by first (duplicate_groups_sql)
         outputs.append(f"CASE WHEN reason IS NULL THEN {d.key_hash(f't_{ds.key}')} END AS __key_hash")
     if explain:
         outputs.append(_case([(cond, det) for cond, _, det in whens]) + " AS detail")
         outputs += raw_text
-    else:  # keep the raw text of failed records only (NULL costs next to nothing)
+    else:  # keep the raw text of failed records only
         outputs += [f"CASE WHEN reason IS NOT NULL THEN {c} END AS {c}" for c in kept]
-    inputs = [*carried, *raw_text, *(["__pre_reason", "__pre_detail"] if pre_checked else []), *pre]
+    inputs = [*carried, *raw_text, *pre]
     return f"""
 WITH normalized AS (
   SELECT {", ".join(inputs)},
