@@ -51,7 +51,8 @@ def _normalized(col: Column, d: Dialect) -> str:
 def column_rules(ds: Dataset, col: Column, d: Dialect) -> list[tuple[str, str, str]]:
     """(condition, reason, detail expression) for one column of ``ds``, in the order they are tried.
 
-    Conditions read the normalized text ``n_<col>`` and the typed value ``t_<col>``.
+    Conditions read the normalized text ``n_<col>``, the typed value ``t_<col>`` and, for a column
+    with an allowed set, whether the text is in it (``allowed_flag``).
     """
     n, t = f"n_{col.name}", f"t_{col.name}"
     shown = f"COALESCE({n}, '')"
@@ -103,10 +104,9 @@ def column_rules(ds: Dataset, col: Column, d: Dialect) -> list[tuple[str, str, s
             )
         )
     if col.allowed:
-        allowed = ", ".join(d.literal(v) for v in col.allowed)
         rules.append(
             (
-                f"{n} IS NOT NULL AND {n} NOT IN ({allowed})",
+                f"{n} IS NOT NULL AND NOT {allowed_flag(col)}",
                 f"not_allowed_{col.name}",
                 f"concat({d.literal(f'{col.name} not in the allowed set: ')}, {shown})",
             )
@@ -125,6 +125,17 @@ def column_rules(ds: Dataset, col: Column, d: Dialect) -> list[tuple[str, str, s
 ANY_CONTROL = "__any_control"  # the record-level flag of any_control_character
 
 
+def allowed_flag(col: Column) -> str:
+    """The column of a record that says whether ``col``'s text is in its allowed set (NULL when there
+    is no text): computed once per record (``allowed_flags``) for the rules that ask, not once per rule."""
+    return f"__allowed_{col.name}"
+
+
+def allowed_flags(ds: Dataset, d: Dialect) -> list[str]:
+    """The ``allowed_flag`` columns of ``ds``'s columns with an allowed set, as SELECT items."""
+    return [f"n_{c.name} IN ({', '.join(d.literal(v) for v in c.allowed)}) AS {allowed_flag(c)}" for c in ds.columns if c.allowed]
+
+
 def control_character_rule(col: Column, d: Dialect) -> tuple[str, str, str]:
     """Text holding a control character PostgreSQL cannot store or the contract does not allow
     (``contracts.CONTROL_CHARACTERS``); the detail names the first one and its position, not the text.
@@ -141,7 +152,7 @@ def control_character_rule(col: Column, d: Dialect) -> tuple[str, str, str]:
     )
     if col.allowed:
         assert not any(re.search(CONTROL_CHARACTERS, v) for v in col.allowed), f"{col.name}: an allowed value holds a control character"
-        may_hold = f"{n} NOT IN ({', '.join(d.literal(v) for v in col.allowed)})"
+        may_hold = f"NOT {allowed_flag(col)}"
     else:
         may_hold = ANY_CONTROL
     return (
@@ -288,6 +299,7 @@ def classify_sql(
             )
         )
     reason = _case([(cond, r if r == "__pre_reason" else d.literal(r)) for cond, r, _ in whens])
+    flags = "".join(f", {f}" for f in allowed_flags(ds, d))
     raw_text = [*ds.column_names, *(c for c in carry if c == "__record")]
     carried = [c for c in carry if c != "__record"]
     kept = ["__record"] if "__record" in carry else raw_text
@@ -306,7 +318,7 @@ WITH normalized AS (
     {normalized}
   FROM {source}
 ), typed AS (
-  SELECT *, {typed}, {any_control_character(ds, d, "__record" if "__record" in carry else None)} AS {ANY_CONTROL} FROM normalized
+  SELECT *, {typed}, {any_control_character(ds, d, "__record" if "__record" in carry else None)} AS {ANY_CONTROL}{flags} FROM normalized
 ), checked AS (
   SELECT *, {reason} AS reason FROM typed
 )
