@@ -18,6 +18,10 @@ from clickpipe_core.dialect import Dialect
 
 DUPLICATE_REASON = "duplicate_key"
 ORD_BITS = 40  # __ord = object index << ORD_BITS | position in the object
+# The UTC day of a record's partition time column, kept by the classification: the output's dt is
+# this column, not an expression, so that an engine writing one partition at a time filters its
+# scan of the working table by it (and reads the other columns of that partition's rows only).
+PARTITION_DAY = "__dt"
 WITHIN_PARTITION = "seen before in this partition"
 # Why a record lost to another raw partition's delivery of its key, by the dataset's redelivery rule.
 REDELIVERED = {"first": "already delivered by ingest_date ", "newest": "superseded by ingest_date "}
@@ -306,6 +310,8 @@ def classify_sql(
     outputs = [*carried, *(f"t_{c.name}" for c in ds.columns), "reason"]
     if not explain:  # what dedup groups the clean records by first (duplicate_groups_sql)
         outputs.append(f"CASE WHEN reason IS NULL THEN {d.key_hash(f't_{ds.key}')} END AS __key_hash")
+        if ds.partition_time_column:  # the output's dt, a column the write can filter its scan by
+            outputs.append(f"{d.utc_date('t_' + ds.partition_time_column)} AS {PARTITION_DAY}")
     if explain:
         outputs.append(_case([(cond, det) for cond, _, det in whens]) + " AS detail")
         outputs += raw_text
@@ -380,11 +386,12 @@ WHERE c.reason IS NULL AND (g.key IS NULL OR c.__ord = g.first_ord)
 
 def clean_sql(ds: Dataset, d: Dialect, classified: str, dropped: str, ingest_date: str) -> str:
     """The processed rows: records that passed every rule, minus the (few) dropped ones (an
-    anti-join on a small table), typed exactly as the contract says, plus lineage (and dt)."""
+    anti-join on a small table), typed exactly as the contract says, plus lineage (and dt: the
+    classification's ``PARTITION_DAY``)."""
     cols = [d.cast(f"t_{c.name}", c.type) + f" AS {c.name}" for c in ds.columns]
     cols.append(f"{d.cast(d.literal(ingest_date), 'date')} AS ingest_date")
     if ds.partition_time_column:
-        cols.append(d.utc_date("t_" + ds.partition_time_column) + " AS dt")
+        cols.append(f"c.{PARTITION_DAY} AS dt")
     return (
         f"SELECT {', '.join(cols)} FROM {classified} c "
         f"WHERE c.reason IS NULL AND {d.not_in_keys('c.__ord', dropped, column='__ord')}"
