@@ -18,6 +18,10 @@ from clickpipe_core.dialect import Dialect
 
 DUPLICATE_REASON = "duplicate_key"
 ORD_BITS = 40  # __ord = object index << ORD_BITS | position in the object
+# The UTC day of a record's partition time column, kept by the classification: the output's dt is
+# this column, not an expression, so that an engine writing one partition at a time filters its
+# scan of the working table by it (and reads the other columns of that partition's rows only).
+PARTITION_DAY = "__dt"
 WITHIN_PARTITION = "seen before in this partition"
 # Why a record lost to another raw partition's delivery of its key, by the dataset's redelivery rule.
 REDELIVERED = {"first": "already delivered by ingest_date ", "newest": "superseded by ingest_date "}
@@ -51,7 +55,8 @@ def _normalized(col: Column, d: Dialect) -> str:
 def column_rules(ds: Dataset, col: Column, d: Dialect) -> list[tuple[str, str, str]]:
     """(condition, reason, detail expression) for one column of ``ds``, in the order they are tried.
 
-    Conditions read the normalized text ``n_<col>`` and the typed value ``t_<col>``.
+    Conditions read the normalized text ``n_<col>``, the typed value ``t_<col>`` and, for a column
+    with an allowed set, whether the text is in it (``allowed_flag``).
     """
     n, t = f"n_{col.name}", f"t_{col.name}"
     shown = f"COALESCE({n}, '')"
@@ -103,10 +108,9 @@ def column_rules(ds: Dataset, col: Column, d: Dialect) -> list[tuple[str, str, s
             )
         )
     if col.allowed:
-        allowed = ", ".join(d.literal(v) for v in col.allowed)
         rules.append(
             (
-                f"{n} IS NOT NULL AND {n} NOT IN ({allowed})",
+                f"{n} IS NOT NULL AND NOT {allowed_flag(col)}",
                 f"not_allowed_{col.name}",
                 f"concat({d.literal(f'{col.name} not in the allowed set: ')}, {shown})",
             )
@@ -125,6 +129,17 @@ def column_rules(ds: Dataset, col: Column, d: Dialect) -> list[tuple[str, str, s
 ANY_CONTROL = "__any_control"  # the record-level flag of any_control_character
 
 
+def allowed_flag(col: Column) -> str:
+    """The column of a record that says whether ``col``'s text is in its allowed set (NULL when there
+    is no text): computed once per record (``allowed_flags``) for the rules that ask, not once per rule."""
+    return f"__allowed_{col.name}"
+
+
+def allowed_flags(ds: Dataset, d: Dialect) -> list[str]:
+    """The ``allowed_flag`` columns of ``ds``'s columns with an allowed set, as SELECT items."""
+    return [f"n_{c.name} IN ({', '.join(d.literal(v) for v in c.allowed)}) AS {allowed_flag(c)}" for c in ds.columns if c.allowed]
+
+
 def control_character_rule(col: Column, d: Dialect) -> tuple[str, str, str]:
     """Text holding a control character PostgreSQL cannot store or the contract does not allow
     (``contracts.CONTROL_CHARACTERS``); the detail names the first one and its position, not the text.
@@ -141,7 +156,7 @@ def control_character_rule(col: Column, d: Dialect) -> tuple[str, str, str]:
     )
     if col.allowed:
         assert not any(re.search(CONTROL_CHARACTERS, v) for v in col.allowed), f"{col.name}: an allowed value holds a control character"
-        may_hold = f"{n} NOT IN ({', '.join(d.literal(v) for v in col.allowed)})"
+        may_hold = f"NOT {allowed_flag(col)}"
     else:
         may_hold = ANY_CONTROL
     return (
@@ -246,17 +261,17 @@ def classify_sql(
     reference_tables: dict[str, str] | None = None,
     explain: bool = False,
     json_facts: bool = False,
-    pre_checked: bool = False,
     not_before: str | None = None,
 ) -> str:
     """SQL over ``source`` (the ``carry`` bookkeeping columns and the raw text columns): every
     record, typed, with the first rule it fails as ``reason`` (NULL when clean) and, for failed
-    records only, the raw text (and the JSON-level verdict ``__pre_reason``/``__pre_detail``).
+    records only, what a second pass needs to explain them: the raw record (``__record``) when
+    ``carry`` has it (a JSON line: the second pass parses it again), else the raw text columns.
 
     With ``json_facts`` the source also has the JSON facts of ``json_fact_columns``, whose rules
-    come first; with ``pre_checked`` it has their verdict already (a second pass over failed
-    records). With ``explain`` the result also has ``detail`` (a sentence); the pipeline asks for
-    that only for the few failed records, which keeps the hot path lean.
+    come first. With ``explain`` the result also has ``detail`` (a sentence) and the raw texts; the
+    pipeline asks for that only for the few failed records, which keeps the hot path lean (no
+    sentence is built, no raw text column is kept for the clean records).
     ``carry`` may include ``__not_after`` (the record's arrival, for ``not_after_arrival``) and
     ``__record`` (the raw record, kept for failed records).
     ``reference_tables`` maps a referencing column to a relation with one column ``key``.
@@ -273,8 +288,7 @@ def classify_sql(
         rules = json_rules(ds, d)
         reason_sql = _case([(cond, d.literal(r)) for cond, r, _ in rules])
         pre = [f"{reason_sql} AS __pre_reason", f"{_case([(cond, det) for cond, _, det in rules])} AS __pre_detail"]
-    prechecked = json_facts or pre_checked
-    whens = [("__pre_reason IS NOT NULL", "__pre_reason", "__pre_detail")] if prechecked else []
+    whens = [("__pre_reason IS NOT NULL", "__pre_reason", "__pre_detail")] if json_facts else []
     for c in ds.columns:
         whens += column_rules(ds, c, d)
         if not_before and c.name == ds.partition_time_column:
@@ -289,25 +303,28 @@ def classify_sql(
             )
         )
     reason = _case([(cond, r if r == "__pre_reason" else d.literal(r)) for cond, r, _ in whens])
+    flags = "".join(f", {f}" for f in allowed_flags(ds, d))
     raw_text = [*ds.column_names, *(c for c in carry if c == "__record")]
     carried = [c for c in carry if c != "__record"]
-    kept = [*raw_text, *(["__pre_reason", "__pre_detail"] if prechecked else [])]
+    kept = ["__record"] if "__record" in carry else raw_text
     outputs = [*carried, *(f"t_{c.name}" for c in ds.columns), "reason"]
     if not explain:  # what dedup groups the clean records by first (duplicate_groups_sql)
         outputs.append(f"CASE WHEN reason IS NULL THEN {d.key_hash(f't_{ds.key}')} END AS __key_hash")
+        if ds.partition_time_column:  # the output's dt, a column the write can filter its scan by
+            outputs.append(f"{d.utc_date('t_' + ds.partition_time_column)} AS {PARTITION_DAY}")
     if explain:
         outputs.append(_case([(cond, det) for cond, _, det in whens]) + " AS detail")
         outputs += raw_text
-    else:  # keep the raw text of failed records only (NULL costs next to nothing)
+    else:  # keep the raw text of failed records only
         outputs += [f"CASE WHEN reason IS NOT NULL THEN {c} END AS {c}" for c in kept]
-    inputs = [*carried, *raw_text, *(["__pre_reason", "__pre_detail"] if pre_checked else []), *pre]
+    inputs = [*carried, *raw_text, *pre]
     return f"""
 WITH normalized AS (
   SELECT {", ".join(inputs)},
     {normalized}
   FROM {source}
 ), typed AS (
-  SELECT *, {typed}, {any_control_character(ds, d, "__record" if "__record" in carry else None)} AS {ANY_CONTROL} FROM normalized
+  SELECT *, {typed}, {any_control_character(ds, d, "__record" if "__record" in carry else None)} AS {ANY_CONTROL}{flags} FROM normalized
 ), checked AS (
   SELECT *, {reason} AS reason FROM typed
 )
@@ -369,11 +386,12 @@ WHERE c.reason IS NULL AND (g.key IS NULL OR c.__ord = g.first_ord)
 
 def clean_sql(ds: Dataset, d: Dialect, classified: str, dropped: str, ingest_date: str) -> str:
     """The processed rows: records that passed every rule, minus the (few) dropped ones (an
-    anti-join on a small table), typed exactly as the contract says, plus lineage (and dt)."""
+    anti-join on a small table), typed exactly as the contract says, plus lineage (and dt: the
+    classification's ``PARTITION_DAY``)."""
     cols = [d.cast(f"t_{c.name}", c.type) + f" AS {c.name}" for c in ds.columns]
     cols.append(f"{d.cast(d.literal(ingest_date), 'date')} AS ingest_date")
     if ds.partition_time_column:
-        cols.append(d.utc_date("t_" + ds.partition_time_column) + " AS dt")
+        cols.append(f"c.{PARTITION_DAY} AS dt")
     return (
         f"SELECT {', '.join(cols)} FROM {classified} c "
         f"WHERE c.reason IS NULL AND {d.not_in_keys('c.__ord', dropped, column='__ord')}"

@@ -179,6 +179,12 @@ class Engine(abc.ABC):
         (``raw_input.salvage``) and the rest quarantined as ``corrupt_object``."""
 
     @abc.abstractmethod
+    def json_records(self, ds: Dataset, lines: str) -> str:
+        """The records of a JSON-lines dataset, as ``read`` gives them (``__fidx``, ``__ord``,
+        ``__record``, the JSON facts and the text columns), from a relation ``(__fidx, __ord, line)``
+        of lines ``read`` gave as ``__record``: the explaining pass parses the failed lines again."""
+
+    @abc.abstractmethod
     def write(
         self, sql: str, target: Path, *, partition_by: Sequence[str] = (), order_by: Sequence[str] = (), rows: int | None = None
     ) -> list[Path]:
@@ -270,7 +276,7 @@ class _Run:
         per_file = {f: (n, failed) for f, n, failed in e.rows(f"SELECT __fidx, count(*), count(reason) FROM {classified} GROUP BY __fidx")}
         rejects, gaps = raw.finish()
         rejects = self._with_hidden(rejects)
-        explained = e.table("explained", self._explain(classified, refs))
+        explained = e.table("explained", self._explain(classified, refs, files))
         groups = e.table("duplicate_groups", cleaning.duplicate_groups_sql(ds, self.d, classified))
         self.neighbors = neighbor_states(e.store, ds, self.day) if ds.dedup_across_partitions else []
         seen = self._winners() if ds.dedup_across_partitions else None
@@ -305,9 +311,7 @@ class _Run:
             try:
                 classified = None
                 for batch in raw.records:
-                    source = batch
-                    if "__not_after" in self._carry():
-                        source = f"(SELECT r.*, f.__not_after FROM {batch} r JOIN {files} f ON f.__fidx = r.__fidx)"
+                    source = self._arrived(batch, files)
                     sql = cleaning.classify_sql(
                         ds, self.d, source=source, carry=self._carry(), reference_tables=refs,
                         json_facts=ds.raw_format == "ndjson", not_before=self.not_before,
@@ -321,6 +325,12 @@ class _Run:
                 if salvage:
                     raise
         raise AssertionError("unreachable")
+
+    def _arrived(self, records: str, files: str) -> str:
+        """``records`` with their object's arrival (``__not_after``) when a rule reads it."""
+        if "__not_after" not in self._carry():
+            return records
+        return f"(SELECT r.*, f.__not_after FROM {records} r JOIN {files} f ON f.__fidx = r.__fidx)"
 
     def _with_hidden(self, rejects: list[raw_input.LineReject] | str | None) -> str | None:
         """The reader's line rejects (Python rows or a relation) and the record lines of the objects
@@ -344,14 +354,18 @@ class _Run:
         columns = ", ".join(n for n, _ in LINE_REJECT_COLUMNS)
         return e.view("all_line_rejects", f"SELECT {columns} FROM {rejects} UNION ALL SELECT {columns} FROM {extra}")
 
-    def _explain(self, classified: str, refs: dict[str, str]) -> str:
-        """The failed records again, with the sentence that says why (only the few failed ones)."""
-        ds = self.ds
-        pre = ["__pre_reason", "__pre_detail"] if ds.raw_format == "ndjson" else []
-        keep = [*self._carry(), *ds.column_names, *pre]
-        failed = f"(SELECT {', '.join(keep)} FROM {classified} WHERE reason IS NOT NULL)"
+    def _explain(self, classified: str, refs: dict[str, str], files: str) -> str:
+        """The failed records again, with the sentence that says why (only the few failed ones). A
+        JSON line kept only its raw line (``__record``): it is parsed again here."""
+        e, ds = self.e, self.ds
+        json_lines = ds.raw_format == "ndjson"
+        if json_lines:
+            lines = e.view("failed_lines", f"SELECT __fidx, __ord, __record AS line FROM {classified} WHERE reason IS NOT NULL")
+            failed = self._arrived(e.json_records(ds, lines), files)
+        else:
+            failed = f"(SELECT {', '.join([*self._carry(), *ds.column_names])} FROM {classified} WHERE reason IS NOT NULL)"
         return cleaning.classify_sql(
-            ds, self.d, source=failed, carry=self._carry(), reference_tables=refs, explain=True, pre_checked=bool(pre),
+            ds, self.d, source=failed, carry=self._carry(), reference_tables=refs, explain=True, json_facts=json_lines,
             not_before=self.not_before,
         )  # fmt: skip
 

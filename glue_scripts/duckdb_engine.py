@@ -127,10 +127,12 @@ class DuckDBEngine(job1.Engine):
         for values in self.rows(f"SELECT DISTINCT {columns} FROM {out} ORDER BY {columns}"):
             directory = target.joinpath(*(f"{c}={'NULL' if v is None else v}" for c, v in zip(partition_by, values)))
             directory.mkdir(parents=True)
-            where = " AND ".join(f"{c} IS NOT DISTINCT FROM ?" for c in partition_by)
+            # Equalities (not IS NOT DISTINCT FROM), so that DuckDB pushes them into the scan and
+            # fetches the other columns only for the partition's rows.
+            where = " AND ".join(f"{c} IS NULL" if v is None else f"{c} = ?" for c, v in zip(partition_by, values))
             self.con.execute(
                 f"COPY (SELECT * EXCLUDE ({columns}) FROM {out} WHERE {where}) TO {DUCKDB.literal(str(directory / 'part-0.parquet'))} ({options})",
-                list(values),
+                [v for v in values if v is not None],
             )
             written.append(directory / "part-0.parquet")
         return written
@@ -242,6 +244,9 @@ class DuckDBEngine(job1.Engine):
             return rejects + self._json_rejects(paths, gunzip), None
 
         return RawInput(records, finish)
+
+    def json_records(self, ds: Dataset, lines: str) -> str:
+        return self.view("json_records", json_facts_sql(ds, lines))
 
     def _readable(self, path: Path) -> bool:
         """DuckDB's own verdict on a gzip object: can its reader read it to the end?"""

@@ -401,6 +401,9 @@ FROM v
 
         return self._split(checked, record, detail, records)
 
+    def json_records(self, ds: Dataset, lines: str) -> str:
+        return self._name(self._json_facts(ds, self.spark.sql(f"SELECT __fidx, __ord, line FROM {lines}")), "json_records")
+
     def _json_facts(self, ds: Dataset, df):
         """``(__fidx, __ord, __record, <JSON facts>, <columns>)`` from ``(__fidx, __ord, line)``, via Python."""
         import pyarrow as pa
