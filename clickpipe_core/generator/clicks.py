@@ -39,6 +39,7 @@ import math
 import operator
 import random
 import re
+import struct
 import time
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
@@ -176,7 +177,7 @@ _UUID_OR = (0x4 << 76) | (0x8 << 60)  # ...then set to version 4, RFC 4122 varia
 _IDS = 64  # UUIDs drawn per random call
 _IDS_AND = sum(_UUID_AND << (128 * i) for i in range(_IDS))
 _IDS_OR = sum(_UUID_OR << (128 * i) for i in range(_IDS))
-_UUID_GROUPS = re.compile(rb"(.{8})(.{4})(.{4})(.{4})(.{12})")  # of 32 hex digits: 8-4-4-4-12
+_UUID_GROUPS = struct.Struct("8s4s4s4s12s")  # a UUID's 32 hex digits, in its 8-4-4-4-12 groups
 _NATURAL_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -322,7 +323,7 @@ def _session(P: _Pools, rng: random.Random, stop: float = 0.2, max_steps: int = 
 
     The referrer of an event is the page's referrer (what ``document.referrer`` says on it).
     """
-    rand, expo = rng.random, rng.expovariate
+    rand, log = rng.random, math.log
     bisect_right = bisect.bisect_right
     products, product_cum = P.products, P.product_cum
     product_total = product_cum[-1]
@@ -388,7 +389,7 @@ def _session(P: _Pools, rng: random.Random, stop: float = 0.2, max_steps: int = 
             yield REMOVE_FROM_CART, page[1], ref, _REMOVE_PROPS % (products[gone][1], cart.pop(gone))
         elif u < 0.5:  # a search, then its results page
             query, results = P.queries[int(rand() * len(P.queries))]
-            yield SEARCH, page[1], ref, _SEARCH_PROPS % (query, int(expo(1 / 40)))
+            yield SEARCH, page[1], ref, _SEARCH_PROPS % (query, int(-log(1.0 - rand()) / (1 / 40)))  # expo(1 / 40)
             page, ref, product = results, page[2], -1
             yield PAGE_VIEW, page[1], ref, NULL
         elif u < 0.85:  # a click, then the page it leads to
@@ -656,7 +657,7 @@ class ClickGenerator:
             """A random (version 4) UUID from the seeded stream; made 64 at a time, which is faster."""
             if not ids:
                 h = (getrandbits(128 * _IDS) & _IDS_AND | _IDS_OR).to_bytes(16 * _IDS, "big").hex().encode()
-                fresh = list(map(b"-".join, _UUID_GROUPS.findall(h)))
+                fresh = list(map(b"-".join, _UUID_GROUPS.iter_unpack(h)))
                 fresh.reverse()  # popped from the end: the first drawn goes first
                 ids.extend(fresh)
             return next_id()
@@ -715,12 +716,17 @@ class ClickGenerator:
                     + ua + b',"country":"' + country + b'","ts":"%s%s","properties":%s}\n'
                 )  # fmt: skip
 
-                tss: list[int] = []
-                minute_start = minute_end = -1 << 62  # the minute of ``prefix`` (event times only grow in a session)
+                n, room = 0, remaining  # events made in this session, and at most
+                ts = t - ts_shift  # of the first event
+                session_first_ts = ts
+                # Event times only grow in a session: the minute of ``prefix`` and the day are
+                # looked up again only when they change; new_days: (events before, day number).
+                minute_start = minute_end = day_end = -1 << 62
+                new_days: list[tuple[int, int]] = []
                 for etype, page_json, ref_json, props in steps:
-                    if tss:  # a new page takes a moment to load; anything else follows some reading
+                    if n:  # a new page takes a moment to load; anything else follows some reading
                         t += load_gap[int(rand() * n_load)] if etype is PAGE_VIEW else read_gap[int(rand() * n_read)]
-                    if t >= end_ms or remaining == 0:
+                    if t >= end_ms or n == room:
                         break
                     ts = t - ts_shift
                     if ts >= minute_end:
@@ -731,6 +737,9 @@ class ClickGenerator:
                             prefix = minute_cache[minute] = time.strftime(
                                 "%Y-%m-%dT%H:%M:", time.gmtime(minute * 60)
                             ).encode()
+                        if ts >= day_end:
+                            new_days.append((n, ts // DAY_MS))
+                            day_end = (ts // DAY_MS + 1) * DAY_MS
                     line = template % (
                         next_id() if ids else uuid4(), etype, page_json, ref_json, prefix, sec_ms[ts - minute_start], props
                     )  # fmt: skip
@@ -742,24 +751,20 @@ class ClickGenerator:
                         duplicates += 1
                         add((min(arrival + retry_delay[int(rand() * n_retry)], last_arrival_ms), line, uid, session_id))
                     counts[etype] += 1
-                    tss.append(ts)
-                    remaining -= 1
-                if not tss:
+                    n += 1
+                if not n:
                     continue
-                n = len(tss)
+                remaining -= n
                 made += n
                 sessions += 1
                 if late_ms:
                     late_sessions += 1
                     late_events += n
-                first_ts = tss[0] if first_ts is None or tss[0] < first_ts else first_ts
-                last_ts = tss[-1] if last_ts is None or tss[-1] > last_ts else last_ts
-                d0, d1 = tss[0] // DAY_MS, tss[-1] // DAY_MS
-                if d0 == d1:
-                    event_days[d0] = event_days.get(d0, 0) + n
-                else:
-                    for ts in tss:
-                        event_days[ts // DAY_MS] = event_days.get(ts // DAY_MS, 0) + 1
+                first_ts = session_first_ts if first_ts is None or session_first_ts < first_ts else first_ts
+                last_ts = ts if last_ts is None or ts > last_ts else last_ts  # ts: of the session's last event
+                for i, (before, d) in enumerate(new_days):
+                    upto = new_days[i + 1][0] if i + 1 < len(new_days) else n
+                    event_days[d] = event_days.get(d, 0) + upto - before
                 if len(minute_cache) > 100_000:
                     minute_cache.clear()
 
