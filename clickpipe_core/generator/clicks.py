@@ -181,9 +181,12 @@ _UUID_GROUPS = struct.Struct("8s4s4s4s12s")  # a UUID's 32 hex digits, in its 8-
 _NATURAL_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
+_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # json.dumps without its per-call set-up
+
+
 def _j(value) -> bytes:
     """A value as a JSON fragment, UTF-8 encoded."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    return _json(value).encode()
 
 
 # Event types as the bytes the records are made of (one object each: the loop compares by identity).
@@ -447,7 +450,7 @@ class _Tables:
         from statistics import NormalDist
 
         qs = [(i + 0.5) / size for i in range(size)]
-        z = [NormalDist().inv_cdf(q) for q in qs]
+        z = list(map(NormalDist().inv_cdf, qs))
         # network delay from the client to the stream: 20 ms + exponential, mean ~0.4 s, capped at 30 s
         self.net_delay = [min(int(-400 * math.log(1 - q)), 30_000) for q in qs]
         # a new page loading after a click: 250 ms + exponential, mean 0.7 s
@@ -457,7 +460,8 @@ class _Tables:
         # an at-least-once retry: 200 ms + exponential, mean 5 s, capped at 2 min
         self.retry_delay = [200 + min(int(-5000 * math.log(1 - q)), 120_000) for q in qs]
         # "SS.mmmZ" for every millisecond of a minute
-        self.sec_ms = [b"%02d.%03dZ" % (ms // 1000, ms % 1000) for ms in range(60_000)]
+        seconds, millis = [b"%02d." % s for s in range(60)], [b"%03dZ" % ms for ms in range(1000)]
+        self.sec_ms = [s + ms for s in seconds for ms in millis]
 
 
 _TABLES: _Tables | None = None
