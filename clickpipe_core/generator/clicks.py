@@ -23,8 +23,9 @@ stream: late events then have event times before ``start``).
 
 Records come out sorted by arrival as ``(arrival_ms, data, user_id, session_id)`` tuples, where
 ``data`` is one compact JSON object (UTF-8, contract field order) ending in ``\\n``. Lines are
-assembled from pre-serialized fragments instead of ``json.dumps`` per record: that is most of
-the generator's speed. ``records()`` gives the same events as dicts.
+assembled from pre-serialized UTF-8 fragments by one bytes ``%`` format per record (a template
+per session holds its constant fields) instead of ``json.dumps`` and ``encode`` per record: that
+is most of the generator's speed. ``records()`` gives the same events as dicts.
 
 Imports only the standard library and ``clickpipe_core.contracts``: it runs in Lambda.
 """
@@ -38,6 +39,7 @@ import math
 import operator
 import random
 import re
+import struct
 import time
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
@@ -175,16 +177,28 @@ _UUID_OR = (0x4 << 76) | (0x8 << 60)  # ...then set to version 4, RFC 4122 varia
 _IDS = 64  # UUIDs drawn per random call
 _IDS_AND = sum(_UUID_AND << (128 * i) for i in range(_IDS))
 _IDS_OR = sum(_UUID_OR << (128 * i) for i in range(_IDS))
+_UUID_GROUPS = struct.Struct("8s4s4s4s12s")  # a UUID's 32 hex digits, in its 8-4-4-4-12 groups
 _NATURAL_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-def _j(value) -> str:
-    """A value as a JSON fragment (UTF-8 kept as is)."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # json.dumps without its per-call set-up
 
 
-def _money(cents: int) -> str:
-    return f"{cents // 100}.{cents % 100:02d}"
+def _j(value) -> bytes:
+    """A value as a JSON fragment, UTF-8 encoded."""
+    return _json(value).encode()
+
+
+# Event types as the bytes the records are made of (one object each: the loop compares by identity).
+PAGE_VIEW, CLICK, SEARCH, ADD_TO_CART, REMOVE_FROM_CART, CHECKOUT, PURCHASE = (e.encode() for e in EVENT_TYPES)
+NULL = b"null"
+# Properties of the cart events; money is ``%d.%02d`` of (cents // 100, cents % 100).
+_ADD_TO_CART_PROPS = b'{"product_id":%s,"price":%d.%02d,"quantity":1,"currency":"' + CURRENCY.encode() + b'"}'
+_CHECKOUT_PROPS = b'{"items":%d,"cart_value":%d.%02d,"currency":"' + CURRENCY.encode() + b'"}'
+_PURCHASE_PROPS = (b'{"order_id":"O%012x","items":%d,"revenue":%d.%02d,"currency":"' + CURRENCY.encode()
+                   + b'","payment_method":%s}')  # fmt: skip
+_REMOVE_PROPS = b'{"product_id":%s,"quantity":%d}'
+_SEARCH_PROPS = b'{"query":%s,"results":%d}'
 
 
 def _hash01(text: str) -> float:
@@ -248,7 +262,7 @@ def resolve_users(users: int | str | Path | Sequence[tuple[str, str]]) -> list[t
 
 
 class _Pools:
-    """Everything a record is assembled from, pre-serialized as JSON fragments.
+    """Everything a record is assembled from, pre-serialized as JSON fragments (UTF-8 bytes).
 
     A page is ``(path, path as JSON, its full URL as JSON)``: the last is the referrer of the page
     a visitor goes to from it.
@@ -257,10 +271,11 @@ class _Pools:
     def __init__(self):
         rng = random.Random(CATALOG_SEED)
 
-        def page(path: str) -> tuple[str, str, str]:
+        def page(path: str) -> tuple[str, bytes, bytes]:
             return path, _j(path), _j(SITE + path)
 
         self.page = page
+        self.landings: dict[tuple[str, str], tuple[str, bytes, bytes]] = {}  # (page, utm suffix) -> page
         self.products = []  # (page, product id as JSON, price in cents)
         for i in range(1, PRODUCTS + 1):
             cat = rng.choice(list(CATEGORIES))
@@ -288,33 +303,35 @@ class _Pools:
         self.cart = page("/cart")
         self.checkout = page("/checkout")
         self.confirmation = page("/checkout/confirmation")
-        self.click_props = {e: '{"element":"' + e + '","target":' for e in CLICK_ELEMENTS}
+        self.click_props = {e: b'{"element":"' + e.encode() + b'","target":' for e in CLICK_ELEMENTS}
 
         # Landing: (referrer as JSON, landing properties as JSON, utm query string for the landing URL)
         self.referrers = []
         self.referrer_cum = list(accumulate(w for _, w, _ in REFERRERS))
         for url, _, utm in REFERRERS:
             suffix = "?" + "&".join(f"{k}={v}" for k, v in utm.items()) if utm else ""
-            self.referrers.append((_j(url), _j(utm) if utm else "null", suffix))
+            self.referrers.append((_j(url), _j(utm) if utm else NULL, suffix))
 
         self.devices = list(DEVICE_WEIGHTS)
         self.device_cum = list(accumulate(DEVICE_WEIGHTS.values()))
-        self.user_agents = {d: [_j(ua) for ua in uas] for d, uas in USER_AGENTS.items()}
-        self.bot_user_agents = [_j(ua) for ua in BOT_USER_AGENTS]
-        self.bot_ids = [_j(BOT_ID_PREFIX + re.sub(r"[^a-z0-9]+", "-", ua.lower())[:40].strip("-")) for ua in BOT_USER_AGENTS]
+        # User agents as template fragments: JSON, '%' escaped for the per-session format string.
+        self.user_agents = {d: [_j(ua).replace(b"%", b"%%") for ua in uas] for d, uas in USER_AGENTS.items()}
+        self.bot_user_agents = [_j(ua).replace(b"%", b"%%") for ua in BOT_USER_AGENTS]
+        self.bot_ids = [BOT_ID_PREFIX + re.sub(r"[^a-z0-9]+", "-", ua.lower())[:40].strip("-") for ua in BOT_USER_AGENTS]
         self.payment_methods = [_j(p) for p in PAYMENT_METHODS]
 
 
 def _session(P: _Pools, rng: random.Random, stop: float = 0.2, max_steps: int = 25):
-    """One visit, as ``(event_type, page, referrer, properties)`` JSON fragments, in order.
+    """One visit, as ``(event_type, page, referrer, properties)`` JSON fragments (bytes), in order.
 
     The referrer of an event is the page's referrer (what ``document.referrer`` says on it).
     """
-    rand, expo = rng.random, rng.expovariate
+    rand, log = rng.random, math.log
     bisect_right = bisect.bisect_right
     products, product_cum = P.products, P.product_cum
     product_total = product_cum[-1]
     cart_page, checkout_page = P.cart, P.checkout
+    categories, click_props = P.categories, P.click_props
 
     # Landing page, and where the visitor came from.
     ref, utm, utm_suffix = P.referrers[bisect_right(P.referrer_cum, rand() * P.referrer_cum[-1])]
@@ -323,13 +340,16 @@ def _session(P: _Pools, rng: random.Random, stop: float = 0.2, max_steps: int = 
     if u < 0.3:
         page = P.home
     elif u < 0.55:
-        page = P.categories[int(rand() * len(P.categories))]
+        page = categories[int(rand() * len(categories))]
     else:
         product = bisect_right(product_cum, rand() * product_total)
         page = products[product][0]
     if utm_suffix:
-        page = P.page(page[0] + utm_suffix)
-    yield "page_view", page[1], ref, utm
+        landing = P.landings.get((page[0], utm_suffix))
+        if landing is None:
+            landing = P.landings[page[0], utm_suffix] = P.page(page[0] + utm_suffix)
+        page = landing
+    yield PAGE_VIEW, page[1], ref, utm
 
     cart: dict[int, int] = {}  # product -> quantity
     purchased = False
@@ -340,47 +360,41 @@ def _session(P: _Pools, rng: random.Random, stop: float = 0.2, max_steps: int = 
         if product >= 0 and u < 0.22:
             cart[product] = cart.get(product, 0) + 1
             _, pid, cents = products[product]
-            yield (
-                "add_to_cart",
-                page[1],
-                ref,
-                f'{{"product_id":{pid},"price":{_money(cents)},"quantity":1,"currency":"{CURRENCY}"}}',
-            )
+            yield ADD_TO_CART, page[1], ref, _ADD_TO_CART_PROPS % (pid, cents // 100, cents % 100)
         elif cart and u < 0.34:  # to the cart, to the checkout; then buy, think again, or leave
             if page is not cart_page:
                 page, ref, product = cart_page, page[2], -1
-                yield "page_view", page[1], ref, "null"
+                yield PAGE_VIEW, page[1], ref, NULL
             page, ref = checkout_page, cart_page[2]
-            yield "page_view", page[1], ref, "null"
+            yield PAGE_VIEW, page[1], ref, NULL
             items = sum(cart.values())
-            total = _money(sum(products[p][2] * q for p, q in cart.items()))
-            yield "checkout", page[1], ref, f'{{"items":{items},"cart_value":{total},"currency":"{CURRENCY}"}}'
+            total = sum(products[p][2] * q for p, q in cart.items())
+            yield CHECKOUT, page[1], ref, _CHECKOUT_PROPS % (items, total // 100, total % 100)
             v = rand()
             if v < 0.7:
-                order = "O%012x" % rng.getrandbits(48)
+                order = rng.getrandbits(48)
                 method = P.payment_methods[int(rand() * len(P.payment_methods))]
-                yield "purchase", page[1], ref, (f'{{"order_id":"{order}","items":{items},"revenue":{total},'
-                                                 f'"currency":"{CURRENCY}","payment_method":{method}}}')  # fmt: skip
+                yield PURCHASE, page[1], ref, _PURCHASE_PROPS % (order, items, total // 100, total % 100, method)
                 cart.clear()
                 purchased = True
                 page, ref = P.confirmation, page[2]
-                yield "page_view", page[1], ref, "null"
+                yield PAGE_VIEW, page[1], ref, NULL
             elif v < 0.85:
                 page, ref = cart_page, page[2]
-                yield "page_view", page[1], ref, "null"
+                yield PAGE_VIEW, page[1], ref, NULL
             else:
                 return  # abandoned the checkout
         elif cart and u < 0.38:
             if page is not cart_page:
                 page, ref, product = cart_page, page[2], -1
-                yield "page_view", page[1], ref, "null"
+                yield PAGE_VIEW, page[1], ref, NULL
             gone = next(iter(cart))
-            yield "remove_from_cart", page[1], ref, f'{{"product_id":{products[gone][1]},"quantity":{cart.pop(gone)}}}'
+            yield REMOVE_FROM_CART, page[1], ref, _REMOVE_PROPS % (products[gone][1], cart.pop(gone))
         elif u < 0.5:  # a search, then its results page
             query, results = P.queries[int(rand() * len(P.queries))]
-            yield "search", page[1], ref, f'{{"query":{query},"results":{int(expo(1 / 40))}}}'
+            yield SEARCH, page[1], ref, _SEARCH_PROPS % (query, int(-log(1.0 - rand()) / (1 / 40)))  # expo(1 / 40)
             page, ref, product = results, page[2], -1
-            yield "page_view", page[1], ref, "null"
+            yield PAGE_VIEW, page[1], ref, NULL
         elif u < 0.85:  # a click, then the page it leads to
             element = CLICK_ELEMENTS[int(rand() * len(CLICK_ELEMENTS))]
             if page[0].startswith("/search") or element in ("product_card", "recommendation"):
@@ -389,11 +403,11 @@ def _session(P: _Pools, rng: random.Random, stop: float = 0.2, max_steps: int = 
                 target = products[target_product][0]
             else:
                 target_product = -1
-                target = (P.categories[int(rand() * len(P.categories))] if element == "nav_link"
+                target = (categories[int(rand() * len(categories))] if element == "nav_link"
                           else P.deals if element == "banner" else P.home)  # fmt: skip
-            yield "click", page[1], ref, P.click_props[element] + target[1] + "}"
+            yield CLICK, page[1], ref, click_props[element] + target[1] + b"}"
             page, ref, product = target, page[2], target_product
-            yield "page_view", page[1], ref, "null"
+            yield PAGE_VIEW, page[1], ref, NULL
         else:  # the menu, a bookmark, a typed URL
             if rand() < 0.5:
                 target, target_product = P.static[int(rand() * len(P.static))], -1
@@ -401,20 +415,20 @@ def _session(P: _Pools, rng: random.Random, stop: float = 0.2, max_steps: int = 
                 target_product = bisect_right(product_cum, rand() * product_total)
                 target = products[target_product][0]
             page, ref, product = target, page[2], target_product
-            yield "page_view", page[1], ref, "null"
+            yield PAGE_VIEW, page[1], ref, NULL
 
 
 def _bot_session(P: _Pools, rng: random.Random):
     """A crawler's visit: page after page (categories and products), no referrer, no cart."""
     rand = rng.random
     products, product_cum = P.products, P.product_cum
-    ref = "null"
+    ref = NULL
     for _ in range(3 + int(rand() * 10)):
         if rand() < 0.3:
             page = P.categories[int(rand() * len(P.categories))]
         else:
             page = products[bisect.bisect_right(product_cum, rand() * product_cum[-1])][0]
-        yield "page_view", page[1], ref, "null"
+        yield PAGE_VIEW, page[1], ref, NULL
         ref = page[2]
 
 
@@ -436,7 +450,7 @@ class _Tables:
         from statistics import NormalDist
 
         qs = [(i + 0.5) / size for i in range(size)]
-        z = [NormalDist().inv_cdf(q) for q in qs]
+        z = list(map(NormalDist().inv_cdf, qs))
         # network delay from the client to the stream: 20 ms + exponential, mean ~0.4 s, capped at 30 s
         self.net_delay = [min(int(-400 * math.log(1 - q)), 30_000) for q in qs]
         # a new page loading after a click: 250 ms + exponential, mean 0.7 s
@@ -446,7 +460,8 @@ class _Tables:
         # an at-least-once retry: 200 ms + exponential, mean 5 s, capped at 2 min
         self.retry_delay = [200 + min(int(-5000 * math.log(1 - q)), 120_000) for q in qs]
         # "SS.mmmZ" for every millisecond of a minute
-        self.sec_ms = [f"{ms // 1000:02d}.{ms % 1000:03d}Z" for ms in range(60_000)]
+        seconds, millis = [b"%02d." % s for s in range(60)], [b"%03dZ" % ms for ms in range(1000)]
+        self.sec_ms = [s + ms for s in seconds for ms in millis]
 
 
 _TABLES: _Tables | None = None
@@ -585,12 +600,14 @@ class ClickGenerator:
         return cum
 
     def _profile(self, u: int, profiles: dict, P: _Pools) -> tuple:
-        """A user's id, country, id as a JSON fragment ('%' escaped), usual device and browser."""
+        """A user's id, and as template fragments (bytes): country, id as JSON ('%' escaped), usual
+        device and browser."""
         uid, country = self.users[u]
         home = P.devices[bisect.bisect_right(P.device_cum, _hash01(uid + "/device") * P.device_cum[-1])]
         home_uas = P.user_agents[home]
         profile = profiles[u] = (
-            uid, country, _j(uid).replace("%", "%%"), home, home_uas[int(_hash01(uid + "/ua") * len(home_uas))]
+            uid, country.encode(), _j(uid).replace(b"%", b"%%"), home.encode(),
+            home_uas[int(_hash01(uid + "/ua") * len(home_uas))],
         )  # fmt: skip
         return profile
 
@@ -607,7 +624,7 @@ class ClickGenerator:
         activity = [(1 - _hash01(u + "/activity")) ** -0.7 for u, _ in users]
         joined, fading = self._lifecycles()
         day_cums: dict[int, list[float]] = {}
-        bot_ids, bot_uas = P.bot_ids, P.bot_user_agents
+        bots = [(uid, b"US", _j(uid), b"desktop", ua) for uid, ua in zip(P.bot_ids, P.bot_user_agents)]
         devices, device_cum = P.devices, P.device_cum
         device_total = device_cum[-1]
         user_agents = P.user_agents
@@ -625,32 +642,33 @@ class ClickGenerator:
         late_span = self.max_late_ms - HOUR_MS + 1
         last_arrival_ms = end_ms - 1 if anchor_arrival else 1 << 62
 
-        counts = dict.fromkeys(EVENT_TYPES, 0)
+        counts = dict.fromkeys((PAGE_VIEW, CLICK, SEARCH, ADD_TO_CART, REMOVE_FROM_CART, CHECKOUT, PURCHASE), 0)
         sessions = late_sessions = late_events = duplicates = 0
         event_days: dict[int, int] = {}
         arrival_days: dict[int, int] = {}
-        minute_cache: dict[int, str] = {}
-        buckets: dict[int, list] = {}
+        minute_cache: dict[int, bytes] = {}
+        # Records not handed out yet, in the order they were made (what is left after a cut stays
+        # sorted by arrival): no bucket per slice to find for every record.
+        pending: list[tuple[int, bytes, str, str]] = []
+        add = pending.append
         profiles: dict[int, tuple] = {}
         first_ts = last_ts = first_arrival = last_arrival = None
 
-        ids: list[str] = []
+        ids: list[bytes] = []
         next_id = ids.pop  # the next UUID while ``ids`` holds some (inlined in the loop: no call per event)
 
-        def uuid4() -> str:
+        def uuid4() -> bytes:
             """A random (version 4) UUID from the seeded stream; made 64 at a time, which is faster."""
             if not ids:
-                h = (getrandbits(128 * _IDS) & _IDS_AND | _IDS_OR).to_bytes(16 * _IDS, "big").hex()
-                ids.extend(
-                    f"{h[k : k + 8]}-{h[k + 8 : k + 12]}-{h[k + 12 : k + 16]}-{h[k + 16 : k + 20]}-{h[k + 20 : k + 32]}"
-                    for k in range(32 * (_IDS - 1), -1, -32)
-                )
+                h = (getrandbits(128 * _IDS) & _IDS_AND | _IDS_OR).to_bytes(16 * _IDS, "big").hex().encode()
+                fresh = list(map(b"-".join, _UUID_GROUPS.iter_unpack(h)))
+                fresh.reverse()  # popped from the end: the first drawn goes first
+                ids.extend(fresh)
             return next_id()
 
-        def ready(b: int) -> list:
+        def ready(out: list) -> list:
+            """``out`` (sorted by arrival) as the next batch, counted into the manifest."""
             nonlocal first_arrival, last_arrival
-            out = buckets.pop(b)
-            out.sort(key=_arrival)  # stable: records with the same arrival keep their order
             first_arrival = out[0][0] if first_arrival is None else first_arrival
             last_arrival = out[-1][0]
             d0, d1 = out[0][0] // DAY_MS, out[-1][0] // DAY_MS
@@ -672,9 +690,8 @@ class ClickGenerator:
                 # -- a new session: when, who, on what, and whether it reaches us hours late -------------
                 t = s0 + int(rand() * (s1 - s0))  # window time of its first event
                 if rand() < BOT_SHARE:
-                    bot = int(rand() * len(bot_ids))
-                    uid_json, ua = bot_ids[bot], bot_uas[bot]
-                    uid, country, device, steps, late_ms = uid_json[1:-1], "US", "desktop", _bot_session(P, rng), 0
+                    uid, country, uid_json, device, ua = bots[int(rand() * len(bots))]
+                    steps, late_ms = _bot_session(P, rng), 0
                 else:  # a user who has joined by that day, by their activity now (see _day_weights)
                     day = (t - self.start_ms) // DAY_MS
                     user_cum = day_cums.get(day)
@@ -684,85 +701,98 @@ class ClickGenerator:
                     u = bisect_right(user_cum, rand() * user_cum[-1])
                     uid, country, uid_json, device, ua = profiles.get(u) or self._profile(u, profiles, P)
                     if rand() >= 0.75:  # a quarter of the sessions are on another device
-                        device = devices[bisect_right(device_cum, rand() * device_total)]
-                        uas = user_agents[device]
+                        other = devices[bisect_right(device_cum, rand() * device_total)]
+                        uas = user_agents[other]
                         ua = uas[int(rand() * len(uas))]
+                        device = other.encode()
                     late_ms = HOUR_MS + int(expo(1 / (3 * HOUR_MS))) % late_span if rand() < late_share else 0
                     steps = _session(P, rng)
-                sid = uuid4()
+                sid = next_id() if ids else uuid4()
+                session_id = sid.decode()
                 # anchor=event: the window bounds event times and late sessions arrive later;
                 # anchor=arrival: the window bounds arrivals and late sessions happened earlier.
                 ts_shift = late_ms if anchor_arrival else 0
                 arrival_shift = (0 if anchor_arrival else late_ms) + 20
                 # One format string per session: its constant fields are in it already ('%' escaped).
                 template = (
-                    '{"event_id":"%s","user_id":' + uid_json + ',"session_id":"' + sid
-                    + '","event_type":"%s","page":%s,"referrer":%s,"device":"' + device + '","user_agent":'
-                    + ua.replace("%", "%%") + ',"country":"' + country + '","ts":"%s%s","properties":%s}\n'
+                    b'{"event_id":"%s","user_id":' + uid_json + b',"session_id":"' + sid
+                    + b'","event_type":"%s","page":%s,"referrer":%s,"device":"' + device + b'","user_agent":'
+                    + ua + b',"country":"' + country + b'","ts":"%s%s","properties":%s}\n'
                 )  # fmt: skip
 
-                tss: list[int] = []
-                bucket_index, bucket = -1, None
+                n, room = 0, remaining  # events made in this session, and at most
+                ts = t - ts_shift  # of the first event
+                session_first_ts = ts
+                # Event times only grow in a session: the minute of ``prefix`` and the day are
+                # looked up again only when they change; new_days: (events before, day number).
+                minute_start = minute_end = day_end = -1 << 62
+                new_days: list[tuple[int, int]] = []
                 for etype, page_json, ref_json, props in steps:
-                    if tss:  # a new page takes a moment to load; anything else follows some reading
-                        t += load_gap[int(rand() * n_load)] if etype == "page_view" else read_gap[int(rand() * n_read)]
-                    if t >= end_ms or remaining == 0:
+                    if n:  # a new page takes a moment to load; anything else follows some reading
+                        t += load_gap[int(rand() * n_load)] if etype is PAGE_VIEW else read_gap[int(rand() * n_read)]
+                    if t >= end_ms or n == room:
                         break
                     ts = t - ts_shift
-                    minute = ts // 60_000
-                    prefix = minute_cache.get(minute)
-                    if prefix is None:
-                        prefix = minute_cache[minute] = time.strftime("%Y-%m-%dT%H:%M:", time.gmtime(minute * 60))
-                    line = (
-                        template % (next_id() if ids else uuid4(), etype, page_json, ref_json, prefix, sec_ms[ts % 60_000], props)
-                    ).encode()
+                    if ts >= minute_end:
+                        minute = ts // 60_000
+                        minute_start, minute_end = minute * 60_000, minute * 60_000 + 60_000
+                        prefix = minute_cache.get(minute)
+                        if prefix is None:
+                            prefix = minute_cache[minute] = time.strftime(
+                                "%Y-%m-%dT%H:%M:", time.gmtime(minute * 60)
+                            ).encode()
+                        if ts >= day_end:
+                            new_days.append((n, ts // DAY_MS))
+                            day_end = (ts // DAY_MS + 1) * DAY_MS
+                    line = template % (
+                        next_id() if ids else uuid4(), etype, page_json, ref_json, prefix, sec_ms[ts - minute_start], props
+                    )  # fmt: skip
                     arrival = t + arrival_shift + net_delay[int(rand() * n_net)]
                     if arrival > last_arrival_ms:  # anchor=arrival: nothing arrives after the window
                         arrival = last_arrival_ms
-                    b = (arrival - start_ms) // slice_ms
-                    if b != bucket_index:
-                        bucket = buckets.get(b)
-                        if bucket is None:
-                            bucket = buckets[b] = []
-                        bucket_index = b
-                    bucket.append((arrival, line, uid, sid))
+                    add((arrival, line, uid, session_id))
                     if rand() < dup_share:  # at-least-once delivery: the same record again, after a retry
                         duplicates += 1
-                        again = min(arrival + retry_delay[int(rand() * n_retry)], last_arrival_ms)
-                        b2 = (again - start_ms) // slice_ms
-                        other = buckets.get(b2)
-                        if other is None:
-                            other = buckets[b2] = []
-                        other.append((again, line, uid, sid))
+                        add((min(arrival + retry_delay[int(rand() * n_retry)], last_arrival_ms), line, uid, session_id))
                     counts[etype] += 1
-                    tss.append(ts)
-                    remaining -= 1
-                if not tss:
+                    n += 1
+                if not n:
                     continue
-                n = len(tss)
+                remaining -= n
                 made += n
                 sessions += 1
                 if late_ms:
                     late_sessions += 1
                     late_events += n
-                first_ts = tss[0] if first_ts is None or tss[0] < first_ts else first_ts
-                last_ts = tss[-1] if last_ts is None or tss[-1] > last_ts else last_ts
-                d0, d1 = tss[0] // DAY_MS, tss[-1] // DAY_MS
-                if d0 == d1:
-                    event_days[d0] = event_days.get(d0, 0) + n
-                else:
-                    for ts in tss:
-                        event_days[ts // DAY_MS] = event_days.get(ts // DAY_MS, 0) + 1
+                first_ts = session_first_ts if first_ts is None or session_first_ts < first_ts else first_ts
+                last_ts = ts if last_ts is None or ts > last_ts else last_ts  # ts: of the session's last event
+                for i, (before, d) in enumerate(new_days):
+                    upto = new_days[i + 1][0] if i + 1 < len(new_days) else n
+                    event_days[d] = event_days.get(d, 0) + upto - before
                 if len(minute_cache) > 100_000:
                     minute_cache.clear()
 
             carry = max(0, made - target) if target > 0 else carry - budget
 
-            # Every record arriving in slice k exists now: sessions start before their records arrive.
-            for b in sorted(x for x in buckets if x <= k):
-                yield ready(b)
-        for b in sorted(buckets):  # what arrives after the window: late sessions, retries
-            yield ready(b)
+            # Every record arriving in slice k exists now (sessions start before their records
+            # arrive, and none arrives before its session's slice): hand them out, in arrival order
+            # (a stable sort: records with the same arrival keep their order).
+            if pending:
+                pending.sort(key=_arrival)
+                cut = bisect.bisect_left(pending, start_ms + (k + 1) * slice_ms, key=_arrival)
+                if cut:
+                    out = pending[:cut]
+                    del pending[:cut]
+                    yield ready(out)
+        # What arrives after the window (late sessions, retries), one batch per slice of arrival time.
+        pending.sort(key=_arrival)
+        i = 0
+        while i < len(pending):
+            bound = start_ms + ((pending[i][0] - start_ms) // slice_ms + 1) * slice_ms
+            j = bisect.bisect_left(pending, bound, i, key=_arrival)
+            yield ready(pending[i:j])
+            i = j
+        pending.clear()
 
         unique = sum(counts.values())
         self.manifest = {
@@ -777,7 +807,7 @@ class ClickGenerator:
             "duplicates": duplicates,
             "late_share": round(late_events / unique, 4) if unique else 0.0,
             "duplicate_share": round(duplicates / unique, 4) if unique else 0.0,
-            "by_event_type": counts,
+            "by_event_type": {e.decode(): n for e, n in counts.items()},
             "users": len(users),
             "event_time": {"first": iso_ms(first_ts), "last": iso_ms(last_ts)} if unique else None,
             "arrival_time": {"first": iso_ms(first_arrival), "last": iso_ms(last_arrival)} if unique else None,

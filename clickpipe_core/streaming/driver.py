@@ -13,10 +13,13 @@ from __future__ import annotations
 import bisect
 import time
 from collections.abc import Callable, Iterable
+from itertools import repeat
+from operator import itemgetter, truediv
 
 from clickpipe_core.streaming.base import StreamSink
 
 _KEY_INDEX = {"user_id": 2, "session_id": 3}
+_arrival_ms, _data = itemgetter(0), itemgetter(1)
 
 
 def send(
@@ -41,7 +44,7 @@ def send(
         if replay:  # hand over large slices with every record's arrival time
             for i in range(0, len(chunk), 20_000):
                 part = chunk[i : i + 20_000]
-                put([item[1] for item in part], arrivals=[item[0] / 1000 for item in part])
+                put(list(map(_data, part)), arrivals=list(map(truediv, map(_arrival_ms, part), repeat(1000))))
                 if clock is not None:
                     clock.set(part[-1][0] / 1000)
                 if progress is not None:
