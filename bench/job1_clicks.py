@@ -79,11 +79,13 @@ def step(name: str, events: int) -> None:
             con.execute("SET TimeZone = 'UTC'")
             counts = {"rows_out": con.execute(floor_sql(lake, out)).fetchone()[0]}
         elif name == "clickpipe":
+            from clickpipe_core import layout
             from clickpipe_core.lake_store import LocalStore
             from glue_scripts.duckdb_engine import run_partition
 
             store = LocalStore(lake)
-            for o in list(store.list("processed/")) + list(store.list("quarantine/")):
+            # every run from the same start: no output and no dedup state of an earlier run
+            for o in [o for zone in (layout.PROCESSED, layout.QUARANTINE, layout.DEDUP) for o in store.list(f"{zone}/")]:
                 store.delete(o.key)
             results = [run_partition(store, CLICKS, day) for day in arrival_days(lake)]
             counts = {k: sum(getattr(r, a) for r in results) for k, a in
