@@ -4,10 +4,8 @@
 each in its own process group, its output in ``DIR/NAME.log``). The daemon scenario mostly waits
 on the Dagster daemon's cadences and the rehearsal on its emulators and Glue runs, so their waits
 overlap with the other parts' work instead of following it. As each part ends, its whole log is printed in one piece (never
-interleaved with another's) with its result; at the end a table gives every part's result, wall
-time and CPU time (its processes and those they waited for; a daemonized server such as
-PostgreSQL's is not counted), and the last lines add up the CPU seconds (divided by the cores:
-the least wall time the parts could take on this machine) and the test counts of the pytest summaries. Every part
+interleaved with another's) with its result; at the end a table gives every part's result and
+wall time, and the last line adds up the test counts of the pytest summaries. Every part
 runs to its end whatever the others do; the exit status is 1 if any part failed.
 """
 
@@ -36,7 +34,6 @@ class Part:
     proc: subprocess.Popen | None = None
     started: float = 0.0
     wall: float = 0.0
-    cpu: float = 0.0  # user + system seconds of the part and every descendant it waited for
     status: int | None = None
     counts: dict[str, int] = field(default_factory=dict)
 
@@ -65,16 +62,15 @@ def start(part: Part) -> None:
     part.started = time.monotonic()
 
 
-def finish(part: Part, status: int, usage) -> None:
+def finish(part: Part, status: int) -> None:
     part.wall = time.monotonic() - part.started
-    part.cpu = usage.ru_utime + usage.ru_stime
     part.status = os.waitstatus_to_exitcode(status)
     text = part.log.read_text(errors="replace")
     part.counts = pytest_counts(text)
     bar = "#" * 100
     print(f"\n{bar}\n# {part.name}: {part.command}\n{bar}", flush=True)
     sys.stdout.write(text if text.endswith("\n") or not text else text + "\n")
-    print(f"# {part.name}: {'passed' if part.ok else f'FAILED (exit {part.status})'} in {part.wall:.0f} s, {part.cpu:.0f} CPU s (log: {part.log})", flush=True)
+    print(f"# {part.name}: {'passed' if part.ok else f'FAILED (exit {part.status})'} in {part.wall:.0f} s (log: {part.log})", flush=True)
 
 
 def stop_all(parts: list[Part], sig: int) -> None:
@@ -99,9 +95,9 @@ def run(parts: list[Part]) -> int:
     previous = signal.signal(signal.SIGTERM, interrupted)
     try:
         while any(p.status is None for p in parts):
-            pid, status, usage = os.wait4(-1, 0)
+            pid, status = os.wait()
             if pid in by_pid:
-                finish(by_pid[pid], status, usage)
+                finish(by_pid[pid], status)
     except KeyboardInterrupt:
         print("\ninterrupted: stopping every part", file=sys.stderr, flush=True)
         stop_all(parts, signal.SIGINT)
@@ -112,17 +108,14 @@ def run(parts: list[Part]) -> int:
         signal.signal(signal.SIGTERM, previous)
 
     total: dict[str, int] = {}
-    print(f"\n{'part':<12}{'result':<10}{'wall s':>8}{'CPU s':>8}  tests")
+    print(f"\n{'part':<12}{'result':<10}{'wall s':>8}  tests")
     for p in parts:
         for k, v in p.counts.items():
             total[k] = total.get(k, 0) + v
         tests = ", ".join(f"{v} {k}" for k, v in p.counts.items()) or "-"
-        print(f"{p.name:<12}{'passed' if p.ok else 'FAILED':<10}{p.wall:>8.0f}{p.cpu:>8.0f}  {tests}")
+        print(f"{p.name:<12}{'passed' if p.ok else 'FAILED':<10}{p.wall:>8.0f}  {tests}")
     failed_parts = [p.name for p in parts if not p.ok]
-    cores = os.cpu_count() or 1
-    # On this many cores the parts' CPU seconds alone bound the wall time from below.
-    print(f"all parts in {time.monotonic() - t0:.0f} s wall, {sum(p.cpu for p in parts):.0f} CPU s "
-          f"(at least {sum(p.cpu for p in parts) / cores:.0f} s of wall on {cores} cores); "
+    print(f"all parts in {time.monotonic() - t0:.0f} s wall; "
           + (f"FAILED: {', '.join(failed_parts)}" if failed_parts else "every part passed"))  # fmt: skip
     failed = total.get("failed", 0) + total.get("error", 0)
     print(f"tests: {total.get('passed', 0)} passed, {failed} failed" + (f", {total['skipped']} skipped" if total.get("skipped") else ""))
