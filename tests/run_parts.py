@@ -5,7 +5,9 @@ each in its own process group, its output in ``DIR/NAME.log``). The daemon scena
 on the Dagster daemon's cadences and the rehearsal on its emulators and Glue runs, so their waits
 overlap with the other parts' work instead of following it. As each part ends, its whole log is printed in one piece (never
 interleaved with another's) with its result; at the end a table gives every part's result and
-wall time, and the last line adds up the test counts of the pytest summaries. Every part
+wall time, a line says how busy the machine's CPUs were meanwhile (``/proc/stat``: every process
+counts, servers the parts started and anything else the machine ran), and the last line adds up the
+test counts of the pytest summaries. Every part
 runs to its end whatever the others do; the exit status is 1 if any part failed.
 """
 
@@ -54,6 +56,17 @@ def pytest_counts(text: str) -> dict[str, int]:
     return counts
 
 
+def busy_cpu_seconds() -> float | None:
+    """CPU seconds the whole machine has spent busy since boot (``/proc/stat``: all but idle and
+    I/O wait), or None where there is no ``/proc/stat``."""
+    try:
+        with open("/proc/stat") as f:
+            user, nice, system, idle, iowait, *rest = (int(v) for v in f.readline().split()[1:])
+    except (OSError, ValueError):
+        return None
+    return (user + nice + system + sum(rest[:3])) / os.sysconf("SC_CLK_TCK")  # + irq, softirq, steal
+
+
 def start(part: Part) -> None:
     part.log.parent.mkdir(parents=True, exist_ok=True)
     with open(part.log, "wb") as out:
@@ -83,7 +96,7 @@ def stop_all(parts: list[Part], sig: int) -> None:
 
 
 def run(parts: list[Part]) -> int:
-    t0 = time.monotonic()
+    t0, busy0 = time.monotonic(), busy_cpu_seconds()
     for p in parts:
         start(p)
         print(f"started {p.name}: {p.command}  (log: {p.log})", flush=True)
@@ -114,8 +127,15 @@ def run(parts: list[Part]) -> int:
             total[k] = total.get(k, 0) + v
         tests = ", ".join(f"{v} {k}" for k, v in p.counts.items()) or "-"
         print(f"{p.name:<12}{'passed' if p.ok else 'FAILED':<10}{p.wall:>8.0f}  {tests}")
+    wall, busy1 = time.monotonic() - t0, busy_cpu_seconds()
+    if busy0 is not None and busy1 is not None:
+        cores = os.cpu_count() or 1
+        busy = busy1 - busy0
+        # Busy near 100%: the parts were CPU-bound, and only less work makes them faster here.
+        print(f"machine CPU busy {busy:.0f} s of {wall * cores:.0f} s on {cores} cores ({100 * busy / (wall * cores):.0f}%): "
+              f"the same work needs at least {busy / cores:.0f} s of wall on this machine")
     failed_parts = [p.name for p in parts if not p.ok]
-    print(f"all parts in {time.monotonic() - t0:.0f} s wall; "
+    print(f"all parts in {wall:.0f} s wall; "
           + (f"FAILED: {', '.join(failed_parts)}" if failed_parts else "every part passed"))  # fmt: skip
     failed = total.get("failed", 0) + total.get("error", 0)
     print(f"tests: {total.get('passed', 0)} passed, {failed} failed" + (f", {total['skipped']} skipped" if total.get("skipped") else ""))

@@ -3,6 +3,7 @@ each log comes out whole, and the exit status and the closing lines name each pa
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -43,3 +44,13 @@ def test_every_part_passing_exits_zero(tmp_path):
 def test_a_part_that_is_not_name_equals_command_is_refused(tmp_path):
     done = run(tmp_path, "no command here")
     assert done.returncode == 2 and "is not NAME=COMMAND" in done.stderr
+
+
+def test_the_summary_says_how_busy_the_machine_was(tmp_path):
+    spin = tmp_path / "spin.py"
+    spin.write_text("import time\nt = time.process_time()\nwhile time.process_time() - t < 1.0:\n    pass\n")
+    done = run(tmp_path, f"busy=bash -c '{sys.executable} {spin}'")
+    assert done.returncode == 0, done.stdout + done.stderr
+    line = next(line for line in done.stdout.splitlines() if line.startswith("machine CPU busy"))
+    busy, available = (float(n) for n in re.match(r"machine CPU busy (\d+) s of (\d+) s", line).groups())
+    assert 1 <= busy <= available, line  # the part's own second of CPU at least
