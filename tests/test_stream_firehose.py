@@ -239,6 +239,44 @@ def test_a_failed_write_leaves_no_partial_object_and_is_retried_under_the_same_k
     assert all(not o.key.startswith("_tmp") for o in store.list())
 
 
+class InterruptedStore(LocalStore):
+    """Its first write is interrupted (an exception that is not an ``Exception``: it ends the thread
+    that writes, as ``SystemExit`` or ``KeyboardInterrupt`` would)."""
+
+    interrupted = False
+
+    def put_bytes(self, data, key):
+        if not self.interrupted:
+            self.interrupted = True
+            raise SystemExit(143)
+        super().put_bytes(data, key)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")  # the writer's interrupt
+def test_an_interrupted_writer_thread_neither_hangs_close_nor_loses_records(tmp_path):
+    store = InterruptedStore(tmp_path / "lake")
+    fh = LocalFirehose(store, clock=ManualClock(T0), buffer_bytes=500, at_exit=False, background=True)
+    reported = []
+
+    def put_and_close():
+        for call in (lambda: fh.put([rec(i) for i in range(20)]), fh.close):  # four objects: the first write ends the writer
+            try:
+                call()
+            except DeliveryError as e:  # a failed write is reported by the next call, and retried by flush and close
+                reported.append(str(e))
+
+    # In a thread, so that a hang fails the test instead of stopping it (before: a put waited on the
+    # full queue of the dead writer forever, and close on its unfinished objects).
+    worker = threading.Thread(target=put_and_close, daemon=True)
+    worker.start()
+    worker.join(120)
+    assert not worker.is_alive(), "put() or close() hangs on a writer thread that stopped"
+    assert all("SystemExit" in r for r in reported), reported  # the interrupt is reported, not hidden
+    got = objects(store)
+    assert sorted(json.loads(x)["n"] for v in got.values() for x in v) == list(range(20))  # each record once
+    assert fh.stats["objects"] == len(got) == 4
+
+
 def test_readers_never_see_a_partial_object(store):
     seen, errors, stop = set(), [], threading.Event()
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import atexit
 import bisect
+import contextlib
 import gzip
 import queue
 import sys
@@ -126,9 +127,11 @@ class LocalFirehose(StreamSink):
         self._stats = dict.fromkeys(("records", "bytes_in", "objects", "bytes_out", "failed_writes"), 0)
         self._lock = threading.Lock()  # the writer thread updates stats, keys and _undelivered
         self._pending: queue.Queue | None = None
+        self._writer_thread: threading.Thread | None = None
         if background:
             self._pending = queue.Queue(maxsize=max(1, max_pending))
-            threading.Thread(target=self._writer, name=f"firehose-{stream_name}", daemon=True).start()
+            self._writer_thread = threading.Thread(target=self._writer, name=f"firehose-{stream_name}", daemon=True)
+            self._writer_thread.start()
         self._at_exit = at_exit
         if at_exit:
             atexit.register(self._flush_at_exit)
@@ -241,7 +244,7 @@ class LocalFirehose(StreamSink):
         try:
             self.flush()
         finally:
-            if self._pending is not None and not self._closed:
+            if self._pending is not None and not self._closed and self._writer_thread.is_alive():
                 self._pending.put(None)  # the writer stops after what is queued
             self._closed = True
         if self._at_exit:
@@ -261,8 +264,15 @@ class LocalFirehose(StreamSink):
         key = layout.raw_clicks_key(self.stream_name, datetime.fromtimestamp(oldest, timezone.utc), self.uuid_fn())
         if self._pending is None:
             self._write(key, chunks)
-        else:
-            self._pending.put((key, chunks))  # blocks while max_pending objects wait: bounded memory
+        else:  # blocks while max_pending objects wait (bounded memory), unless the writer has stopped
+            while True:
+                try:
+                    self._pending.put((key, chunks), timeout=0.5)
+                    return
+                except queue.Full:
+                    if not self._writer_thread.is_alive():
+                        self._write(key, chunks)
+                        return
 
     def _writer(self) -> None:
         while (item := self._pending.get()) is not None:
@@ -273,19 +283,39 @@ class LocalFirehose(StreamSink):
         self._pending.task_done()
 
     def _wait_for_writer(self) -> None:
-        if self._pending is not None and not self._closed:
-            self._pending.join()
+        """Wait until every queued object is written. Should the writer thread have stopped (an
+        interrupt, a ``BaseException`` from the store), the objects still queued are written here:
+        waiting on a dead writer would hang ``close`` and the exit that calls it."""
+        if self._pending is None or self._closed:
+            return
+        done = self._pending.all_tasks_done
+        with done:
+            while self._pending.unfinished_tasks and self._writer_thread.is_alive():
+                done.wait(0.5)
+        if self._writer_thread.is_alive():
+            return
+        while True:
+            try:
+                item = self._pending.get_nowait()
+            except queue.Empty:
+                return
+            if item is not None:
+                self._write(*item)
+            with contextlib.suppress(ValueError):  # the interrupted writer may not have counted its last one
+                self._pending.task_done()
 
     def _write(self, key: str, chunks: list[memoryview]) -> None:
         """Write one object; on failure keep it (same key) for the next flush."""
         try:
             body = self._compress(chunks[0] if len(chunks) == 1 else b"".join(chunks))
             self.store.put_bytes(body, key)  # atomic: the whole object or none of it
-        except Exception as e:
+        except BaseException as e:
             with self._lock:
                 self._last_error = f"{type(e).__name__}: {e}"
                 self._stats["failed_writes"] += 1
                 self._undelivered.append((key, chunks))
+            if not isinstance(e, Exception):  # an interrupt: kept for the next flush, and passed on
+                raise
             return
         with self._lock:
             self.keys.append(key)
