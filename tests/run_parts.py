@@ -7,7 +7,9 @@ overlap with the other parts' work instead of following it. As each part ends, i
 interleaved with another's) with its result; at the end a table gives every part's result and
 wall time, a line says how busy the machine's CPUs were meanwhile (``/proc/stat``: every process
 counts, servers the parts started and anything else the machine ran), and the last line adds up the
-test counts of the pytest summaries. Every part
+test counts of the pytest summaries. Where this process may make cgroups (root on a cgroup v1
+``cpuacct`` hierarchy, as CI runs), each part runs in its own cgroup and the table also gives the
+CPU seconds of everything the part started, daemons (PostgreSQL) and JVMs included. Every part
 runs to its end whatever the others do; the exit status is 1 if any part failed.
 """
 
@@ -36,6 +38,8 @@ class Part:
     proc: subprocess.Popen | None = None
     started: float = 0.0
     wall: float = 0.0
+    cpu: float | None = None
+    cgroup: Path | None = None
     status: int | None = None
     counts: dict[str, int] = field(default_factory=dict)
 
@@ -67,17 +71,57 @@ def busy_cpu_seconds() -> float | None:
     return (user + nice + system + sum(rest[:3])) / os.sysconf("SC_CLK_TCK")  # + irq, softirq, steal
 
 
+CPUACCT = Path("/sys/fs/cgroup/cpuacct")
+
+
+def make_cgroup(name: str) -> Path | None:
+    """A fresh cpuacct cgroup for one part, or None where cgroups cannot be made (not root, cgroup v2)."""
+    group = CPUACCT / f"clickpipe-test-{os.getpid()}-{name}"
+    try:
+        group.mkdir()
+    except OSError:
+        return None
+    return group
+
+
+def cgroup_cpu_seconds(group: Path) -> float | None:
+    try:
+        return int((group / "cpuacct.usage").read_text()) / 1e9
+    except (OSError, ValueError):
+        return None
+
+
+def remove_cgroup(group: Path) -> None:
+    """Move what the part left running (a server it did not stop) to the root group, then remove the group."""
+    try:
+        for pid in (group / "cgroup.procs").read_text().split():
+            (CPUACCT / "cgroup.procs").write_text(pid)
+        group.rmdir()
+    except OSError:
+        pass
+
+
 def start(part: Part) -> None:
     part.log.parent.mkdir(parents=True, exist_ok=True)
+    part.cgroup = make_cgroup(part.name)
+    procs = part.cgroup / "cgroup.procs" if part.cgroup else None
+
+    def join_cgroup() -> None:  # in the child, before bash starts: all it starts inherits the group
+        if procs is not None:
+            procs.write_text(str(os.getpid()))
+
     with open(part.log, "wb") as out:
         part.proc = subprocess.Popen(["bash", "-c", part.command], stdout=out, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+                                     stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=join_cgroup)  # fmt: skip
     part.started = time.monotonic()
 
 
 def finish(part: Part, status: int) -> None:
     part.wall = time.monotonic() - part.started
     part.status = os.waitstatus_to_exitcode(status)
+    if part.cgroup is not None:
+        part.cpu = cgroup_cpu_seconds(part.cgroup)
+        remove_cgroup(part.cgroup)
     text = part.log.read_text(errors="replace")
     part.counts = pytest_counts(text)
     bar = "#" * 100
@@ -119,14 +163,19 @@ def run(parts: list[Part]) -> int:
         return 130
     finally:
         signal.signal(signal.SIGTERM, previous)
+        for p in parts:
+            if p.cgroup is not None and p.status is None:
+                remove_cgroup(p.cgroup)
 
     total: dict[str, int] = {}
-    print(f"\n{'part':<12}{'result':<10}{'wall s':>8}  tests")
+    with_cpu = any(p.cpu is not None for p in parts)
+    print(f"\n{'part':<12}{'result':<10}{'wall s':>8}" + (f"{'CPU s':>8}" if with_cpu else "") + "  tests")
     for p in parts:
         for k, v in p.counts.items():
             total[k] = total.get(k, 0) + v
         tests = ", ".join(f"{v} {k}" for k, v in p.counts.items()) or "-"
-        print(f"{p.name:<12}{'passed' if p.ok else 'FAILED':<10}{p.wall:>8.0f}  {tests}")
+        cpu = (f"{p.cpu:>8.0f}" if p.cpu is not None else f"{'-':>8}") if with_cpu else ""
+        print(f"{p.name:<12}{'passed' if p.ok else 'FAILED':<10}{p.wall:>8.0f}{cpu}  {tests}")
     wall, busy1 = time.monotonic() - t0, busy_cpu_seconds()
     if busy0 is not None and busy1 is not None:
         cores = os.cpu_count() or 1

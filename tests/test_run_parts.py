@@ -3,12 +3,16 @@ each log comes out whole, and the exit status and the closing lines name each pa
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 RUNNER = Path(__file__).with_name("run_parts.py")
+CPUACCT = Path("/sys/fs/cgroup/cpuacct")
 
 
 def run(tmp_path, *parts: str) -> subprocess.CompletedProcess:
@@ -54,3 +58,21 @@ def test_the_summary_says_how_busy_the_machine_was(tmp_path):
     line = next(line for line in done.stdout.splitlines() if line.startswith("machine CPU busy"))
     busy, available = (float(n) for n in re.match(r"machine CPU busy (\d+) s of (\d+) s", line).groups())
     assert 1 <= busy <= available, line  # the part's own second of CPU at least
+
+
+def test_a_part_is_charged_for_the_cpu_of_what_it_left_running(tmp_path):
+    """A detached process (as a server started with pg_ctl is) is not waited for by the part, yet its CPU is
+    the part's: each part runs in its own cgroup where the runner may make one (root, as CI runs)."""
+    if not os.access(CPUACCT, os.W_OK):
+        pytest.skip(f"cannot make cgroups under {CPUACCT} (not root): the table has no CPU column here")
+    spin, done_flag = tmp_path / "spin.py", tmp_path / "spun"
+    spin.write_text("import sys, time\nt = time.process_time()\nwhile time.process_time() - t < 1.0:\n    pass\n"
+                    "open(sys.argv[1], 'w').close()\n")  # fmt: skip
+    done = run(tmp_path, f"detached=( setsid {sys.executable} {spin} {done_flag} & ); "
+                         f"while [ ! -e {done_flag} ]; do sleep 0.05; done", "idle=true")  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    table = done.stdout[done.stdout.index("\npart ") + 1:].splitlines()
+    assert table[0].split()[:4] == ["part", "result", "wall", "s"] and "CPU" in table[0]
+    cpu = {line.split()[0]: float(line.split()[3]) for line in table[1:3]}
+    assert cpu["detached"] >= 1 and cpu["idle"] < 1, table
+    assert not list(CPUACCT.glob(f"clickpipe-test-*-detached"))  # groups removed
