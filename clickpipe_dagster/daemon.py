@@ -136,17 +136,23 @@ class Tick:
     run_ids: list[str]
 
 
-def latest_tick(instance: dg.DagsterInstance, sensor: str) -> Tick | None:
+def latest_ticks(instance: dg.DagsterInstance, sensor: str, limit: int) -> list[Tick]:
+    """The sensor's newest ``limit`` ticks, newest first."""
     from dagster._core.definitions.run_request import InstigatorType
 
     for state in instance.all_instigator_state(instigator_type=InstigatorType.SENSOR):
         if state.instigator_name == sensor:
-            ticks = instance.get_ticks(state.instigator_origin_id, state.selector_id, limit=1)
-            if ticks:
-                t = ticks[0]
-                requested = list(t.run_ids) + [str(r) for r in t.tick_data.run_requests or []]
-                return Tick(t.timestamp, t.end_timestamp, t.status.value, requested)
-    return None
+            ticks = instance.get_ticks(state.instigator_origin_id, state.selector_id, limit=limit)
+            return [
+                Tick(t.timestamp, t.end_timestamp, t.status.value, list(t.run_ids) + [str(r) for r in t.tick_data.run_requests or []])
+                for t in ticks
+            ]
+    return []
+
+
+def latest_tick(instance: dg.DagsterInstance, sensor: str) -> Tick | None:
+    ticks = latest_ticks(instance, sensor, 1)
+    return ticks[0] if ticks else None
 
 
 def busy(instance: dg.DagsterInstance) -> bool:
@@ -182,16 +188,19 @@ def last_raw_report(instance: dg.DagsterInstance) -> float:
 
 def settled(instance: dg.DagsterInstance, data_landed: float) -> bool:
     """The raw sensors have looked since the data landed, nothing runs, and the automation has
-    looked since the last run and backfill ended and the last raw report, and asked for nothing more."""
+    looked twice since the last run and backfill ended and the last raw report, and asked for nothing
+    more. Twice: on the first tick after a run, what that run materialized is "newly updated", and an
+    asset that waits while its upstream is about to run (``automation._quiet_upstream``) waits through
+    that tick and is requested on the next."""
     for name in RAW_SENSORS:
         tick = latest_tick(instance, name)
         if tick is None or tick.timestamp <= data_landed or tick.status == "STARTED":
             return False
     if busy(instance):
         return False
-    tick = latest_tick(instance, AUTOMATION_SENSOR)
     after = max(last_run_end(instance), last_backfill_end(instance), last_raw_report(instance))
-    return bool(tick and tick.status in ("SKIPPED", "SUCCESS") and not tick.run_ids and tick.timestamp > after)
+    ticks = latest_ticks(instance, AUTOMATION_SENSOR, 2)
+    return len(ticks) == 2 and all(t.status in ("SKIPPED", "SUCCESS") and not t.run_ids and t.timestamp > after for t in ticks)
 
 
 def wait_for_first_ticks(instance: dg.DagsterInstance, after: float, timeout: float = 120.0) -> bool:
