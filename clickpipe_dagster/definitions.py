@@ -21,7 +21,7 @@ from clickpipe_dagster.assets.dashboards import dashboard_assets
 from clickpipe_dagster.assets.processed import processed_assets
 from clickpipe_dagster.assets.raw import raw_assets
 from clickpipe_dagster.assets.rds import rds_assets
-from clickpipe_dagster.environments import resources_for
+from clickpipe_dagster.environments import executor_for, resources_for
 from clickpipe_dagster.sensors import raw_sensors
 from clickpipe_dagster.settings import Settings
 
@@ -82,6 +82,7 @@ def build_definitions(settings: Settings | str | None = None) -> dg.Definitions:
         schedules=[clicks_daily_close],
         jobs=[batch_job, clicks_job, serving_daily_job, serving_refresh_job, dashboards_job],
         resources=resources_for(settings),
+        executor=executor_for(settings),
     )
 
 

@@ -143,6 +143,15 @@ def resources_for(settings: Settings | str | None = None) -> dict:
     return local_resources(settings) if settings.env == "local" else aws_resources(settings)
 
 
+def executor_for(settings: Settings | str | None = None) -> dg.ExecutorDefinition:
+    """How a run executes its steps. Locally, in the run's own process, one step after the other:
+    a step's work is DuckDB's or PostgreSQL's (which use every core themselves), and a process per
+    step would load the code location again for each (seconds of CPU every time). On AWS, a process
+    per step, so that the steps of a run wait on their Glue and Athena work side by side."""
+    settings = Settings.of(settings)
+    return dg.in_process_executor if settings.env == "local" else dg.multiprocess_executor
+
+
 _RESOLVED = contextlib.ExitStack()
 atexit.register(_RESOLVED.close)
 

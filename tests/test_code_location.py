@@ -136,3 +136,8 @@ def test_asset_specs_match_the_reviewed_snapshot():
     assert got == json.loads(SNAPSHOT.read_text())
     for key, spec in got.items():  # every asset opens with one business sentence, and has owners
         assert spec["owners"] and len(spec["first_sentence"]) > 20 and spec["first_sentence"][0].isupper(), key
+
+
+def test_local_runs_execute_their_steps_in_the_run_process_aws_runs_one_process_per_step(aws_settings):
+    assert build_definitions("local").executor.name == "in_process"
+    assert build_definitions("aws").executor.name == "multiprocess"
