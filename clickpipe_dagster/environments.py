@@ -77,9 +77,10 @@ def aws_resources(settings: Settings) -> dict:
     from dagster_aws.athena import AthenaClientResource
     from dagster_aws.s3 import S3Resource
 
-    from clickpipe_dagster.resources.athena import AthenaQueryResource, GlueCatalogResource
+    from clickpipe_dagster.resources.athena import GlueCatalogResource
+    from clickpipe_dagster.resources.athena_query import AthenaQueryResource
     from clickpipe_dagster.resources.glue import AwsGlueJobsResource
-    from clickpipe_dagster.resources.lake import S3LakeResource
+    from clickpipe_dagster.resources.s3_lake import S3LakeResource
     from clickpipe_dagster.resources.quicksight import QuickSightResource
     from clickpipe_dagster.resources.stream import KinesisStreamResource
     from clickpipe_dagster.resources.warehouse import RdsWarehouseResource

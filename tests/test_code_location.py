@@ -96,6 +96,14 @@ def test_loading_the_code_location_prints_no_warning():
     assert done.returncode == 0 and "Warning" not in done.stderr, done.stderr[-3000:]
 
 
+def test_the_local_code_location_does_not_import_dagster_aws():
+    """Every run loads the code location in its own process: dagster-aws would add a second to each."""
+    done = _run("import sys\nfrom clickpipe_dagster.definitions import build_definitions; build_definitions('local')\n"
+                "print(sorted(m for m in sys.modules if m.startswith('dagster_aws')))")  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
 def test_clickpipe_query_does_not_load_dagster(tmp_path):
     code = f"""
 import sys

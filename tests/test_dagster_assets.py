@@ -10,7 +10,8 @@ import pytest
 
 from clickpipe_dagster.definitions import build_definitions
 from clickpipe_dagster.resources.glue import LocalGlueJobsResource
-from clickpipe_dagster.resources.lake import LocalLakeResource, S3LakeResource
+from clickpipe_dagster.resources.lake import LocalLakeResource
+from clickpipe_dagster.resources.s3_lake import S3LakeResource
 from support import load_sample
 from clickpipe_core.lake_store import LocalStore
 

@@ -13,7 +13,8 @@ import pytest
 
 from clickpipe_core import catalog
 from clickpipe_core.contracts import CLICKS, TRANSACTIONS, USERS
-from clickpipe_dagster.resources.athena import AthenaQueryResource, GlueCatalogResource, athena_literal
+from clickpipe_dagster.resources.athena import GlueCatalogResource
+from clickpipe_dagster.resources.athena_query import AthenaQueryResource, athena_literal
 from clickpipe_dagster.resources.warehouse import RdsWarehouseResource
 from clickpipe_core.errors import WarehouseError
 
