@@ -152,11 +152,34 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.spark)
 
 
+# Settings for the tests' tiny inputs (a few hundred rows) in every Spark the tests start. A partition
+# run costs seconds of planning, plan printing and JIT compiling, not of data. Execution only: the
+# same rules, the same rows (production sessions, glue_scripts/spark_session.py, keep their own).
+TEST_SPARK_CONF = (
+    # No adaptive execution: it re-plans the (large) plans after each stage and prints them again for
+    # the listeners, about a fifth of the driver's time here, to tune shuffles of a few rows.
+    "spark.sql.adaptive.enabled=false",
+    # The plan each query posts to the listeners (the UI is off): the short form.
+    "spark.sql.ui.explainMode=simple",
+)
+# For the job scripts Dagster starts as subprocesses (each its own JVM, for one run of a few
+# seconds): the JIT's first tier only; C2 spends about half of a short-lived JVM's CPU compiling
+# code it barely reuses. Not for the session's own JVM: over the whole session C2's code pays back.
+SUBPROCESS_SPARK_CONF = ("spark.driver.extraJavaOptions=-XX:TieredStopAtLevel=1",)
+
+
 @pytest.fixture(scope="session")
 def spark():
-    """One local SparkSession for the test session (started once: ~5 s); tests that take it call
+    """One local SparkSession for the test session (started once) with ``TEST_SPARK_CONF``; for the
+    session, CLICKPIPE_SPARK_CONF (glue_scripts/spark_session.py) also gives those settings and
+    ``SUBPROCESS_SPARK_CONF`` to the job scripts run as subprocesses. Tests that take it call
     ``support.require_spark()`` at module level."""
     from clickpipe_core.runtime import Runtime
     from glue_scripts.spark_session import spark_session
 
-    return spark_session(Runtime.local("spark"), threads=2)
+    own = os.environ.get("CLICKPIPE_SPARK_CONF", "")  # the caller's settings last: they win
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CLICKPIPE_SPARK_CONF", " ".join([*TEST_SPARK_CONF, own]).strip())
+        session = spark_session(Runtime.local("spark"), threads=2)
+        mp.setenv("CLICKPIPE_SPARK_CONF", " ".join([*TEST_SPARK_CONF, *SUBPROCESS_SPARK_CONF, own]).strip())
+        yield session
