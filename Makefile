@@ -49,7 +49,7 @@ demo: $(VENV)/.installed-base
 ##   rehearsal  the AWS rehearsal (`make aws-rehearsal`: each Glue run starts its own Spark in the emulator)
 ## Every part runs to its end; each log is printed whole as the part ends (and kept in $(TEST_LOGS)), then a
 ## table of each part's result, wall time and (as root: a cgroup per part) CPU seconds of all it started, and how busy
-## the machine's CPUs were. The exit status is non-zero if any part failed.
+## the machine's CPUs were. Each part's pytest has its own --basetemp. The exit status is non-zero if any part failed.
 ## PYTEST_ADDOPTS reaches every pytest run, e.g. PYTEST_ADDOPTS=--durations=30 make test.
 TEST_LOGS := $(CURDIR)/.test-logs
 TEST_WORKERS ?= 2

@@ -11,6 +11,12 @@ test counts of the pytest summaries. Where this process may make cgroups (root o
 ``cpuacct`` hierarchy, as CI runs), each part runs in its own cgroup and the table also gives the
 CPU seconds of everything the part started, daemons (PostgreSQL) and JVMs included. Every part
 runs to its end whatever the others do; the exit status is 1 if any part failed.
+
+Each part's pytest gets a temporary directory of its own (``--basetemp`` added to ``PYTEST_ADDOPTS``,
+under one directory per run, removed when every part passed, else kept and named). Sharing pytest's
+default ``/tmp/pytest-of-USER`` is not safe: each pytest session that starts makes it private again
+(mode 0700), and an embedded PostgreSQL, which runs as its own system user when tests run as root,
+then cannot reach its data directory under another part's temporary directory.
 """
 
 from __future__ import annotations
@@ -18,9 +24,11 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +48,7 @@ class Part:
     wall: float = 0.0
     cpu: float | None = None
     cgroup: Path | None = None
+    basetemp: Path | None = None
     status: int | None = None
     counts: dict[str, int] = field(default_factory=dict)
 
@@ -110,8 +119,11 @@ def start(part: Part) -> None:
         if procs is not None:
             procs.write_text(str(os.getpid()))
 
+    env = dict(os.environ)
+    if part.basetemp is not None:
+        env["PYTEST_ADDOPTS"] = f"{env.get('PYTEST_ADDOPTS', '')} --basetemp={part.basetemp}".strip()
     with open(part.log, "wb") as out:
-        part.proc = subprocess.Popen(["bash", "-c", part.command], stdout=out, stderr=subprocess.STDOUT,
+        part.proc = subprocess.Popen(["bash", "-c", part.command], stdout=out, stderr=subprocess.STDOUT, env=env,
                                      stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=join_cgroup)  # fmt: skip
     part.started = time.monotonic()
 
@@ -141,7 +153,9 @@ def stop_all(parts: list[Part], sig: int) -> None:
 
 def run(parts: list[Part]) -> int:
     t0, busy0 = time.monotonic(), busy_cpu_seconds()
+    temp_root = Path(tempfile.mkdtemp(prefix="clickpipe-test-"))
     for p in parts:
+        p.basetemp = temp_root / p.name
         start(p)
         print(f"started {p.name}: {p.command}  (log: {p.log})", flush=True)
     by_pid = {p.proc.pid: p for p in parts}
@@ -184,6 +198,10 @@ def run(parts: list[Part]) -> int:
         print(f"machine CPU busy {busy:.0f} s of {wall * cores:.0f} s on {cores} cores ({100 * busy / (wall * cores):.0f}%): "
               f"the same work needs at least {busy / cores:.0f} s of wall on this machine")
     failed_parts = [p.name for p in parts if not p.ok]
+    if failed_parts:
+        print(f"the parts' temporary files are kept in {temp_root}")
+    else:
+        shutil.rmtree(temp_root, ignore_errors=True)
     print(f"all parts in {wall:.0f} s wall; "
           + (f"FAILED: {', '.join(failed_parts)}" if failed_parts else "every part passed"))  # fmt: skip
     failed = total.get("failed", 0) + total.get("error", 0)

@@ -36,6 +36,7 @@ def test_a_failing_part_does_not_stop_the_others_and_fails_the_run(tmp_path):
     assert [line.split()[:2] for line in table.splitlines()[1:4]] == [["first", "FAILED"], ["slow", "passed"], ["plain", "passed"]]
     assert "FAILED: first" in table
     assert out.rstrip().splitlines()[-1] == "tests: 5 passed, 1 failed, 1 skipped"
+    Path(re.search(r"temporary files are kept in (\S+)", out).group(1)).rmdir()
 
 
 def test_every_part_passing_exits_zero(tmp_path):
@@ -76,3 +77,18 @@ def test_a_part_is_charged_for_the_cpu_of_what_it_left_running(tmp_path):
     cpu = {line.split()[0]: float(line.split()[3]) for line in table[1:3]}
     assert cpu["detached"] >= 1 and cpu["idle"] < 1, table
     assert not list(CPUACCT.glob(f"clickpipe-test-*-detached"))  # groups removed
+
+
+def test_each_part_gets_a_pytest_basetemp_of_its_own_removed_when_all_passed(tmp_path):
+    """Parts sharing pytest's default /tmp/pytest-of-USER break each other's embedded PostgreSQL."""
+    done = run(tmp_path, 'a=echo "opts: $PYTEST_ADDOPTS"', 'b=echo "opts: $PYTEST_ADDOPTS"')
+    assert done.returncode == 0, done.stdout + done.stderr
+    temps = re.findall(r"^opts: .*--basetemp=(\S+)$", done.stdout, re.M)
+    assert len(temps) == 2 and len(set(temps)) == 2, done.stdout
+    roots = {Path(t).parent for t in temps}
+    assert len(roots) == 1 and {Path(t).name for t in temps} == {"a", "b"}
+    assert not roots.pop().exists()  # every part passed: nothing kept
+    failed = run(tmp_path, "bad=exit 3")
+    kept = re.search(r"temporary files are kept in (\S+)", failed.stdout)
+    assert failed.returncode == 1 and kept and Path(kept.group(1)).is_dir()
+    Path(kept.group(1)).rmdir()
