@@ -47,10 +47,13 @@ def updated_since_handled(ignore: list[dg.AssetKey] = ()) -> dg.AutomationCondit
     return updated.since(HANDLED)
 
 
-# An upstream asset got new input in this very tick: it is about to run, possibly in a run of its own
-# (when it is partitioned differently), so this asset waits for it. Conditions over time (since ...)
+# An upstream asset got new input in this very tick, or is requested in it (for input it got earlier,
+# e.g. once the snapshot it waited for was made): it is about to run, so this asset waits for it and
+# runs once its update lands. Not in the same tick: the late window gives this asset other partitions
+# than the upstream, so the two would run one after the other, and the upstream's update, landing
+# after this asset was requested, would request it a second time. Conditions over time (since ...)
 # cannot be nested under a dependency: Dagster evaluates them there only on the partitions it asks about.
-UPSTREAM_PENDING = AC.any_deps_match(AC.any_deps_updated()).with_label("upstream about to run")
+UPSTREAM_PENDING = AC.any_deps_match(AC.any_deps_updated() | AC.will_be_requested()).with_label("upstream about to run")
 
 
 def _quiet_upstream() -> dg.AutomationCondition:

@@ -71,6 +71,33 @@ def test_transactions_wait_for_the_users_snapshot_they_are_checked_against():
         assert _requested(tick).get("processed/transactions") == {"2026-11-01"}
 
 
+
+def test_a_mart_waits_for_an_upstream_requested_late_and_loads_once():
+    """New transactions of a day already processed wait a tick for the users snapshot; when they are
+    requested (the raw report is no longer new then), revenue waits for their run instead of being
+    requested with it (the late window gives it other partitions, so another run), and loads once,
+    after the transactions landed: not once in the same tick and again for the update it missed."""
+    defs = build_definitions("local")
+    with dg.instance_for_test() as instance:
+        tick = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+        _report(instance, "processed/users")
+        _report(instance, "processed/transactions", "2026-11-02")
+        for _ in range(2):
+            tick = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
+        _report(instance, "raw/users", "2026-11-02")
+        _report(instance, "raw/transactions", "2026-11-02")
+        tick = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
+        assert set(_requested(tick)) == {"processed/users"}  # the snapshot first; its run never lands here
+        tick = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
+        requested = _requested(tick)
+        assert requested["processed/transactions"] == {"2026-11-02"} and "marts/revenue_daily" not in requested
+        transactions = dg.AssetKey.from_user_string("processed/transactions")
+        instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=transactions, partition="2026-11-02"))
+        tick = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
+        assert _requested(tick)["marts/revenue_daily"] == {"2026-11-01", "2026-11-02"}
+        tick = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
+        assert "marts/revenue_daily" not in _requested(tick)
+
 def test_a_backfill_that_rebuilt_the_marts_is_not_repeated_by_the_automation():
     defs = build_definitions("local")
     backfill = {"dagster/backfill": "manual"}
