@@ -98,6 +98,30 @@ def test_a_mart_waits_for_an_upstream_requested_late_and_loads_once():
         tick = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
         assert "marts/revenue_daily" not in _requested(tick)
 
+
+def test_weekly_retention_follows_the_session_marts_once():
+    """New processed clicks request the session marts; weekly retention, which their loads keep,
+    waits for that load and then runs once: not with them in the same tick (it is not partitioned,
+    so another run) and again after their load landed. Here the session marts are requested a tick
+    late: more clicks had arrived, so the processed day was about to run again."""
+    defs = build_definitions("local")
+    with dg.instance_for_test() as instance:
+        tick = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+        _report(instance, "processed/clicks", "2026-11-02")
+        _report(instance, "raw/clicks", "2026-11-02-07:00")
+        tick = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
+        assert set(_requested(tick)) == {"processed/clicks"}  # its run never lands here
+        tick = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
+        requested = _requested(tick)
+        assert "2026-11-02" in requested["marts/sessions"] and "marts/retention_weekly" not in requested
+        for day in sorted(requested["marts/sessions"]):
+            _report(instance, "marts/sessions", day)
+        tick = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
+        assert _requested(tick).get("marts/retention_weekly") == {None}
+        _report(instance, "marts/retention_weekly")
+        tick = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
+        assert "marts/retention_weekly" not in _requested(tick)
+
 def test_a_backfill_that_rebuilt_the_marts_is_not_repeated_by_the_automation():
     defs = build_definitions("local")
     backfill = {"dagster/backfill": "manual"}

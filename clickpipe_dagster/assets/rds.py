@@ -75,6 +75,17 @@ def _deps(mart: Mart) -> list[dg.AssetDep]:
     return deps
 
 
+def _automation_condition(mart: Mart) -> dg.AutomationCondition:
+    if mart.daily:
+        return automation.after_upstream_loads(ignore=[keys.processed("users")])
+    if mart.sessionized:
+        # Weekly retention follows the session marts' loads, which keep it up to date; new processed
+        # clicks reach it only through them. Following the clicks as well requested it in the same tick
+        # as the session marts (another run, as it is not partitioned), then again after their load.
+        return automation.after_upstream_loads(ignore=[keys.processed(name) for name in mart.sources])
+    return automation.users_dimension()
+
+
 def _spec(mart: Mart) -> dg.AssetSpec:
     if mart.sessionized and mart.daily:
         grain = (
@@ -99,11 +110,7 @@ def _spec(mart: Mart) -> dg.AssetSpec:
         owners=OWNERS,
         skippable=True,
         partitions_def=event_days if mart.daily else None,
-        automation_condition=(
-            automation.after_upstream_loads(ignore=[keys.processed("users")])
-            if mart.daily or mart.sessionized
-            else automation.users_dimension()
-        ),
+        automation_condition=_automation_condition(mart),
         freshness_policy=automation.MARTS_FRESHNESS,
         description=(
             f"{WHAT[mart.name]} `{mart.table}` in PostgreSQL. {mart.description} Built by Glue Job 2 "
