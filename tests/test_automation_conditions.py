@@ -9,6 +9,11 @@ import dagster as dg
 from clickpipe_dagster.definitions import build_definitions
 
 
+def _tick(defs, instance, previous=None):
+    """One evaluation of every automation condition, after ``previous`` (the daemon's next tick)."""
+    return dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=previous.cursor if previous else None)
+
+
 def _requested(result) -> dict[str, set]:
     out: dict[str, set] = {}
     for r in result.results:
@@ -32,27 +37,27 @@ def _report(instance, key: str, partition: str | None = None, tags: dict | None 
 def test_new_raw_data_runs_each_changed_partition_once_through_the_late_window():
     defs = build_definitions("local")
     with dg.instance_for_test() as instance:
-        tick = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+        tick = _tick(defs, instance)
         assert tick.total_requested == 1 and set(_requested(tick)) == {"dashboard/data_source"}  # made once
         _report(instance, "dashboard/data_source")
-        tick = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
+        tick = _tick(defs, instance, tick)
         assert _requested(tick) == {}  # the datasets wait for the marts, not for the data source
 
         _report(instance, "raw/clicks", "2026-11-02-05:00")
         _report(instance, "raw/clicks", "2026-11-02-06:00")  # two objects, one arrival day
-        tick = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
+        tick = _tick(defs, instance, tick)
         assert _requested(tick) == {"processed/clicks": {"2026-11-02"}}
-        tick = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
+        tick = _tick(defs, instance, tick)
         assert _requested(tick) == {}  # requested once, not once per tick
 
         # an object lands before that run finishes: one more run of the same day, later
         _report(instance, "raw/clicks", "2026-11-02-07:00")
-        tick = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
+        tick = _tick(defs, instance, tick)
         assert _requested(tick) == {"processed/clicks": {"2026-11-02"}}
 
         # the processed day holds late events of the day before: both mart days are rebuilt
         _report(instance, "processed/clicks", "2026-11-02")
-        tick = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
+        tick = _tick(defs, instance, tick)
         requested = _requested(tick)
         assert requested["marts/daily_events"] == {"2026-11-01", "2026-11-02"}
         assert "marts/revenue_daily" not in requested and "marts/users" not in requested  # click marts only
@@ -61,13 +66,13 @@ def test_new_raw_data_runs_each_changed_partition_once_through_the_late_window()
 def test_transactions_wait_for_the_users_snapshot_they_are_checked_against():
     defs = build_definitions("local")
     with dg.instance_for_test() as instance:
-        tick = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+        tick = _tick(defs, instance)
         _report(instance, "raw/users", "2026-11-01")
         _report(instance, "raw/transactions", "2026-11-01")
-        tick = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
+        tick = _tick(defs, instance, tick)
         assert set(_requested(tick)) == {"processed/users"}  # the snapshot first (no snapshot yet)
         _report(instance, "processed/users")
-        tick = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
+        tick = _tick(defs, instance, tick)
         assert _requested(tick).get("processed/transactions") == {"2026-11-01"}
 
 
@@ -79,23 +84,23 @@ def test_a_mart_waits_for_an_upstream_requested_late_and_loads_once():
     after the transactions landed: not once in the same tick and again for the update it missed."""
     defs = build_definitions("local")
     with dg.instance_for_test() as instance:
-        tick = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+        tick = _tick(defs, instance)
         _report(instance, "processed/users")
         _report(instance, "processed/transactions", "2026-11-02")
         for _ in range(2):
-            tick = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
+            tick = _tick(defs, instance, tick)
         _report(instance, "raw/users", "2026-11-02")
         _report(instance, "raw/transactions", "2026-11-02")
-        tick = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
+        tick = _tick(defs, instance, tick)
         assert set(_requested(tick)) == {"processed/users"}  # the snapshot first; its run never lands here
-        tick = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
+        tick = _tick(defs, instance, tick)
         requested = _requested(tick)
         assert requested["processed/transactions"] == {"2026-11-02"} and "marts/revenue_daily" not in requested
         transactions = dg.AssetKey.from_user_string("processed/transactions")
         instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=transactions, partition="2026-11-02"))
-        tick = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
+        tick = _tick(defs, instance, tick)
         assert _requested(tick)["marts/revenue_daily"] == {"2026-11-01", "2026-11-02"}
-        tick = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
+        tick = _tick(defs, instance, tick)
         assert "marts/revenue_daily" not in _requested(tick)
 
 
@@ -106,34 +111,34 @@ def test_weekly_retention_follows_the_session_marts_once():
     late: more clicks had arrived, so the processed day was about to run again."""
     defs = build_definitions("local")
     with dg.instance_for_test() as instance:
-        tick = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+        tick = _tick(defs, instance)
         _report(instance, "processed/clicks", "2026-11-02")
         _report(instance, "raw/clicks", "2026-11-02-07:00")
-        tick = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
+        tick = _tick(defs, instance, tick)
         assert set(_requested(tick)) == {"processed/clicks"}  # its run never lands here
-        tick = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
+        tick = _tick(defs, instance, tick)
         requested = _requested(tick)
         assert "2026-11-02" in requested["marts/sessions"] and "marts/retention_weekly" not in requested
         for day in sorted(requested["marts/sessions"]):
             _report(instance, "marts/sessions", day)
-        tick = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
+        tick = _tick(defs, instance, tick)
         assert _requested(tick).get("marts/retention_weekly") == {None}
         _report(instance, "marts/retention_weekly")
-        tick = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
+        tick = _tick(defs, instance, tick)
         assert "marts/retention_weekly" not in _requested(tick)
 
 def test_a_backfill_that_rebuilt_the_marts_is_not_repeated_by_the_automation():
     defs = build_definitions("local")
     backfill = {"dagster/backfill": "manual"}
     with dg.instance_for_test() as instance:
-        tick = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+        tick = _tick(defs, instance)
         _report(instance, "processed/clicks", "2026-11-02", backfill)
-        tick = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
+        tick = _tick(defs, instance, tick)
         for mart in ("daily_events", "funnel_daily", "top_pages_daily"):
             for day in ("2026-11-01", "2026-11-02"):
                 _report(instance, f"marts/{mart}", day, backfill)
-        tick = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
-        tick = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
+        tick = _tick(defs, instance, tick)
+        tick = _tick(defs, instance, tick)
         assert "marts/daily_events" not in _requested(tick)
 
 
@@ -142,16 +147,16 @@ def test_a_load_of_any_pages_mart_alone_reaches_the_dashboard():
     weekly retention) with nothing else new brings its dataset, then the dashboard, each once."""
     defs = build_definitions("local")
     with dg.instance_for_test() as instance:
-        tick = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+        tick = _tick(defs, instance)
         _report(instance, "dashboard/data_source")
-        tick = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
+        tick = _tick(defs, instance, tick)
         for mart, partition in (("acquisition_daily", "2026-11-02"), ("retention_weekly", None)):
             _report(instance, f"marts/{mart}", partition)
-            tick = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
+            tick = _tick(defs, instance, tick)
             assert _requested(tick) == {f"dashboard/dataset_{mart}": {None}}, mart  # the dashboard waits for it
             _report(instance, f"dashboard/dataset_{mart}")  # its run, done before the next tick
-            tick = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
+            tick = _tick(defs, instance, tick)
             assert _requested(tick) == {"dashboard/dashboard": {None}}, mart
             _report(instance, "dashboard/dashboard")
-            tick = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
+            tick = _tick(defs, instance, tick)
             assert _requested(tick) == {}  # once per load
