@@ -279,7 +279,7 @@ class _Run:
         explained = e.table("explained", self._explain(classified, refs, files))
         groups = e.table("duplicate_groups", cleaning.duplicate_groups_sql(ds, self.d, classified))
         self.neighbors = neighbor_states(e.store, ds, self.day) if ds.dedup_across_partitions else []
-        seen = self._winners() if ds.dedup_across_partitions else None
+        seen = self._winners(classified) if ds.dedup_across_partitions else None
         dropped = e.table("dropped", cleaning.dropped_sql(ds, self.d, classified, groups, seen))
         quarantine = e.table(
             "quarantine",
@@ -377,15 +377,22 @@ class _Run:
         """Whether source ``other``'s delivery of a key wins over source ``own``'s."""
         return other < own if self.ds.redelivery == "first" else other > own
 
-    def _winners(self) -> str | None:
-        """Keys that neighbouring sources within the dedup window delivered and that win over this
-        one's delivery: ``seen(key, src)`` (the winning source), or None."""
-        e, own = self.e, self._own()
+    def _winners(self, classified: str) -> str | None:
+        """Keys of this partition's clean records that neighbouring sources within the dedup window
+        delivered and that win over this one's delivery: ``seen(key, src)`` (the winning source), or None.
+
+        Only keys whose hash a clean record has are grouped (a semi-join on the classification's
+        ``__key_hash``): the neighbours' states hold every key they delivered, this partition
+        repeats few of them, and every reader of ``seen`` joins it to this partition's clean keys."""
+        e, d, own = self.e, self.d, self._own()
         keys = [k for k, name in self.neighbors if self._beats(name, own)]
         if not keys:
             return None
         best = "min" if self.ds.redelivery == "first" else "max"
-        return e.table("seen", f"SELECT key, {best}(src) AS src FROM {e.parquet('winners', keys)} GROUP BY key")
+        mine = f"SELECT __key_hash FROM {classified} WHERE __key_hash IS NOT NULL"
+        return e.table(
+            "seen", f"SELECT key, {best}(src) AS src FROM {e.parquet('winners', keys)} WHERE {d.key_hash('key')} IN ({mine}) GROUP BY key"
+        )
 
     def _changed_neighbors(self) -> list[str]:
         """Ingest days of neighbouring sources this run's deliveries beat whose recorded outcome no
