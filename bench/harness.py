@@ -17,7 +17,8 @@ import sys
 import time
 from pathlib import Path
 
-OUT = Path(__file__).resolve().parent / "out"
+# Inputs (generated once, cached) and outputs; CLICKPIPE_BENCH_OUT puts them elsewhere (the tests do).
+OUT = Path(os.environ.get("CLICKPIPE_BENCH_OUT") or Path(__file__).resolve().parent / "out")
 ROUNDS = int(os.environ.get("CLICKPIPE_BENCH_ROUNDS", "3"))
 
 
@@ -135,6 +136,7 @@ def same_rows(reference: str, others: dict[str, str], columns: list[tuple[str, s
 
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")  # the comparison's bars would bury the report
     select = ", ".join(f"CAST({n} AS {t}) AS {n}" for n, t in columns)
 
     def rel(glob: str) -> str:
@@ -154,9 +156,19 @@ def same_rows(reference: str, others: dict[str, str], columns: list[tuple[str, s
     return verdicts
 
 
+def peer_names(spec: str) -> list[str]:
+    """The peers a Job 1 benchmark runs (``--peers pandas,pyspark``)."""
+    peers = [p for p in spec.split(",") if p]
+    if unknown := set(peers) - {"pandas", "pyspark"}:
+        raise SystemExit(f"unknown peer(s) {sorted(unknown)}: choose from pandas, pyspark")
+    return peers
+
+
 def job1_against_peers(module: str, title: str, size: int, steps: dict[str, str], *, reference: str, outputs: dict[str, str], columns) -> str:
     """Job 1 and its peers (``steps``: floor, clickpipe, pandas, pyspark -> label), interleaved;
-    the peers' outputs (step -> glob) compared with clickpipe's (``reference``, a glob); the report."""
+    the peers' outputs (step -> glob) compared with clickpipe's (``reference``, a glob); the report.
+    Peers without an output glob are left out (``--peers``)."""
+    steps = {name: label for name, label in steps.items() if name in ("floor", "clickpipe") or name in outputs}
     results = interleaved(module, {label: [name, str(size)] for name, label in steps.items()})
     verdicts = same_rows(reference, {steps[n]: glob for n, glob in outputs.items()}, columns)
     return job1_report(

@@ -20,7 +20,7 @@ import shutil
 import sys
 import time
 
-from bench.harness import OUT, Timer, job1_against_peers, report_child, usage
+from bench.harness import OUT, Timer, job1_against_peers, peer_names, report_child, usage
 
 MODULE = "bench.job1_clicks"
 DAYS = ["2026-11-01", "2026-11-02", "2026-11-03", "2026-11-04", "2026-11-05"]
@@ -109,6 +109,7 @@ def main(argv=None) -> str:
 
     p = argparse.ArgumentParser()
     p.add_argument("--events", type=int, default=5_000_000)
+    p.add_argument("--peers", default="pandas,pyspark", help="the peers to run, comma-separated (pandas, pyspark)")
     args = p.parse_args(argv)
     t = time.perf_counter()
     prepare(args.events)
@@ -119,7 +120,7 @@ def main(argv=None) -> str:
     columns += [("dt", "VARCHAR"), ("event_type", "VARCHAR")]
     return job1_against_peers(
         MODULE, f"Job 1, clicks (gzip NDJSON), {args.events:,} events", args.events, STEPS, columns=columns,
-        reference=f"{lake}/processed/clicks/*/*/*.parquet", outputs={n: f"{base}/out-{n}/*/*/*.parquet" for n in ("pandas", "pyspark")},
+        reference=f"{lake}/processed/clicks/*/*/*.parquet", outputs={n: f"{base}/out-{n}/*/*/*.parquet" for n in peer_names(args.peers)},
     )  # fmt: skip
 
 

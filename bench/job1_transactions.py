@@ -17,7 +17,7 @@ import shutil
 import sys
 import time
 
-from bench.harness import OUT, Timer, job1_against_peers, report_child, usage
+from bench.harness import OUT, Timer, job1_against_peers, peer_names, report_child, usage
 
 DAY = "2026-11-01"
 MODULE = "bench.job1_transactions"
@@ -98,6 +98,7 @@ def main(argv=None) -> str:
 
     p = argparse.ArgumentParser()
     p.add_argument("--rows", type=int, default=5_000_000)
+    p.add_argument("--peers", default="pandas,pyspark", help="the peers to run, comma-separated (pandas, pyspark)")
     args = p.parse_args(argv)
     t = time.perf_counter()
     prepare(args.rows)
@@ -106,7 +107,7 @@ def main(argv=None) -> str:
     columns = [(c.name, c.logical_type.duckdb) for c in TRANSACTIONS.columns] + [("ingest_date", "DATE"), ("dt", "VARCHAR")]
     return job1_against_peers(
         MODULE, f"Job 1, transactions, {args.rows:,} rows", args.rows, STEPS, columns=columns,
-        reference=f"{lake}/processed/transactions/*/*.parquet", outputs={n: f"{base}/out-{n}/*/*.parquet" for n in ("pandas", "pyspark")},
+        reference=f"{lake}/processed/transactions/*/*.parquet", outputs={n: f"{base}/out-{n}/*/*.parquet" for n in peer_names(args.peers)},
     )  # fmt: skip
 
 

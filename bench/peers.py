@@ -190,14 +190,16 @@ def _pandas_write(df, ds: Dataset, out: Path, *, ingest_date: str | None = None)
     import pandas as pd
     import pyarrow as pa
 
-    from clickpipe_core.checks import arrow_schema
+    from clickpipe_core.contracts import LOGICAL_TYPES
 
     df = df.copy()
     if ingest_date:
         df["ingest_date"] = ingest_date
     df["ingest_date"] = pd.to_datetime(df["ingest_date"]).dt.date
     df["dt"] = df[ds.partition_time_column].dt.strftime("%Y-%m-%d")
-    schema = arrow_schema(ds)
+    # The contract's columns but Job 1's enrichment (the peers apply the rules, not the enrichment),
+    # as the Spark peer writes them.
+    schema = pa.schema([pa.field(n, LOGICAL_TYPES[t].arrow) for n, t in ds.processed_columns if n not in ds.derived_column_names])
     for c in ds.partition_value_columns:
         schema = schema.append(pa.field(c, pa.string()))
     table = pa.Table.from_pandas(df[[*schema.names, "dt"]], schema=schema.append(pa.field("dt", pa.string())), preserve_index=False)

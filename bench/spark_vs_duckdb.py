@@ -93,7 +93,9 @@ def job2(engine: str, rows: int, events: int) -> None:
     session = start_session(engine)  # the engine then takes the session already started
     with MART_ENGINES[engine](LocalStore(lake)) as e:
         e.register(["users", "transactions", "clicks"], days=None)  # every dt day
-        marts = {name: e.build(mart) for name, mart in MARTS.items()}
+        # The marts each engine builds itself: the sessionized ones are derived by DuckDB on either
+        # engine (``build_days``: the session engine), so they compare nothing here.
+        marts = {name: e.build(mart) for name, mart in MARTS.items() if not mart.sessionized}
     seconds = time.perf_counter() - t
     out = OUT / f"spark-vs-duckdb-{rows}" / f"marts-{engine}"
     out.mkdir(parents=True, exist_ok=True)
