@@ -77,9 +77,10 @@ postgresql:
 	} || { echo "postgresql is missing and could not be installed: run 'apt-get install postgresql' as root" >&2; exit 1; }
 
 ## test-fast: the inner loop: every test of tests/ but the Spark parity tests (marker spark), the daemon scenario
-## (daemon) and the AWS rehearsal (rehearsal), spread over $(TEST_WORKERS) workers; the CDK app's tests are `make cdk-test`
-test-fast: $(VENV)/.installed-test chromium
-	$(BIN)/python -m pytest -m "not spark and not daemon and not rehearsal" -n $(TEST_WORKERS) -q
+## (daemon), the AWS rehearsal (rehearsal) and the end-to-end tests of whole programs (slow: `make test` runs them),
+## spread over $(TEST_WORKERS) workers; the CDK app's tests are `make cdk-test`
+test-fast: $(VENV)/.installed-test
+	$(BIN)/python -m pytest -m "not spark and not daemon and not rehearsal and not slow" -n $(TEST_WORKERS) -q
 
 ## chromium: the headless browser of the dashboard test (Debian's package, driven by Playwright). Checked on
 ## every run; installed if missing (CI runs as root on a fresh machine; elsewhere install it yourself).

@@ -23,6 +23,8 @@ from clickpipe_core.contracts import CLICKS, TRANSACTIONS, USERS
 from clickpipe_core.lake_store import LocalStore, is_stale, owned_name
 from glue_scripts.duckdb_engine import run_partition
 
+pytestmark = pytest.mark.slow  # whole programs end to end: `make test` runs them, `make test-fast` does not
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 JOB1, JOB2 = ROOT / "glue_scripts" / "raw_to_processed.py", ROOT / "glue_scripts" / "processed_to_rds.py"

@@ -56,7 +56,8 @@ def lake_resources(kind, tmp_path, request):
     return {"lake": lake, "glue": LocalGlueJobsResource()}
 
 
-@pytest.mark.parametrize("kind", ["local", "s3"])
+# S3 (moto) is the slow one: the inner loop (`make test-fast`) keeps the local lake.
+@pytest.mark.parametrize("kind", ["local", pytest.param("s3", marks=pytest.mark.slow)])
 def test_pipes_materialization_reports_counts_and_checks(kind, tmp_path, sample, request):
     resources = lake_resources(kind, tmp_path, request)
     load_sample(resources["lake"].store(), sample)
@@ -100,6 +101,7 @@ def test_glue_script_runs_by_hand_without_dagster(tmp_path, sample):
     assert bad.returncode == 2 and "no raw users file for 2026-12-24" in bad.stderr and "Traceback" not in bad.stderr
 
 
+@pytest.mark.slow  # three `dagster` CLI processes, each loading the code location
 def test_dagster_cli_materializes_on_the_same_instance(tmp_path, sample):
     env = {**os.environ, "CLICKPIPE_HOME": str(tmp_path / "home"), "DAGSTER_HOME": str(tmp_path / "home" / "dagster")}
     Path(env["DAGSTER_HOME"]).mkdir(parents=True)

@@ -24,6 +24,8 @@ from clickpipe_dagster.resources.dashboard import LocalDashboardResource
 from clickpipe_dagster.resources.warehouse import LocalWarehouseResource
 from support import load_fixture_marts
 
+pytestmark = pytest.mark.slow  # whole programs end to end: `make test` runs them, `make test-fast` does not
+
 CHROMIUM = os.environ.get("CLICKPIPE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run",
