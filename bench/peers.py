@@ -197,7 +197,7 @@ def _pandas_write(df, ds: Dataset, out: Path, *, ingest_date: str | None = None)
         df["ingest_date"] = ingest_date
     df["ingest_date"] = pd.to_datetime(df["ingest_date"]).dt.date
     df["dt"] = df[ds.partition_time_column].dt.strftime("%Y-%m-%d")
-    # The contract's columns but Job 1's enrichment (the peers apply the rules, not the enrichment),
+    # The contract's columns without Job 1's enrichment (the peers apply the rules, not the enrichment),
     # as the Spark peer writes them.
     schema = pa.schema([pa.field(n, LOGICAL_TYPES[t].arrow) for n, t in ds.processed_columns if n not in ds.derived_column_names])
     for c in ds.partition_value_columns:

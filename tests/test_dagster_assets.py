@@ -101,7 +101,7 @@ def test_glue_script_runs_by_hand_without_dagster(tmp_path, sample):
     assert bad.returncode == 2 and "no raw users file for 2026-12-24" in bad.stderr and "Traceback" not in bad.stderr
 
 
-@pytest.mark.slow  # three `dagster` CLI processes, each loading the code location
+@pytest.mark.slow  # two `dagster asset materialize` processes, each loading the code location and running its job
 def test_dagster_cli_materializes_on_the_same_instance(tmp_path, sample):
     env = {**os.environ, "CLICKPIPE_HOME": str(tmp_path / "home"), "DAGSTER_HOME": str(tmp_path / "home" / "dagster")}
     Path(env["DAGSTER_HOME"]).mkdir(parents=True)
